@@ -1,0 +1,51 @@
+# bankfeeds: `make help` lists every target.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BANKFEEDS := $(VENV)/bin/bankfeeds
+STAMP := $(VENV)/.installed
+export BANKFEEDS_DATABASE_URL ?= sqlite:///./var/bankfeeds.sqlite3
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-sqlite test-postgresql lint typecheck migrate check-migrations bench clean
+
+help: ## List every target
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install bankfeeds with its dev tools
+
+run: install ## Migrate ./var/ SQLite, print an API key and the URLs, serve on 127.0.0.1:8000 with the demo
+	$(PY) -m bankfeeds.cli.quickstart
+
+test: install ## The whole suite: on SQLite, then on PostgreSQL when reachable (required when CI=true)
+	$(PY) scripts/run_tests.py
+
+test-sqlite: install ## The suite on SQLite only
+	$(PY) -m pytest --db=sqlite $(ARGS)
+
+test-postgresql: install ## The suite on PostgreSQL only (127.0.0.1:5432, user postgres)
+	$(PY) -m pytest --db=postgresql $(ARGS)
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check src tests bench scripts
+
+typecheck: install ## mypy (strict)
+	$(VENV)/bin/mypy
+
+migrate: install ## Apply migrations to $$BANKFEEDS_DATABASE_URL
+	$(BANKFEEDS) db upgrade
+
+check-migrations: install ## alembic check on SQLite and PostgreSQL: models and migrations agree
+	$(PY) scripts/check_migrations.py
+
+bench: install ## Benchmarks (bench/): API write rate vs raw store rate, IDX pulls, webhooks
+	$(PY) -m bench
+
+clean: ## Remove the virtualenv, the local database and caches
+	rm -rf $(VENV) var/*.sqlite3* .mypy_cache .ruff_cache test-results

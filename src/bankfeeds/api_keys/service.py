@@ -1,0 +1,55 @@
+"""API keys: created once, shown once, stored as SHA-256, revocable."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.api_keys.repository import ApiKeyRepository
+from bankfeeds.errors import NotFound, Unauthorized
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.security import new_api_key, same, sha256_hex
+from bankfeeds.models import ApiKey
+
+
+def create(session: Session, clock: Clock, name: str) -> tuple[ApiKey, str]:
+    """Make a key; returns the row and the key itself, which is never stored."""
+    raw = new_api_key()
+    row = ApiKey(name=name, key_hash=sha256_hex(raw), prefix=raw[:8], created_at=clock.now())
+    ApiKeyRepository(session).add(row)
+    return row, raw
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return ApiKeyRepository(session).list()
+
+
+def revoke(session: Session, clock: Clock, key_id: uuid.UUID) -> ApiKey:
+    row = ApiKeyRepository(session).get(key_id)
+    if row is None:
+        raise NotFound(f"No API key was found with ID {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+    return row
+
+
+def authenticate(session: Session, authorization: str | None) -> ApiKey:
+    """Codat's scheme: ``Authorization: Basic <base64(apiKey)>``."""
+    if not authorization:
+        raise Unauthorized("Unauthorized: the Authorization header is missing.")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        raise Unauthorized("Unauthorized: use 'Authorization: Basic <base64 of your API key>'.")
+    try:
+        raw = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Unauthorized("Unauthorized: the API key is not valid base64.") from None
+    digest = sha256_hex(raw)
+    row = ApiKeyRepository(session).by_hash(digest)
+    # The lookup is by hash; the compare below is constant-time all the same.
+    if row is None or not same(row.key_hash, digest) or row.revoked_at is not None:
+        raise Unauthorized("Unauthorized: the API key is invalid or has been revoked.")
+    return row

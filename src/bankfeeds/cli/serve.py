@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from bankfeeds.config import get_settings
+from bankfeeds.kit import migrate
+
+
+def command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Server processes (each runs the worker unless BANKFEEDS_RUN_WORKER=false)."),
+) -> None:
+    """Migrate the database, then serve every surface (and run the worker)."""
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    uvicorn.run(
+        "bankfeeds.app:asgi_app", factory=True, host=host, port=port, workers=workers,
+        log_level="info", access_log=False,
+    )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import typer
+
+from bankfeeds.config import get_settings
+from bankfeeds.kit import migrate
+from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.db import Database
+from bankfeeds.worker.runner import Worker
+
+
+def command(once: bool = typer.Option(False, help="Run until nothing is due, then exit.")) -> None:
+    """Run the background worker on its own (webhook delivery, timeouts, disconnections)."""
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    worker = Worker(Database(settings.database_url), settings, SystemClock())
+    if once:
+        typer.echo(f"handled {worker.drain()} items")
+        return
+
+    def _graceful(signum: int, _frame: FrameType | None) -> None:
+        worker._stop.set()
+
+    signal.signal(signal.SIGTERM, _graceful)
+    signal.signal(signal.SIGINT, _graceful)
+    worker.run_forever()

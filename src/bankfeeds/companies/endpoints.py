@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from bankfeeds.api_keys.deps import ApiKeyDep
+from bankfeeds.companies import service
+from bankfeeds.companies.schemas import CompanyRequestBody, CompanyUpdateRequest
+from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
+from bankfeeds.kit.pagination import PageParams, envelope, page_params
+
+router = APIRouter(tags=["Companies"])
+
+CompanyBody = Annotated[CompanyRequestBody, Depends(json_body(CompanyRequestBody))]
+UpdateBody = Annotated[CompanyUpdateRequest, Depends(optional_json_body(CompanyUpdateRequest))]
+
+
+@router.post("/companies", operation_id="create-company")
+def create_company(
+    body: CompanyBody, session: SessionDep, clock: ClockDep, settings: SettingsDep, api_key: ApiKeyDep
+) -> JSONResponse:
+    company, otps = service.create(session, clock, settings, body, created_by=api_key.name)
+    return JSONResponse(wire(service.to_wire(settings, company, otps)))
+
+
+@router.get("/companies", operation_id="list-companies")
+def list_companies(
+    session: SessionDep,
+    settings: SettingsDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    tags: Annotated[str | None, Query()] = None,
+) -> JSONResponse:
+    rows, total = service.page(session, params, tags)
+    results = [wire(service.to_wire(settings, c)) for c in rows]
+    return JSONResponse(envelope("/companies", params, results, total))
+
+
+@router.get("/companies/{companyId}", operation_id="get-company")
+def get_company(companyId: uuid.UUID, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    return JSONResponse(wire(service.to_wire(settings, service.get(session, companyId))))
+
+
+@router.delete("/companies/{companyId}", operation_id="delete-company", status_code=204)
+def delete_company(
+    companyId: uuid.UUID, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> Response:
+    service.delete(session, clock, settings, service.get(session, companyId, for_update=True))
+    return Response(status_code=204)
+
+
+@router.put("/companies/{companyId}", operation_id="replace-company")
+def replace_company(
+    companyId: uuid.UUID, body: CompanyBody, session: SessionDep, settings: SettingsDep
+) -> JSONResponse:
+    company = service.replace(service.get(session, companyId, for_update=True), body)
+    return JSONResponse(wire(service.to_wire(settings, company)))
+
+
+@router.patch("/companies/{companyId}", operation_id="update-company")
+def update_company(
+    companyId: uuid.UUID, body: UpdateBody, session: SessionDep, settings: SettingsDep
+) -> JSONResponse:
+    company = service.update(service.get(session, companyId, for_update=True), body)
+    return JSONResponse(wire(service.to_wire(settings, company)))

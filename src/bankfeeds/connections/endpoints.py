@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from bankfeeds.companies import service as companies
+from bankfeeds.connections import service
+from bankfeeds.connections.schemas import ConnectionCreate, ConnectionUnlink
+from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
+from bankfeeds.kit.pagination import PageParams, envelope, page_params
+
+router = APIRouter(tags=["Connections"])
+
+
+@router.get("/companies/{companyId}/connections", operation_id="list-connections")
+def list_connections(
+    companyId: uuid.UUID,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> JSONResponse:
+    company = companies.get(session, companyId)
+    rows, total = service.page(session, company, params)
+    results = [wire(service.to_wire(settings, c, service.mint_otp(session, clock, settings, c))) for c in rows]
+    return JSONResponse(envelope(f"/companies/{companyId}/connections", params, results, total))
+
+
+@router.post("/companies/{companyId}/connections", operation_id="create-connection")
+def create_connection(
+    companyId: uuid.UUID,
+    body: Annotated[ConnectionCreate, Depends(optional_json_body(ConnectionCreate))],
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    company = companies.get(session, companyId, for_update=True)
+    connection, otp = service.create(session, clock, settings, company, body)
+    return JSONResponse(wire(service.to_wire(settings, connection, otp)))
+
+
+@router.get("/companies/{companyId}/connections/{connectionId}", operation_id="get-connection")
+def get_connection(
+    companyId: uuid.UUID, connectionId: uuid.UUID,
+    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+) -> JSONResponse:
+    connection = service.get(session, companies.get(session, companyId), connectionId)
+    otp = service.mint_otp(session, clock, settings, connection)
+    return JSONResponse(wire(service.to_wire(settings, connection, otp)))
+
+
+@router.delete("/companies/{companyId}/connections/{connectionId}", operation_id="delete-connection")
+def delete_connection(
+    companyId: uuid.UUID, connectionId: uuid.UUID,
+    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+) -> Response:
+    company = companies.get(session, companyId, for_update=True)
+    service.delete(session, clock, settings, company, service.get(session, company, connectionId))
+    return Response(status_code=200)
+
+
+@router.patch("/companies/{companyId}/connections/{connectionId}", operation_id="unlink-connection")
+def unlink_connection(
+    companyId: uuid.UUID, connectionId: uuid.UUID,
+    body: Annotated[ConnectionUnlink, Depends(json_body(ConnectionUnlink))],
+    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+) -> JSONResponse:
+    company = companies.get(session, companyId)
+    connection = service.get(session, company, connectionId, for_update=True)
+    service.unlink(session, clock, settings, company, connection, body)
+    return JSONResponse(wire(service.to_wire(settings, connection)))

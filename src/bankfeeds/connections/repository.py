@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session
+
+from bankfeeds.kit.query import QueryField
+from bankfeeds.models import Connection, LinkOtp
+
+FIELDS: dict[str, QueryField] = {
+    "id": QueryField("uuid", Connection.id),
+    "status": QueryField("string", Connection.status),
+    "integrationKey": QueryField("string", Connection.platform_key),
+    "created": QueryField("datetime", Connection.created_at),
+    "lastSync": QueryField("datetime", Connection.last_sync),
+}
+
+
+class ConnectionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, connection: Connection) -> Connection:
+        self.session.add(connection)
+        self.session.flush()
+        return connection
+
+    def get(self, company_id: uuid.UUID, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection | None:
+        stmt = select(Connection).where(Connection.id == connection_id, Connection.company_id == company_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def by_id(self, connection_id: uuid.UUID) -> Connection | None:
+        return self.session.get(Connection, connection_id)
+
+    def for_company(self, company_id: uuid.UUID) -> Connection | None:
+        return self.session.scalars(select(Connection).where(Connection.company_id == company_id)).first()
+
+    def page(
+        self, company_id: uuid.UUID, where: ColumnElement[bool], order: list[Any], offset: int, limit: int
+    ) -> tuple[list[Connection], int]:
+        base = select(Connection).where(Connection.company_id == company_id, where)
+        total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = self.session.scalars(base.order_by(*order).offset(offset).limit(limit))
+        return list(rows), total
+
+    def delete(self, connection: Connection) -> None:
+        self.session.delete(connection)
+        self.session.flush()
+
+    def add_otp(self, otp: LinkOtp) -> None:
+        self.session.add(otp)
+
+    def purge_expired_otps(self, connection_id: uuid.UUID, now: datetime) -> None:
+        self.session.execute(
+            delete(LinkOtp).where(LinkOtp.connection_id == connection_id, LinkOtp.expires_at <= now)
+        )

@@ -1,0 +1,33 @@
+"""Wire shapes of connections (Codat's ``Connection``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from bankfeeds.kit.wire import StrictWireModel, WireModel
+
+
+class ConnectionCreate(WireModel):
+    platform_key: str | None = None
+
+
+class ConnectionUnlink(StrictWireModel):
+    status: Literal["PendingAuth", "Linked", "Unlinked", "Deauthorized"] | None = None
+
+
+class ConnectionOut(WireModel):
+    id: str
+    integration_id: str
+    integration_key: str
+    source_id: str
+    source_type: str
+    platform_name: str
+    link_url: str
+    status: str
+    last_sync: datetime | None
+    created: datetime
+    data_connection_errors: list[Any] | None = Field(default_factory=list)
+    connection_info: dict[str, Any] | None = None

@@ -1,0 +1,173 @@
+"""Connections: one bank-feeds connection per company, its status machine and its linkUrl."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.config import Settings
+from bankfeeds.connections.repository import FIELDS, ConnectionRepository
+from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, ConnectionUnlink
+from bankfeeds.errors import BadRequest, Conflict, NotFound
+from bankfeeds.kit import query
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.pagination import PageParams
+from bankfeeds.kit.security import keyed_hash, new_otp
+from bankfeeds.models import Company, Connection, LinkOtp
+from bankfeeds.platforms import PLATFORMS, valid_keys
+from bankfeeds.webhooks import events
+
+PENDING_AUTH = "PendingAuth"
+LINKED = "Linked"
+UNLINKED = "Unlinked"
+DEAUTHORIZED = "Deauthorized"
+_KEY = re.compile(r"^[a-z]{4}$")
+
+
+def platform_of(connection: Connection) -> Any:
+    return PLATFORMS[connection.platform_key]
+
+
+def otp_hash(settings: Settings, otp: str) -> str:
+    return keyed_hash(settings.secret_key, otp, purpose="link-otp")
+
+
+def link_url(settings: Settings, connection: Connection, otp: str | None) -> str:
+    url = (
+        f"{settings.public_url.rstrip('/')}/link/companies/{connection.company_id}"
+        f"/connections/{connection.id}/start"
+    )
+    return f"{url}?otp={otp}" if otp else url
+
+
+def mint_otp(session: Session, clock: Clock, settings: Settings, connection: Connection) -> str | None:
+    """A fresh one-time password for the linkUrl of a platform linked by credentials (QuickBooks)."""
+    if not platform_of(connection).uses_credentials:
+        return None
+    now = clock.now()
+    repo = ConnectionRepository(session)
+    repo.purge_expired_otps(connection.id, now)
+    otp = new_otp()
+    repo.add_otp(
+        LinkOtp(
+            connection_id=connection.id,
+            otp_hash=otp_hash(settings, otp),
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.link_otp_ttl_minutes),
+        )
+    )
+    return otp
+
+
+def to_wire(settings: Settings, connection: Connection, otp: str | None = None) -> ConnectionOut:
+    platform = platform_of(connection)
+    return ConnectionOut(
+        id=str(connection.id),
+        integration_id=str(platform.integration_id),
+        integration_key=platform.key,
+        source_id=str(platform.source_id),
+        source_type=platform.source_type,
+        platform_name=platform.name,
+        link_url=link_url(settings, connection, otp),
+        status=connection.status,
+        last_sync=connection.last_sync,
+        created=connection.created_at,
+        data_connection_errors=[],
+        connection_info=None,
+    )
+
+
+def event_payload(settings: Settings, company: Company, connection: Connection) -> dict[str, Any]:
+    from bankfeeds.kit.http import wire
+
+    return {
+        "referenceCompany": events.reference_company(company, settings.public_url),
+        "connection": wire(to_wire(settings, connection)),
+    }
+
+
+def parse_platform_key(raw: str | None) -> str:
+    keys = ", ".join(valid_keys())
+    if raw is None or not isinstance(raw, str) or not _KEY.match(raw):
+        raise BadRequest(f"platformKey must be a four-letter platform key; valid keys are: {keys}.")
+    if raw not in PLATFORMS:
+        raise BadRequest(f"Unknown platformKey '{raw}'; valid keys are: {keys}.")
+    return raw
+
+
+def create(
+    session: Session, clock: Clock, settings: Settings, company: Company, body: ConnectionCreate
+) -> tuple[Connection, str | None]:
+    key = parse_platform_key(body.platform_key)
+    repo = ConnectionRepository(session)
+    existing = repo.for_company(company.id)
+    if existing is not None:
+        raise Conflict(
+            f"Company {company.id} already has a bank feeds connection ({existing.id}, "
+            f"{existing.platform_key}); a company can have one. Delete it to connect another platform."
+        )
+    connection = repo.add(
+        Connection(
+            id=uuid.uuid4(), company_id=company.id, platform_key=key, status=PENDING_AUTH,
+            created_at=clock.now(),
+        )
+    )
+    otp = mint_otp(session, clock, settings, connection)
+    events.record(session, clock, "connection.created", event_payload(settings, company, connection),
+                  company=company)
+    return connection, otp
+
+
+def get(session: Session, company: Company, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection:
+    connection = ConnectionRepository(session).get(company.id, connection_id, for_update=for_update)
+    if connection is None:
+        raise NotFound(f"Data connection {connection_id} not found")
+    return connection
+
+
+def page(session: Session, company: Company, params: PageParams) -> tuple[list[Connection], int]:
+    where = query.compile_filter(params.query, FIELDS)
+    order = query.compile_order(params.order_by, FIELDS, [Connection.created_at.asc(), Connection.id.asc()])
+    return ConnectionRepository(session).page(company.id, where, order, params.offset, params.page_size)
+
+
+def delete(session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection) -> None:
+    """Deauthorize: the connection, its credentials, accounts and transactions go at once."""
+    events.record(session, clock, "connection.deleted", event_payload(settings, company, connection),
+                  company=company)
+    ConnectionRepository(session).delete(connection)
+
+
+def unlink(
+    session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection,
+    body: ConnectionUnlink,
+) -> Connection:
+    if body.status != UNLINKED:
+        raise BadRequest("Only {\"status\": \"Unlinked\"} is supported when updating a connection.")
+    if connection.status != LINKED:
+        raise BadRequest(f"Only a Linked connection can be unlinked; this one is {connection.status}.")
+    set_status(session, clock, settings, company, connection, UNLINKED)
+    return connection
+
+
+def set_status(
+    session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection, status: str
+) -> None:
+    """Move the connection and record the matching webhook event."""
+    old = connection.status
+    if old == status:
+        return
+    connection.status = status
+    event_type = None
+    if status == LINKED:
+        connection.linked_at = clock.now()
+        event_type = "connection.connected" if old == PENDING_AUTH else "connection.reconnected"
+    elif status in (UNLINKED, DEAUTHORIZED):
+        event_type = "connection.disconnected"
+    session.flush()
+    if event_type:
+        events.record(session, clock, event_type, event_payload(settings, company, connection), company=company)

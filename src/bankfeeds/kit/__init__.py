@@ -1,0 +1,1 @@
+"""Domain-free plumbing: database, clock, exact decimals, JSON, pagination, query language."""

@@ -1,0 +1,46 @@
+"""JSON that keeps money exact: numbers parse to Decimal and Decimals render as JSON numbers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import simplejson
+
+from bankfeeds.errors import BadRequest
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON with every non-integer number as an exact Decimal."""
+    try:
+        return simplejson.loads(raw, use_decimal=True)
+    except (simplejson.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    return simplejson.dumps(value, use_decimal=True, default=_default, separators=(",", ":"))
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO 8601; aware instants in UTC with a trailing Z, local (naive) date-times as given."""
+    if value.tzinfo is None:
+        return value.isoformat()
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal as plain positional text (no exponent): the IDX API's Money.amount."""
+    return format(value, "f")

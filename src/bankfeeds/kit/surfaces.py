@@ -1,0 +1,69 @@
+"""Each surface (public API, IDX, pages) renders the one error tree in its own envelope.
+
+A surface registers a path prefix and a renderer; the longest matching prefix wins and the
+public API's Codat envelope is the default.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bankfeeds.errors import BankfeedsError
+from bankfeeds.kit.http import JSONResponse
+
+Renderer = Callable[[Request, BankfeedsError], Response]
+
+
+def correlation_id(request: Request) -> str:
+    cid = getattr(request.state, "correlation_id", None)
+    if cid is None:
+        cid = uuid.uuid4().hex
+        request.state.correlation_id = cid
+    return str(cid)
+
+
+def codat_envelope(request: Request, exc: BankfeedsError, *, service: str) -> Response:
+    validation = None
+    if exc.errors or exc.warnings:
+        validation = {
+            "errors": [i.to_wire() for i in exc.errors],
+            "warnings": [i.to_wire() for i in exc.warnings],
+        }
+    body = {
+        "statusCode": exc.status_code,
+        "service": service,
+        "error": exc.message,
+        "correlationId": correlation_id(request),
+        "validation": validation,
+        "canBeRetried": exc.can_be_retried,
+        "detailedErrorCode": exc.detailed_error_code,
+    }
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def public_api_renderer(request: Request, exc: BankfeedsError) -> Response:
+    return codat_envelope(request, exc, service="PublicApi")
+
+
+@dataclass
+class SurfaceRegistry:
+    default: Renderer = public_api_renderer
+
+    def __post_init__(self) -> None:
+        self._prefixes: list[tuple[str, Renderer]] = []
+
+    def register(self, prefix: str, renderer: Renderer) -> None:
+        self._prefixes.append((prefix, renderer))
+        self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
+
+    def render(self, request: Request, exc: BankfeedsError) -> Response:
+        path = request.url.path
+        for prefix, renderer in self._prefixes:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return renderer(request, exc)
+        return self.default(request, exc)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bankfeeds.kit.db import Base
+from bankfeeds.kit.types import UtcDateTime
+
+if TYPE_CHECKING:
+    from bankfeeds.models.company import Company
+
+
+class Connection(Base):
+    """A company's bank-feeds connection to one accounting platform (``hcws``, ``gbol``)."""
+
+    __tablename__ = "connections"
+    # One bank-feeds connection per company.
+    __table_args__ = (UniqueConstraint("company_id", name="uq_connections_company_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    platform_key: Mapped[str] = mapped_column(String(4))
+    # PendingAuth | Linked | Unlinked | Deauthorized
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_sync: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    linked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    company: Mapped[Company] = relationship(back_populates="connections")

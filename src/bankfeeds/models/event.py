@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bankfeeds.kit.db import Base
+from bankfeeds.kit.types import UtcDateTime
+
+
+class Event(Base):
+    """The transactional outbox: a webhook event, written in the transaction that caused it.
+
+    ``payload`` is the whole Codat envelope (id, eventType, generatedDate, payload). The
+    webhooks worker fans each event out to the consumers subscribed to it.
+    """
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    event_type: Mapped[str] = mapped_column(String(100), index=True)
+    company_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    # Tags of the company when the event happened, for consumers filtering on company tags.
+    company_tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Set once the event has been fanned out into webhook messages.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)

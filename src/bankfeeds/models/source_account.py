@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bankfeeds.kit.db import Base
+from bankfeeds.kit.types import ExactDecimal, UtcDateTime
+
+
+class SourceAccount(Base):
+    """A bank account the bank feeds into the accounting platform.
+
+    ``account_id`` is the client's own id (unique per connection); ``id`` is ours.
+    """
+
+    __tablename__ = "source_accounts"
+    __table_args__ = (UniqueConstraint("connection_id", "account_id", name="uq_source_accounts_account"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(200))
+    # 1: Codat's v1 SourceAccount shape, 2: SourceAccountV2. Reads answer in the shape it was made in.
+    shape_version: Mapped[int] = mapped_column(Integer)
+    account_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    account_type: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    account_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    sort_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    balance: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    routing_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    account_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # pending | connecting | connected | disconnected | unknown
+    status: Mapped[str] = mapped_column(String(20))
+    feed_start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Mapping to the accounting platform's account (Xero via the API, QuickBooks via its own UI).
+    target_account_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target_account_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    modified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When the accounting platform last pulled this account over the IDX API.
+    last_pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Date of the newest transaction written to it: nothing older may follow (QuickBooks' rule).
+    newest_transaction_date: Mapped[datetime | None] = mapped_column(nullable=True)

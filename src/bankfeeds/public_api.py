@@ -1,0 +1,32 @@
+"""The public API: Codat's Bank Feeds API, authenticated with an API key on every route."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from bankfeeds.api_keys.deps import current_api_key
+
+# One router per resource folder; each module exposes ``router``.
+RESOURCE_MODULES = (
+    "bankfeeds.companies.endpoints",
+    "bankfeeds.connections.endpoints",
+    "bankfeeds.source_accounts.endpoints",
+    "bankfeeds.bank_transactions.endpoints",
+    "bankfeeds.push_operations.endpoints",
+    "bankfeeds.webhooks.endpoints",
+)
+
+
+def mount(app: FastAPI) -> None:
+    api = APIRouter(dependencies=[Depends(current_api_key)])
+    for name in RESOURCE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        api.include_router(module.router)
+    app.include_router(api)

@@ -1,0 +1,55 @@
+"""The outbox side of webhooks: record an event in the caller's transaction.
+
+A rolled-back change removes its events with it; a committed one always has them. Delivery
+(fan-out to consumers, signing, retries) is the worker's job, in ``webhooks/tasks.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.jsonutil import format_datetime
+from bankfeeds.models import Company, Event
+
+
+def reference_company(company: Company, public_url: str) -> dict[str, Any]:
+    return {
+        "id": str(company.id),
+        "name": company.name,
+        "description": company.description,
+        "links": {"portal": f"{public_url.rstrip('/')}/companies/{company.id}"},
+        "tags": dict(company.tags or {}),
+    }
+
+
+def record(
+    session: Session,
+    clock: Clock,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    company: Company | None = None,
+) -> Event:
+    """Add an event in Codat's envelope to the current transaction."""
+    event_id = uuid.uuid4()
+    now = clock.now()
+    body = {
+        "id": str(event_id),
+        "eventType": event_type,
+        "generatedDate": format_datetime(now),
+        "payload": payload,
+    }
+    event = Event(
+        id=event_id,
+        event_type=event_type,
+        company_id=company.id if company is not None else None,
+        company_tags=dict(company.tags or {}) if company is not None else {},
+        body=body,
+        created_at=now,
+    )
+    session.add(event)
+    return event
