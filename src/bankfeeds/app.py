@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
-from bankfeeds.kit.clock import Clock, SystemClock
+from bankfeeds.kit.clock import Clock, OffsetClock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
 from bankfeeds.kit.surfaces import SurfaceRegistry
@@ -34,7 +34,8 @@ def create_app(
     run_worker: bool | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    clock = clock or SystemClock()
+    # Demo mode runs on a clock the sandbox and the demo bank can move forward.
+    clock = clock or (OffsetClock() if settings.demo else SystemClock())
     database = database or Database(settings.database_url)
     start_worker = settings.run_worker if run_worker is None else run_worker
 
