@@ -126,7 +126,7 @@ def _install_error_handlers(app: FastAPI, surfaces: SurfaceRegistry) -> None:
             )
         else:
             err = errors.BankfeedsError(str(exc.detail))
-            err.status_code = exc.status_code  # type: ignore[misc]
+            err.status_code = exc.status_code
         return surfaces.render(request, err)
 
     async def integrity_error(request: Request, exc: Exception) -> Response:
