@@ -13,11 +13,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Match, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
+from bankfeeds.idempotency.middleware import IdempotencyMiddleware
 from bankfeeds.kit.clock import Clock, OffsetClock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
@@ -69,6 +70,8 @@ def create_app(
 
     _install_error_handlers(app, surfaces)
     _mount_surfaces(app, surfaces)
+    app.add_middleware(IdempotencyMiddleware, database=database, settings=settings, clock=clock,
+                       surfaces=surfaces)
     app.add_middleware(_BodyLimitMiddleware, max_bytes=settings.max_body_bytes, surfaces=surfaces)
     return app
 
@@ -105,6 +108,9 @@ def _install_error_handlers(app: FastAPI, surfaces: SurfaceRegistry) -> None:
 
     async def request_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if any(tuple(err.get("loc", ()))[:1] == ("path",) for err in exc.errors()):
+            # A malformed id names no resource: 404, as every operation documents (400 is not).
+            return surfaces.render(request, errors.NotFound(f"No resource was found at {request.url.path}"))
         items = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()))
@@ -151,17 +157,33 @@ def _install_error_handlers(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "GET"})
-        if match != Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-        for method in ("POST", "PUT", "PATCH", "DELETE", "GET"):
-            m, _ = route.matches({**scope, "method": method})
-            if m == Match.FULL:
-                methods.add(method)
-    return sorted(methods)
+    """The methods of the resource at this path, as the OpenAPI document names it.
+
+    Where a literal segment and a parameter both match (``.../bankFeedAccounts/batch`` and
+    ``.../bankFeedAccounts/{accountId}``), the resource is the literal one: the templates with
+    the fewest parameters win. Paths outside the document fall back to the router.
+    """
+    path = scope["path"]
+    matches: list[tuple[int, set[str]]] = []
+    for template, item in app.openapi().get("paths", {}).items():
+        regex, _, convertors = compile_path(template)
+        if regex.match(path):
+            matches.append((len(convertors), {m.upper() for m in item if m.upper() in _METHODS}))
+    if matches:
+        fewest = min(n for n, _ in matches)
+        return sorted(set().union(*(methods for n, methods in matches if n == fewest)))
+    allowed: set[str] = set()
+    for method in _METHODS:
+        for route in app.router.routes:
+            match, _ = route.matches({**scope, "method": method})
+            if match == Match.FULL:
+                allowed.add(method)
+                break
+    return sorted(allowed)
 
 
 class _BodyLimitMiddleware:

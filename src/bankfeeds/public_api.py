@@ -12,7 +12,9 @@ from bankfeeds.api_keys.deps import current_api_key
 RESOURCE_MODULES = (
     "bankfeeds.companies.endpoints",
     "bankfeeds.connections.endpoints",
+    "bankfeeds.credentials.endpoints",  # before source accounts: DELETE .../bankFeedAccounts/credentials
     "bankfeeds.source_accounts.endpoints",
+    "bankfeeds.account_mapping.endpoints",
     "bankfeeds.bank_transactions.endpoints",
     "bankfeeds.push_operations.endpoints",
     "bankfeeds.webhooks.endpoints",

@@ -13,16 +13,24 @@ from bankfeeds.worker.runner import Worker
 
 
 def command(once: bool = typer.Option(False, help="Run until nothing is due, then exit.")) -> None:
-    """Run the background worker on its own (webhook delivery, timeouts, disconnections)."""
+    """Run the background worker on its own (webhook delivery, timeouts, disconnections).
+
+    Run as many as you like against one PostgreSQL database: they share the work. SIGTERM or
+    Ctrl-C stops it gracefully (in-flight webhook deliveries finish or are released). Webhook
+    delivery reads BANKFEEDS_WEBHOOKS_CONCURRENCY, _TIMEOUT_SECONDS, _LEASE_SECONDS, _GRACE_SECONDS.
+    """
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     worker = Worker(Database(settings.database_url), settings, SystemClock())
     if once:
-        typer.echo(f"handled {worker.drain()} items")
+        try:
+            typer.echo(f"handled {worker.drain()} items")
+        finally:
+            worker.close()
         return
 
     def _graceful(signum: int, _frame: FrameType | None) -> None:
-        worker._stop.set()
+        worker.request_stop()
 
     signal.signal(signal.SIGTERM, _graceful)
     signal.signal(signal.SIGINT, _graceful)

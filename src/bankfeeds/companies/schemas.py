@@ -35,6 +35,14 @@ class CompanyRequestBody(WireModel):
 
     _clean = field_validator("name")(clean_name)
 
+    @field_validator("description", "tags", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # The spec types them string and object; leave them out rather than send null.
+        if value is None:
+            raise ValueError("must be left out rather than null")
+        return value
+
 
 class CompanyUpdateRequest(WireModel):
     name: str | None = Field(default=None, min_length=1, max_length=500)

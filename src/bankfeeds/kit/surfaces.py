@@ -61,6 +61,13 @@ class SurfaceRegistry:
         self._prefixes.append((prefix, renderer))
         self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
 
+    def prefix_for(self, path: str) -> str | None:
+        """The registered surface prefix that owns ``path``; None for the default (public API)."""
+        for prefix, _ in self._prefixes:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return prefix
+        return None
+
     def render(self, request: Request, exc: BankfeedsError) -> Response:
         path = request.url.path
         for prefix, renderer in self._prefixes:

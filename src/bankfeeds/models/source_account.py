@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
@@ -19,7 +19,11 @@ class SourceAccount(Base):
     """
 
     __tablename__ = "source_accounts"
-    __table_args__ = (UniqueConstraint("connection_id", "account_id", name="uq_source_accounts_account"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "account_id", name="uq_source_accounts_account"),
+        # The disconnection task looks for connected accounts nobody pulled for a while.
+        Index("ix_source_accounts_status", "status"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
@@ -42,6 +46,8 @@ class SourceAccount(Base):
     target_account_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     modified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When the account last became connected (the disconnection clock starts here if never pulled).
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # When the accounting platform last pulled this account over the IDX API.
     last_pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Date of the newest transaction written to it: nothing older may follow (QuickBooks' rule).

@@ -22,3 +22,10 @@ class Platform:
     transaction_types: tuple[str, ...] | None
     # Oldest transaction accepted, in days back from today (None: no limit).
     max_age_days: int | None
+    # A write is complete once validated and stored (QuickBooks pulls it later over IDX), so the
+    # push operation ends Success in the request. False: it stays Pending until delivered (Xero).
+    completes_on_write: bool = True
+    # Fields accepted on write but not used by the platform (stored all the same).
+    ignored_fields: tuple[str, ...] = ()
+    # Most transactions one create-bank-transactions request may carry.
+    max_transactions_per_write: int = 1000

@@ -17,4 +17,7 @@ XERO = Platform(
     required_fields=("id", "date", "amount", "balance"),
     transaction_types=None,
     max_age_days=365,
+    # Delivery to Xero is not built yet: writes are stored and their push operation stays Pending
+    # (until it times out, when the client asked for a timeout).
+    completes_on_write=False,
 )

@@ -17,4 +17,6 @@ QUICKBOOKS = Platform(
     required_fields=("id", "date", "description", "amount", "balance"),
     transaction_types=("Credit", "Debit", "Unknown"),
     max_age_days=None,
+    completes_on_write=True,
+    ignored_fields=("counterparty", "reference", "reconciled"),
 )

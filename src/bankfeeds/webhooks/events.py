@@ -1,19 +1,41 @@
 """The outbox side of webhooks: record an event in the caller's transaction.
 
 A rolled-back change removes its events with it; a committed one always has them. Delivery
-(fan-out to consumers, signing, retries) is the worker's job, in ``webhooks/tasks.py``.
+(fan-out to consumers, signing, retries) is the worker's job, in ``webhooks/tasks.py``; the
+commit wakes it (``worker.signals``) so it does not wait for its next poll.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Company, Event
+from bankfeeds.worker import signals
+
+if TYPE_CHECKING:
+    from bankfeeds.config import Settings
+    from bankfeeds.models import Connection
+
+# The event types a consumer can subscribe to (Codat's names).
+EVENT_TYPES: tuple[str, ...] = (
+    "company.created",
+    "company.deleted",
+    "connection.created",
+    "connection.connected",
+    "connection.failed",
+    "connection.disconnected",
+    "connection.reconnected",
+    "connection.deleted",
+    "bankFeeds.sourceAccount.connected",
+    "bankFeeds.sourceAccount.disconnected",
+    "bankTransactions.write.successful",
+    "bankTransactions.write.unsuccessful",
+)
 
 
 def reference_company(company: Company, public_url: str) -> dict[str, Any]:
@@ -52,4 +74,35 @@ def record(
         created_at=now,
     )
     session.add(event)
+    signals.mark(session)
     return event
+
+
+def connection_failed(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    company: Company,
+    connection: Connection,
+    *,
+    status_code: str = "403",
+    status_text: str = "User cancelled linking",
+    error_message: str = "User cancelled",
+) -> Event:
+    """Linking failed (the SMB cancelled, or the platform refused): ``connection.failed``.
+
+    The connection stays ``PendingAuth``; ``dataConnectionErrors`` says why, as in Codat's example.
+    """
+    from bankfeeds.connections.service import event_payload
+
+    payload = event_payload(settings, company, connection)
+    payload["connection"]["dataConnectionErrors"] = [
+        {
+            "statusCode": status_code,
+            "statusText": status_text,
+            "errorMessage": error_message,
+            "erroredOnUtc": format_datetime(clock.now()),
+            "status": "Active",
+        }
+    ]
+    return record(session, clock, "connection.failed", payload, company=company)

@@ -1,22 +1,33 @@
-"""The durable job runner: each tick runs every task in its own transaction.
+"""The durable job runner.
 
 Work lives in database rows (push operations past their timeout, accounts nobody pulled,
-webhook messages due), so a restart loses nothing: the next tick picks it up. Tasks claim
-rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so several workers share the work.
+webhook events to fan out and messages due), so a restart loses nothing: the next pass picks
+it up. Tasks claim rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (and leases where the
+work outlives a transaction) so several worker processes share the work.
+
+Each task runs in its own *lane* (a thread), so a slow one (a webhook endpoint that takes
+15 s to answer) never holds up the others. A lane sleeps until its poll interval passes or
+it is woken (``worker.signals``: a commit that made work due, here or, on PostgreSQL, in
+another process). A task is either a function doing one batch of due work in its own
+transaction(s) and returning how many items it handled, or a ``LaneTask`` with its own
+long-running loop (webhook delivery keeps deliveries in flight across passes).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.worker import signals
 
 log = logging.getLogger("bankfeeds.worker")
 
@@ -32,6 +43,27 @@ class TaskContext:
 Task = Callable[[TaskContext], int]
 
 
+class Lane(Protocol):
+    def run_once(self) -> int:
+        """One synchronous pass: handle what is due now, return how many items."""
+        ...
+
+    def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        """Work until ``stop`` is set, then finish or release what it holds, and return."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class LaneTask(Protocol):
+    """A task with state of its own: ``open`` makes its lane for one worker."""
+
+    __name__: str
+
+    def open(self, ctx: TaskContext) -> Lane: ...
+
+
 def session_task(fn: Callable[[Session, TaskContext], int]) -> Task:
     """Adapt a function that works in one transaction into a Task."""
 
@@ -43,12 +75,14 @@ def session_task(fn: Callable[[Session, TaskContext], int]) -> Task:
     return task
 
 
-def default_tasks() -> list[Task]:
-    tasks: list[Task] = []
+def default_tasks() -> list[Task | LaneTask]:
+    tasks: list[Task | LaneTask] = []
     for module_name in (
         "bankfeeds.push_operations.tasks",
         "bankfeeds.source_accounts.tasks",
         "bankfeeds.webhooks.tasks",
+        "bankfeeds.sandbox.tasks",
+        "bankfeeds.idempotency.tasks",
     ):
         try:
             module = __import__(module_name, fromlist=["TASKS"])
@@ -60,23 +94,57 @@ def default_tasks() -> list[Task]:
     return tasks
 
 
+class FunctionLane:
+    """A plain task in a loop: run it while it finds work, else sleep until woken or polled."""
+
+    def __init__(self, task: Task, ctx: TaskContext) -> None:
+        self.task = task
+        self.ctx = ctx
+        self.name = getattr(task, "__name__", repr(task))
+
+    def run_once(self) -> int:
+        try:
+            return self.task(self.ctx)
+        except Exception:
+            log.exception("worker task %s failed; it will run again", self.name)
+            return 0
+
+    def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        while not stop.is_set():
+            wake.clear()
+            if self.run_once() == 0:
+                wake.wait(self.ctx.settings.worker_poll_seconds)
+
+    def close(self) -> None:
+        pass
+
+
 class Worker:
     def __init__(
-        self, database: Database, settings: Settings, clock: Clock, tasks: list[Task] | None = None
+        self,
+        database: Database,
+        settings: Settings,
+        clock: Clock,
+        tasks: list[Task | LaneTask] | None = None,
     ) -> None:
         self.ctx = TaskContext(database, settings, clock)
         self.tasks = default_tasks() if tasks is None else tasks
+        self.lanes: list[Lane] = [
+            t.open(self.ctx) if isinstance(t, LaneTask) else FunctionLane(t, self.ctx) for t in self.tasks
+        ]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._wakes: list[threading.Event] = []
+        self._listener: signals.Listener | None = None
 
     def run_once(self) -> int:
-        """One pass over every task, repeated while any finds work. Returns the items handled."""
+        """One pass over every task. Returns the items handled."""
         total = 0
-        for task in self.tasks:
+        for lane in self.lanes:
             try:
-                total += task(self.ctx)
+                total += lane.run_once()
             except Exception:
-                log.exception("worker task %s failed; it will run again next tick", task.__name__)
+                log.exception("worker lane %r failed; it will run again", lane)
         return total
 
     def drain(self, max_rounds: int = 100) -> int:
@@ -89,18 +157,63 @@ class Worker:
                 break
         return total
 
-    def run_forever(self) -> None:
+    def start(self) -> None:
+        """Start one thread per lane (and the PostgreSQL wake-up listener); returns at once."""
+        if self._threads:
+            return
+        self._stop.clear()
+        if self.ctx.database.dialect == "postgresql":
+            self._listener = signals.Listener(self.ctx.database.url)
+            self._listener.start()
+        for i, lane in enumerate(self.lanes):
+            wake = threading.Event()
+            signals.register(wake)
+            self._wakes.append(wake)
+            thread = threading.Thread(
+                target=self._run_lane, args=(lane, wake), name=f"bankfeeds-worker-{i}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _run_lane(self, lane: Lane, wake: threading.Event) -> None:
         while not self._stop.is_set():
-            busy = self.run_once()
-            if not busy:
-                self._stop.wait(self.ctx.settings.worker_poll_seconds)
+            try:
+                lane.run(self._stop, wake)
+            except Exception:
+                log.exception("worker lane %r crashed; restarting it", lane)
+                self._stop.wait(1.0)
 
     def start_in_thread(self) -> None:
-        self._thread = threading.Thread(target=self.run_forever, name="bankfeeds-worker", daemon=True)
-        self._thread.start()
+        self.start()
+
+    def run_forever(self) -> None:
+        """Run in the foreground until ``request_stop`` (a signal handler) or ``stop``."""
+        self.start()
+        while not self._stop.wait(1.0):
+            pass
+        self.stop()
+
+    def request_stop(self) -> None:
+        """Safe in a signal handler: lanes see it and wind down."""
+        self._stop.set()
+        for wake in self._wakes:
+            wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Graceful: the current pass finishes (its transaction commits or rolls back), then we stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Graceful: each lane finishes (or releases) what it holds, then the threads end."""
+        self.request_stop()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for wake in self._wakes:
+            signals.unregister(wake)
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        self._threads = []
+        self._wakes = []
+        self.close()
+
+    def close(self) -> None:
+        for lane in self.lanes:
+            lane.close()

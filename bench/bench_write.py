@@ -1,0 +1,339 @@
+"""Write throughput: create-bank-transactions over real HTTP vs. storing the same rows raw.
+
+For each database kind (SQLite file, throwaway PostgreSQL database):
+
+* **raw store**: parse each batch's JSON (Decimals exact), build the rows, one bulk INSERT, commit.
+  No app, no HTTP, no validation: the floor the database and driver allow.
+* **API**: the same JSON bodies POSTed to ``create-bank-transactions`` on uvicorn (a subprocess on a
+  real port, with a real API key), 1000 transactions per request, one QuickBooks source account;
+  every response must be a 200 ``Success``.
+
+Each runs on its own freshly migrated database. Prints both rates, API/raw, and the p50/p99
+latency of one batch. Environment:
+
+* ``BENCH_WRITE_TRANSACTIONS`` (default 100000), ``BENCH_WRITE_BATCH`` (default 1000)
+* ``BENCH_WRITE_DBS`` (default ``sqlite,postgresql``; PostgreSQL is skipped when unreachable)
+* ``BANKFEEDS_BENCH_PG_URL`` admin URL (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import simplejson
+from sqlalchemy import func, insert, select
+
+from bankfeeds.api_keys import service as api_keys
+from bankfeeds.kit import migrate
+from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.db import Database
+from bankfeeds.models import BankTransaction, Company, Connection, PushOperation, SourceAccount
+
+PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+WARMUP_BATCHES = 3
+TARGET_RATIO = 0.5
+
+
+@dataclass
+class Result:
+    label: str
+    transactions: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.transactions / self.seconds
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+# ---------------------------------------------------------------- data
+
+
+def make_bodies(account_id: str, total: int, batch: int, *, seed: int = 7) -> list[bytes]:
+    """Chronological batches ending a little before now, amounts with 2 decimals, running balance."""
+    rng = random.Random(seed)
+    start = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=3)
+    balance = Decimal("1000.00")
+    bodies = []
+    for first in range(0, total, batch):
+        txns = []
+        for i in range(first, min(first + batch, total)):
+            cents = rng.randint(-50_000, 50_000) or 1
+            amount = Decimal(cents).scaleb(-2)
+            balance += amount
+            txns.append({
+                "id": f"txn-{i:09d}",
+                "date": (start + timedelta(seconds=i)).isoformat(),
+                "description": f"Card payment {i} at Merchant {i % 97} Ltd",
+                "amount": amount,
+                "balance": balance,
+                "transactionType": "Credit" if amount > 0 else "Debit",
+            })
+        bodies.append(simplejson.dumps({"accountId": account_id, "transactions": txns}, use_decimal=True).encode())
+    return bodies
+
+
+# ---------------------------------------------------------------- databases
+
+
+@contextmanager
+def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    import psycopg
+
+    name = f"bankfeeds_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@dataclass
+class Feed:
+    company_id: uuid.UUID
+    connection_id: uuid.UUID
+    accounts: dict[str, uuid.UUID]
+
+
+def make_feed(db: Database, account_ids: list[str]) -> Feed:
+    """A company with a Linked QuickBooks connection and connected source accounts."""
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        company = Company(id=uuid.uuid4(), name="Bench Ltd", tags={}, products=["bank-feeds"], created_at=now)
+        s.add(company)
+        s.flush()
+        connection = Connection(id=uuid.uuid4(), company_id=company.id, platform_key="hcws", status="Linked",
+                                created_at=now)
+        s.add(connection)
+        s.flush()
+        accounts = {}
+        for account_id in account_ids:
+            account = SourceAccount(
+                id=uuid.uuid4(), connection_id=connection.id, account_id=account_id, shape_version=2,
+                account_name=account_id, account_type="checking", account_number="12345678", currency="USD",
+                balance=Decimal("0"), status="connected", feed_start_date=date.today(), created_at=now,
+                modified_at=now,
+            )
+            s.add(account)
+            accounts[account_id] = account.id
+        return Feed(company.id, connection.id, accounts)
+
+
+def count_rows(db: Database, account_pk: uuid.UUID) -> int:
+    with db.unit_of_work() as s:
+        return int(s.scalar(select(func.count()).where(BankTransaction.source_account_id == account_pk)) or 0)
+
+
+# ---------------------------------------------------------------- raw store
+
+
+def raw_store(url: str, bodies: list[bytes], warmup: list[bytes]) -> Result:
+    db = Database(url)
+    try:
+        feed = make_feed(db, ["raw", "raw-warmup"])
+        now = datetime.now(UTC)
+        with db.unit_of_work() as s:
+            op = PushOperation(key=uuid.uuid4(), company_id=feed.company_id, connection_id=feed.connection_id,
+                               source_account_id="raw", data_type="bankTransactions", status="Success",
+                               status_code=200, requested_at=now, validation={}, transaction_count=0)
+            s.add(op)
+        for body in warmup:
+            _raw_batch(db, body, feed.accounts["raw-warmup"], op.key)
+        latencies = []
+        started = time.perf_counter()
+        for body in bodies:
+            t0 = time.perf_counter()
+            _raw_batch(db, body, feed.accounts["raw"], op.key)
+            latencies.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        stored = count_rows(db, feed.accounts["raw"])
+    finally:
+        db.dispose()
+    return Result("raw store", stored, elapsed, latencies)
+
+
+def _raw_batch(db: Database, body: bytes, account_pk: uuid.UUID, key: uuid.UUID) -> None:
+    data = simplejson.loads(body, use_decimal=True)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "source_account_id": account_pk,
+            "push_operation_key": key,
+            "transaction_id": t["id"],
+            "date": datetime.fromisoformat(t["date"]),
+            "description": t.get("description"),
+            "counterparty": t.get("counterparty"),
+            "reference": t.get("reference"),
+            "reconciled": t.get("reconciled"),
+            "amount": Decimal(t["amount"]),
+            "balance": Decimal(t["balance"]),
+            "transaction_type": t.get("transactionType"),
+            "modified_at": now,
+        }
+        for t in data["transactions"]
+    ]
+    with db.unit_of_work() as s:
+        s.execute(insert(BankTransaction), rows)
+
+
+# ---------------------------------------------------------------- API
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "BANKFEEDS_DATABASE_URL": url, "BANKFEEDS_RUN_WORKER": "false",
+           "BANKFEEDS_ENVIRONMENT": "development", "BANKFEEDS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "bankfeeds.app:asgi_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("uvicorn did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def through_api(url: str, bodies: list[bytes], warmup: list[bytes]) -> Result:
+    db = Database(url)
+    try:
+        feed = make_feed(db, ["api", "api-warmup"])
+        with db.unit_of_work() as s:
+            _, raw_key = api_keys.create(s, SystemClock(), "bench")
+        headers = {"Authorization": "Basic " + base64.b64encode(raw_key.encode()).decode(),
+                   "Content-Type": "application/json"}
+        prefix = f"/companies/{feed.company_id}/connections/{feed.connection_id}/push/bankAccounts"
+        with server(url) as base, httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            for body in warmup:
+                _post(client, f"{prefix}/api-warmup/bankTransactions", body)
+            latencies = []
+            started = time.perf_counter()
+            for body in bodies:
+                t0 = time.perf_counter()
+                _post(client, f"{prefix}/api/bankTransactions", body)
+                latencies.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - started
+        stored = count_rows(db, feed.accounts["api"])
+    finally:
+        db.dispose()
+    return Result("API", stored, elapsed, latencies)
+
+
+def _post(client: httpx.Client, path: str, body: bytes) -> dict[str, Any]:
+    response = client.post(path, content=body)
+    if response.status_code != 200:
+        raise RuntimeError(f"write failed: {response.status_code} {response.text[:500]}")
+    op: dict[str, Any] = response.json()
+    if op["status"] != "Success":
+        raise RuntimeError(f"push operation {op['status']}: {op.get('errorMessage')}")
+    return op
+
+
+# ---------------------------------------------------------------- main
+
+
+def bench_kind(kind: str, total: int, batch: int, tmp: Path) -> tuple[Result, Result]:
+    api_bodies = make_bodies("api", total, batch)
+    raw_bodies = make_bodies("raw", total, batch)
+    warm_api = make_bodies("api-warmup", WARMUP_BATCHES * batch, batch, seed=1)
+    warm_raw = make_bodies("raw-warmup", WARMUP_BATCHES * batch, batch, seed=1)
+    with fresh_database(kind, tmp) as url:
+        raw = raw_store(url, raw_bodies, warm_raw)
+    with fresh_database(kind, tmp) as url:
+        api = through_api(url, api_bodies, warm_api)
+    for result in (raw, api):
+        if result.transactions != total:
+            raise RuntimeError(f"{kind} {result.label}: stored {result.transactions}, expected {total}")
+    return raw, api
+
+
+def main() -> None:
+    total = int(os.environ.get("BENCH_WRITE_TRANSACTIONS", "100000"))
+    batch = int(os.environ.get("BENCH_WRITE_BATCH", "1000"))
+    kinds = [k.strip() for k in os.environ.get("BENCH_WRITE_DBS", "sqlite,postgresql").split(",") if k.strip()]
+    print(f"write benchmark: {total} transactions in batches of {batch}, "
+          f"{WARMUP_BATCHES} warm-up batches excluded", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bankfeeds-bench-") as tmp:
+        for kind in kinds:
+            if kind == "postgresql" and not postgres_reachable():
+                print(f"postgresql: not reachable at {PG_ADMIN_URL}, skipped", flush=True)
+                continue
+            raw, api = bench_kind(kind, total, batch, Path(tmp))
+            ratio = api.rate / raw.rate
+            rows.append((kind, raw, api, ratio))
+            print(f"{kind:<11} raw store {raw.rate:>9,.0f} txn/s (batch p50 {raw.pct(50):6.1f} ms, "
+                  f"p99 {raw.pct(99):6.1f} ms) | API {api.rate:>9,.0f} txn/s (batch p50 {api.pct(50):6.1f} ms, "
+                  f"p99 {api.pct(99):6.1f} ms) | API/raw {ratio:.2f} "
+                  f"{'OK' if ratio >= TARGET_RATIO else f'BELOW TARGET {TARGET_RATIO}'}", flush=True)
+    if rows:
+        print("\n| database | raw store txn/s | API txn/s | API/raw | API batch p50 ms | API batch p99 ms "
+              "| raw batch p50 ms | raw batch p99 ms |")
+        print("|---|---|---|---|---|---|---|---|")
+        for kind, raw, api, ratio in rows:
+            print(f"| {kind} | {raw.rate:,.0f} | {api.rate:,.0f} | {ratio:.2f} | {api.pct(50):.1f} | "
+                  f"{api.pct(99):.1f} | {raw.pct(50):.1f} | {raw.pct(99):.1f} |")
+
+
+if __name__ == "__main__":
+    main()

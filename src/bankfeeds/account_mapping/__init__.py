@@ -1,0 +1,1 @@
+"""Account mapping (Xero) and company information of a bank-feeds connection."""

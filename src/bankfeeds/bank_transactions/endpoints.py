@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from bankfeeds.bank_transactions import service
+from bankfeeds.bank_transactions.schemas import CreateBankTransactions
+from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.http import JSONResponse, json_body, wire
+from bankfeeds.push_operations import service as push_operations
+
+router = APIRouter(tags=["Transactions"])
+
+ACCOUNT = "/companies/{companyId}/connections/{connectionId}"
+
+
+@router.post(
+    ACCOUNT + "/push/bankAccounts/{accountId}/bankTransactions", operation_id="create-bank-transactions"
+)
+def create_bank_transactions(
+    companyId: str,
+    connectionId: str,
+    accountId: str,
+    body: Annotated[CreateBankTransactions, Depends(json_body(CreateBankTransactions))],
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    timeout_in_minutes: Annotated[str | None, Query(alias="timeoutInMinutes")] = None,
+    allow_sync_on_push_complete: Annotated[str | None, Query(alias="allowSyncOnPushComplete")] = None,
+) -> JSONResponse:
+    service.parse_allow_sync(allow_sync_on_push_complete)
+    op = service.write(
+        session, clock, settings,
+        company_id=companyId, connection_id=connectionId, account_id=accountId, body=body,
+        timeout_in_minutes=service.parse_timeout(timeout_in_minutes),
+    )
+    return JSONResponse(wire(push_operations.to_wire(op)))
+
+
+@router.get(
+    ACCOUNT + "/options/bankAccounts/{accountId}/bankTransactions",
+    operation_id="get-create-bank-transactions-model",
+)
+def get_create_bank_transactions_model(
+    companyId: str, connectionId: str, accountId: str, session: SessionDep
+) -> JSONResponse:
+    return JSONResponse(wire(service.create_model(session, companyId, connectionId, accountId), exclude_none=True))

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+
+# PostgreSQL: the whole batch as one array per column, one statement, the unique constraint
+# deciding what is new. Faster than executemany/multi-row VALUES (one parse, binary arrays) and,
+# unlike a SELECT ... IN for the duplicates, it cannot be planned as a scan of the account's rows
+# when the statistics lag behind a fast-growing table.
+_PG_INSERT_NEW = text(
+    """
+    INSERT INTO bank_transactions (source_account_id, push_operation_key, modified_at, transaction_id, date,
+        description, counterparty, reference, reconciled, amount, balance, transaction_type)
+    SELECT CAST(:account AS uuid), CAST(:operation AS uuid), CAST(:modified AS timestamptz), t.*
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:dates AS timestamp[]), CAST(:descriptions AS text[]),
+        CAST(:counterparties AS text[]), CAST(:references AS text[]), CAST(:reconciled AS boolean[]),
+        CAST(:amounts AS numeric[]), CAST(:balances AS numeric[]), CAST(:types AS varchar[])) AS t
+    ON CONFLICT ON CONSTRAINT uq_bank_transactions_txn DO NOTHING
+    RETURNING transaction_id
+    """
+)
+
+# Bind parameter of _PG_INSERT_NEW -> attribute of the transaction, in the unnest's column order.
+_PG_PARAMS = (
+    ("ids", "id"), ("dates", "date"), ("descriptions", "description"), ("counterparties", "counterparty"),
+    ("references", "reference"), ("reconciled", "reconciled"), ("amounts", "amount"), ("balances", "balance"),
+    ("types", "transaction_type"),
+)
+
+
+class NewTransaction(Protocol):
+    """What storing a transaction reads from it (the parsed wire item)."""
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def date(self) -> datetime | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def counterparty(self) -> str | None: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def reconciled(self) -> bool | None: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+    @property
+    def balance(self) -> Decimal | None: ...
+    @property
+    def transaction_type(self) -> str | None: ...
+
+
+class BankTransactionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def target(
+        self, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str
+    ) -> tuple[Company, Connection, SourceAccount] | None:
+        """The company, its connection and the source account named by a write's path, in one query."""
+        row = self.session.execute(
+            select(Company, Connection, SourceAccount)
+            .join(Connection, Connection.company_id == Company.id)
+            .join(SourceAccount, SourceAccount.connection_id == Connection.id)
+            .where(Company.id == company_id, Connection.id == connection_id, SourceAccount.account_id == account_id)
+        ).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def lock_account(self, account: SourceAccount) -> SourceAccount:
+        """Re-read the account under a row lock: writers to one account take turns (PostgreSQL)."""
+        return self.session.scalars(
+            select(SourceAccount)
+            .where(SourceAccount.id == account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+
+    def insert_new(
+        self, account_pk: uuid.UUID, operation_key: uuid.UUID, modified_at: datetime,
+        txns: Sequence[NewTransaction],
+    ) -> set[str]:
+        """Insert the transactions whose id the account does not have yet; returns the ids inserted.
+
+        One statement for the batch, no ORM object per row. An id already stored is skipped by the
+        unique constraint (ON CONFLICT DO NOTHING), so the insert is also the duplicate check.
+        """
+        if not txns:
+            return set()
+        if self.session.get_bind().dialect.name == "postgresql":
+            params: dict[str, Any] = {"account": account_pk, "operation": operation_key, "modified": modified_at}
+            for name, attr in _PG_PARAMS:
+                params[name] = [getattr(t, attr) for t in txns]
+            return set(self.session.execute(_PG_INSERT_NEW, params).scalars())
+        stmt = (
+            sqlite.insert(BankTransaction)
+            .on_conflict_do_nothing(index_elements=["source_account_id", "transaction_id"])
+            .returning(BankTransaction.transaction_id)
+        )
+        rows = [
+            {
+                "source_account_id": account_pk,
+                "push_operation_key": operation_key,
+                "transaction_id": t.id,
+                "date": t.date,
+                "description": t.description,
+                "counterparty": t.counterparty,
+                "reference": t.reference,
+                "reconciled": t.reconciled,
+                "amount": t.amount,
+                "balance": t.balance,
+                "transaction_type": t.transaction_type,
+                "modified_at": modified_at,
+            }
+            for t in txns
+        ]
+        return set(self.session.scalars(stmt, rows))

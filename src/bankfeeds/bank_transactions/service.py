@@ -1,0 +1,258 @@
+"""Writing bank transactions to a source account (create-bank-transactions).
+
+How each problem is reported, the Codat way:
+
+* **Plain 400 ErrorMessage, nothing stored, no push operation** — the request itself is malformed,
+  whatever the platform: body not JSON or not the ``CreateBankTransactions`` shape, a string where an
+  amount or date goes, an unknown ``transactionType``, a non-boolean ``reconciled``, an ``id`` over 200
+  characters, more than 1000 transactions, body ``accountId`` different from the path's, a bad
+  ``timeoutInMinutes`` / ``allowSyncOnPushComplete``.
+* **404** — unknown (or malformed) company, connection or source account; nothing stored.
+* **200 with a push operation ``Failed``** (``statusCode`` 400, ``errorMessage``, ``validation.errors``
+  whose ``itemId`` is the offending transaction's id, or ``transactions[i]`` when it has none) — the
+  platform's rules about the content or the account's state: a field the platform requires is missing
+  (QuickBooks: id, date, description, amount, balance; Xero: id, date, amount, balance), a
+  ``transactionType`` the platform does not take (QuickBooks: Credit/Debit/Unknown only), dates out of
+  chronological order, a date older than the newest transaction already written to the account, a
+  future date, a Xero date more than a year old, a source account that is not ``connected`` or a
+  connection that is not ``Linked``. Nothing of the batch is stored; the operation and a
+  ``bankTransactions.write.unsuccessful`` event are.
+* **Warnings on a successful operation** — an amount whose sign contradicts ``transactionType``
+  (stored as sent), and a transaction id already stored for the account or repeated in the request
+  (skipped, never stored twice).
+
+A QuickBooks write completes in the request: validated, bulk-inserted and marked ``Success`` in the
+request's transaction, so a 200 is durable; QuickBooks then pulls over IDX. A Xero write is
+validated and stored the same way but its operation stays ``Pending`` (delivery to Xero is not built
+yet); ``timeoutInMinutes`` moves it to ``TimedOut`` (push_operations/tasks.py).
+
+Concurrent writers to one account take turns on a row lock of the source account (PostgreSQL;
+SQLite serialises writers with BEGIN IMMEDIATE), so the duplicate check and the newest-date rule see
+every committed write. The unique (account, transaction id) constraint is the backstop.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bankfeeds.bank_transactions.repository import BankTransactionRepository
+from bankfeeds.bank_transactions.schemas import (
+    MAX_TRANSACTIONS,
+    CreateBankTransactions,
+    PushFieldValidation,
+    PushOption,
+    PushOptionChoice,
+    PushOptionProperty,
+    PushValidationInfo,
+)
+from bankfeeds.companies import service as companies
+from bankfeeds.config import Settings
+from bankfeeds.connections import service as connections
+from bankfeeds.errors import BadRequest, NotFound, ServiceUnavailable, ValidationItem
+from bankfeeds.kit.clock import Clock
+from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
+from bankfeeds.platforms import PLATFORMS, write_rules
+from bankfeeds.platforms.base import Platform
+from bankfeeds.push_operations import service as push_operations
+
+CONNECTED = "connected"
+INT32_MAX = 2**31 - 1
+
+
+def parse_timeout(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"'timeoutInMinutes' must be a whole number of minutes, not '{raw}'.") from None
+    if not 1 <= value <= INT32_MAX:
+        raise BadRequest(f"'timeoutInMinutes' must be between 1 and {INT32_MAX}.")
+    return value
+
+
+def parse_allow_sync(raw: str | None) -> bool:
+    """``allowSyncOnPushComplete`` (default true). Accepted and validated; there is no read sync to run."""
+    if raw is None or raw == "":
+        return True
+    lowered = raw.lower()
+    if lowered not in ("true", "false"):
+        raise BadRequest(f"'allowSyncOnPushComplete' must be true or false, not '{raw}'.")
+    return lowered == "true"
+
+
+def resolve(
+    session: Session, company_id: str, connection_id: str, account_id: str
+) -> tuple[Company, Connection, SourceAccount]:
+    """The path's company, connection and source account, or the Codat 404 for the first one missing."""
+    try:
+        company_key = uuid.UUID(company_id)
+    except ValueError:
+        raise NotFound(f"No company was found with ID {company_id}") from None
+    try:
+        connection_key = uuid.UUID(connection_id)
+    except ValueError:
+        raise NotFound(f"Data connection {connection_id} not found") from None
+    found = BankTransactionRepository(session).target(company_key, connection_key, account_id)
+    if found is not None:
+        return found
+    company = companies.get(session, company_key)
+    connections.get(session, company, connection_key)
+    raise NotFound(f"Source account {account_id} not found on data connection {connection_id}")
+
+
+def write(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    company_id: str,
+    connection_id: str,
+    account_id: str,
+    body: CreateBankTransactions,
+    timeout_in_minutes: int | None,
+) -> PushOperation:
+    """Validate and store a batch; returns its push operation (see the module docstring)."""
+    if body.account_id != account_id:
+        raise BadRequest(
+            f"The body's accountId '{body.account_id}' does not match the accountId in the path "
+            f"'{account_id}'; a request writes to one account.",
+            errors=[ValidationItem("accountId", "must equal the accountId in the path", "AccountId")],
+        )
+    company, connection, account = resolve(session, company_id, connection_id, account_id)
+    platform: Platform = PLATFORMS[connection.platform_key]
+    txns = body.transactions
+    op = push_operations.start(
+        session, clock,
+        company_id=company.id, connection_id=connection.id, source_account_id=account.account_id,
+        timeout_in_minutes=timeout_in_minutes, transaction_count=len(txns),
+    )
+    repo = BankTransactionRepository(session)
+    # The push operation row is in first (it takes the company's key-share lock), then the account's
+    # row lock: the same order as every other writer, so no deadlock with a company delete.
+    account = repo.lock_account(account)
+
+    refusal = _state_refusal(platform, connection, account)
+    if refusal is not None:
+        push_operations.set_findings(op, [refusal], [])
+        push_operations.fail(session, clock, settings, company, op, f"Push failed: {refusal.message}")
+        return op
+
+    now = clock.now()
+    verdict = write_rules.check_batch(platform, txns, now=now)
+    if verdict.failed:
+        _fail_validation(session, clock, settings, company, op, verdict.errors, verdict.warnings)
+        return op
+
+    new = [txns[i] for i in verdict.new]
+    newest = account.newest_transaction_date
+    # Only a transaction dated before the account's newest can break the newest-date rule, and only
+    # if it is new rather than a repeat: decided by the insert, undone (savepoint) if so.
+    suspects = write_rules.older_than_newest(txns, verdict.new, newest)
+    savepoint = session.begin_nested() if suspects else None
+    try:
+        inserted = repo.insert_new(account.id, op.key, now, new)
+    except IntegrityError:
+        # Only a foreign key can fail here (the unique constraint is ON CONFLICT DO NOTHING).
+        raise ServiceUnavailable("The account changed while the transactions were written; retry.") from None
+    if savepoint is not None:
+        assert newest is not None
+        late = write_rules.too_old(txns, [i for i in suspects if txns[i].id in inserted], newest)
+        if late:
+            savepoint.rollback()
+            _fail_validation(session, clock, settings, company, op, late, verdict.warnings)
+            return op
+        savepoint.commit()
+
+    repeats = [i for i in verdict.new if txns[i].id not in inserted]
+    push_operations.set_findings(op, [], verdict.warnings + write_rules.already_written(txns, repeats))
+    stored = [t for t in new if t.id in inserted]
+    op.transaction_count = len(stored)
+    if stored:
+        last = stored[-1]
+        if last.balance is not None:
+            account.balance = last.balance
+        if last.date is not None and (newest is None or last.date > newest):
+            account.newest_transaction_date = last.date
+        account.modified_at = now
+    if platform.completes_on_write:
+        push_operations.succeed(session, clock, settings, company, op, account.account_id if stored else None)
+    return op
+
+
+def _fail_validation(
+    session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
+    errors: list[ValidationItem], warnings: list[ValidationItem],
+) -> None:
+    push_operations.set_findings(op, errors, warnings)
+    push_operations.fail(
+        session, clock, settings, company, op,
+        f"Push failed for bankTransactions: {len(errors)} validation error(s), see validation for more "
+        f"information. First: {errors[0].message}",
+    )
+
+
+def _state_refusal(platform: Platform, connection: Connection, account: SourceAccount) -> ValidationItem | None:
+    if connection.status != connections.LINKED:
+        return ValidationItem(
+            account.account_id,
+            f"The data connection is {connection.status}; transactions can only be written while it is "
+            f"{connections.LINKED}.",
+            "ConnectionStatus",
+        )
+    if account.status != CONNECTED:
+        return ValidationItem(
+            account.account_id,
+            f"The source account is {account.status}; transactions can only be written to a {CONNECTED} "
+            f"account (one mapped to a target account in {platform.name}).",
+            "SourceAccountStatus",
+        )
+    return None
+
+
+def create_model(session: Session, company_id: str, connection_id: str, account_id: str) -> PushOption:
+    """get-create-bank-transactions-model: the fields the connection's platform takes."""
+    _, connection, _ = resolve(session, company_id, connection_id, account_id)
+    platform: Platform = PLATFORMS[connection.platform_key]
+    fields: dict[str, PushOptionProperty] = {}
+    for rule in write_rules.field_rules(platform):
+        fields[rule.name] = PushOptionProperty(
+            type=rule.type,
+            display_name=rule.display_name,
+            description=rule.description,
+            required=rule.required,
+            options=[
+                PushOptionChoice(value=v, display_name=v, description=f"{v} transaction", required=False)
+                for v in rule.options
+            ] if rule.options else None,
+            validation=PushValidationInfo(
+                information=[PushFieldValidation(field=rule.name, details=d) for d in rule.information]
+            ) if rule.information else None,
+        )
+    limit = min(platform.max_transactions_per_write, MAX_TRANSACTIONS)
+    return PushOption(
+        type="Object",
+        display_name="Bank transactions",
+        description=f"Bank transactions written to a source account of a {platform.name} connection.",
+        required=True,
+        properties={
+            "accountId": PushOptionProperty(
+                type="String", display_name="Account ID", required=True,
+                description="The source account's id; must equal the accountId in the path.",
+            ),
+            "transactions": PushOptionProperty(
+                type="Array", display_name="Transactions", required=True,
+                description=f"At most {limit} transactions, in chronological order.",
+                properties=fields,
+            ),
+        },
+        validation=PushValidationInfo(information=[
+            PushFieldValidation(field="transactions", details=f"At most {limit} transactions per request."),
+            PushFieldValidation(
+                field="balance", details="The balance of the last transaction becomes the account's balance."
+            ),
+        ]),
+    )

@@ -1,0 +1,1 @@
+"""QuickBooks credentials: the username/password pairs QuickBooks presents to the IDX API."""

@@ -1,0 +1,95 @@
+"""Throttling of failed logins: per source address and per username, stored in the database.
+
+A scope allows ``max_failures`` failures within ``window``; the next one blocks the key for
+``block``, during which every attempt (right or wrong) gets 429 with ``Retry-After``. Keys are
+keyed hashes, so the table holds neither usernames nor addresses, and an unknown username is
+counted exactly like a known one: the answers never tell whether a username exists.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.config import Settings
+from bankfeeds.credentials.repository import ThrottleRepository
+from bankfeeds.errors import TooManyRequests
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.security import keyed_hash
+
+
+@dataclass(frozen=True)
+class Policy:
+    scope: str
+    max_failures: int
+    window: timedelta
+    block: timedelta
+
+
+# One credential pair: 5 wrong passwords in 15 minutes lock it for 15 minutes.
+IDX_USERNAME = Policy("idx-user", 5, timedelta(minutes=15), timedelta(minutes=15))
+# One address: QuickBooks calls from a few addresses for every bank customer, so the per-address
+# allowance is wider; it still stops a scan over usernames.
+IDX_ADDRESS = Policy("idx-ip", 30, timedelta(minutes=15), timedelta(minutes=15))
+# Guesses at a linkUrl's one-time password from one address.
+LINK_ADDRESS = Policy("link-ip", 10, timedelta(minutes=15), timedelta(minutes=15))
+
+_POLICIES = (IDX_USERNAME, IDX_ADDRESS, LINK_ADDRESS)
+# Counters older than every window, and blocking nobody, are dropped as failures come in.
+_LONGEST_WINDOW = max(p.window for p in _POLICIES)
+
+TOO_MANY = "You have made too many requests in a given amount of time; please retry later."
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is counted: a policy and the hashed key of one username or address."""
+
+    policy: Policy
+    key: str
+
+
+def subject(settings: Settings, policy: Policy, value: str) -> Subject:
+    digest = keyed_hash(settings.secret_key, value, purpose=f"throttle:{policy.scope}")
+    return Subject(policy, f"{policy.scope}:{digest}")
+
+
+def check(session: Session, clock: Clock, subjects: list[Subject]) -> TooManyRequests | None:
+    """The 429 to answer if any subject is blocked now, else None."""
+    now = clock.now()
+    wait = timedelta(0)
+    for row in ThrottleRepository(session).get([s.key for s in subjects]):
+        if row.blocked_until is not None and row.blocked_until > now:
+            wait = max(wait, row.blocked_until - now)
+    if wait <= timedelta(0):
+        return None
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    return TooManyRequests(TOO_MANY, headers={"Retry-After": str(seconds)})
+
+
+def record_failure(session: Session, clock: Clock, subjects: list[Subject]) -> None:
+    """Count one failure against each subject (rows locked in key order: no deadlocks)."""
+    now = clock.now()
+    repo = ThrottleRepository(session)
+    for s in sorted(subjects, key=lambda item: item.key):
+        row = repo.locked(s.key, now)
+        expired_block = row.blocked_until is not None and row.blocked_until <= now
+        if expired_block or now - row.window_started_at >= s.policy.window:
+            row.failures = 0
+            row.window_started_at = now
+            row.blocked_until = None
+        row.failures += 1
+        if row.failures >= s.policy.max_failures:
+            row.blocked_until = now + s.policy.block
+    repo.purge(now - _LONGEST_WINDOW, now)
+    session.flush()
+
+
+def record_success(session: Session, subjects: list[Subject]) -> None:
+    """A right answer clears the counters of its subjects."""
+    repo = ThrottleRepository(session)
+    for s in subjects:
+        repo.forget(s.key)

@@ -1,0 +1,1 @@
+"""The hosted link pages the SMB user sees: templates, static files and translations (en, fr)."""

@@ -1,0 +1,142 @@
+"""The hosted link pages' rules: one-time passwords, the short signed session, CSRF, the two actions.
+
+* The linkUrl's OTP is checked by its keyed hash (no comparison of secrets in clear), must be
+  unexpired (one hour, from the clock) and belong to the connection and company in the path.
+* **OTPs are single-use**: redeeming one deletes it (Codat calls secure links single-use). It opens
+  a signed session (a cookie, HttpOnly, SameSite=Lax, Path=/link, 30 minutes) for pages 1 and 2.
+  Reloading the start URL afterwards finds the session and carries on; without it, 401.
+* Every form carries a CSRF token that must equal the one inside the signed session.
+* Wrong OTPs are throttled per address (``credentials.throttle.LINK_ADDRESS``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
+
+from bankfeeds.config import Settings
+from bankfeeds.connections.service import otp_hash
+from bankfeeds.credentials import service as credentials
+from bankfeeds.credentials import throttle
+from bankfeeds.credentials.schemas import BankAccountCredentials
+from bankfeeds.errors import BankfeedsError, Forbidden, Unauthorized
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.security import same
+from bankfeeds.link.repository import LinkRepository
+from bankfeeds.models import Connection
+
+SESSION_COOKIE = "bankfeeds_link"
+SESSION_TTL = timedelta(minutes=30)
+_OTP = re.compile(r"[A-Za-z0-9]{4,32}")
+_EXPIRED = "This link has expired or has already been used; ask for a fresh link."
+
+
+@dataclass(frozen=True)
+class LinkSession:
+    company_id: uuid.UUID
+    connection_id: uuid.UUID
+    csrf: str
+    expires_at: datetime
+
+    def covers(self, company_id: uuid.UUID, connection_id: uuid.UUID) -> bool:
+        return self.company_id == company_id and self.connection_id == connection_id
+
+
+def _serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.secret_key, salt="bankfeeds.link.session")
+
+
+def encode_session(settings: Settings, link: LinkSession) -> str:
+    return _serializer(settings).dumps({
+        "company": str(link.company_id), "connection": str(link.connection_id),
+        "csrf": link.csrf, "exp": int(link.expires_at.timestamp()),
+    })
+
+
+def decode_session(settings: Settings, clock: Clock, raw: str | None) -> LinkSession | None:
+    """The session in the cookie, or None if it is missing, forged, malformed or expired."""
+    if not raw or len(raw) > 1024:
+        return None
+    try:
+        data: Any = _serializer(settings).loads(raw)
+        link = LinkSession(
+            company_id=uuid.UUID(str(data["company"])),
+            connection_id=uuid.UUID(str(data["connection"])),
+            csrf=str(data["csrf"]),
+            expires_at=datetime.fromtimestamp(int(data["exp"]), tz=UTC),
+        )
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
+        return None
+    return link if link.expires_at > clock.now() else None
+
+
+def new_session(clock: Clock, company_id: uuid.UUID, connection_id: uuid.UUID) -> LinkSession:
+    return LinkSession(company_id, connection_id, secrets.token_urlsafe(32), clock.now() + SESSION_TTL)
+
+
+def start(
+    session: Session, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID,
+    otp: str | None, existing: LinkSession | None, address: str,
+) -> LinkSession | BankfeedsError:
+    """Redeem the OTP (or keep the session it opened before). Runs in its own transaction, which
+    commits failure counts too, so an error is returned for the caller to raise after the commit."""
+    subjects = [throttle.subject(settings, throttle.LINK_ADDRESS, address)]
+    blocked = throttle.check(session, clock, subjects)
+    if blocked is not None:
+        return blocked
+    repo = LinkRepository(session)
+    if otp and _OTP.fullmatch(otp.strip()):
+        digest = otp_hash(settings, otp.strip().upper())
+        row = repo.live_otp(company_id, connection_id, digest, clock.now())
+        if row is not None and same(row.otp_hash, digest):
+            repo.consume(row)
+            return new_session(clock, company_id, connection_id)
+    if existing is not None and existing.covers(company_id, connection_id) and \
+            repo.connection(company_id, connection_id) is not None:
+        return existing
+    if otp:
+        throttle.record_failure(session, clock, subjects)
+    return Unauthorized(_EXPIRED)
+
+
+def require(
+    session: Session, clock: Clock, settings: Settings, raw_cookie: str | None,
+    company_id: uuid.UUID, connection_id: uuid.UUID,
+) -> tuple[LinkSession, Connection]:
+    """The session for this connection, and the connection (deleted since: 401 as well)."""
+    link = decode_session(settings, clock, raw_cookie)
+    if link is None or not link.covers(company_id, connection_id):
+        raise Unauthorized(_EXPIRED)
+    connection = LinkRepository(session).connection(company_id, connection_id)
+    if connection is None:
+        raise Unauthorized(_EXPIRED)
+    return link, connection
+
+
+def check_csrf(link: LinkSession, token: str | None) -> None:
+    if not token or len(token) > 200 or not same(token, link.csrf):
+        raise Forbidden("The form has expired or did not come from this page; reload it and try again.")
+
+
+def has_credentials(session: Session, connection: Connection) -> bool:
+    return credentials.has_active(session, connection)
+
+
+def get_credentials(
+    session: Session, clock: Clock, settings: Settings, link: LinkSession, connection: Connection, token: str | None
+) -> BankAccountCredentials:
+    check_csrf(link, token)
+    return credentials.generate(session, clock, settings, connection)
+
+
+def revoke_credentials(session: Session, clock: Clock, link: LinkSession, connection: Connection,
+                       token: str | None) -> None:
+    check_csrf(link, token)
+    credentials.revoke_all(session, clock, connection)

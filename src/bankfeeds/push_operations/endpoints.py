@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from bankfeeds.kit.deps import SessionDep
+from bankfeeds.kit.http import JSONResponse, wire
+from bankfeeds.kit.pagination import PageParams, envelope, page_params
+from bankfeeds.push_operations import service
+
+router = APIRouter(tags=["Transactions"])
+
+
+@router.get("/companies/{companyId}/push", operation_id="list-create-operations")
+def list_create_operations(
+    companyId: str, session: SessionDep, params: Annotated[PageParams, Depends(page_params)]
+) -> JSONResponse:
+    company = service.company_by_raw_id(session, companyId)
+    rows, total = service.page(session, company, params)
+    results = [wire(service.to_wire(op)) for op in rows]
+    return JSONResponse(envelope(f"/companies/{companyId}/push", params, results, total))
+
+
+@router.get("/companies/{companyId}/push/{pushOperationKey}", operation_id="get-create-operation")
+def get_create_operation(companyId: str, pushOperationKey: str, session: SessionDep) -> JSONResponse:
+    company = service.company_by_raw_id(session, companyId)
+    return JSONResponse(wire(service.to_wire(service.get(session, company, pushOperationKey))))

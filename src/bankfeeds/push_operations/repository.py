@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from bankfeeds.kit.query import QueryField
+from bankfeeds.models import Company, PushOperation
+
+FIELDS: dict[str, QueryField] = {
+    "pushOperationKey": QueryField("uuid", PushOperation.key),
+    "dataConnectionKey": QueryField("uuid", PushOperation.connection_id),
+    "dataType": QueryField("string", PushOperation.data_type),
+    "status": QueryField("string", PushOperation.status),
+    "statusCode": QueryField("number", PushOperation.status_code),
+    "requestedOnUtc": QueryField("datetime", PushOperation.requested_at),
+    "completedOnUtc": QueryField("datetime", PushOperation.completed_at),
+    "timeoutInMinutes": QueryField("number", PushOperation.timeout_in_minutes),
+    "errorMessage": QueryField("string", PushOperation.error_message),
+}
+
+
+class PushOperationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, operation: PushOperation) -> PushOperation:
+        self.session.add(operation)
+        self.session.flush()
+        return operation
+
+    def get(self, company_id: uuid.UUID, key: uuid.UUID) -> PushOperation | None:
+        return self.session.scalars(
+            select(PushOperation).where(PushOperation.key == key, PushOperation.company_id == company_id)
+        ).one_or_none()
+
+    def page(
+        self, company_id: uuid.UUID, where: ColumnElement[bool], order: list[Any], offset: int, limit: int
+    ) -> tuple[list[PushOperation], int]:
+        base = select(PushOperation).where(PushOperation.company_id == company_id, where)
+        total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = self.session.scalars(base.order_by(*order).offset(offset).limit(limit))
+        return list(rows), total
+
+    def claim_timed_out(self, now: datetime, limit: int) -> list[PushOperation]:
+        """Pending operations past their timeout, locked for this transaction.
+
+        On PostgreSQL other workers skip the rows we hold (FOR UPDATE SKIP LOCKED); SQLite
+        serialises writers with BEGIN IMMEDIATE, so there is nothing to skip.
+        """
+        stmt = (
+            select(PushOperation)
+            .where(PushOperation.status == "Pending", PushOperation.timeout_at <= now)
+            .order_by(PushOperation.timeout_at, PushOperation.key)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))
+
+    def companies(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Company]:
+        if not ids:
+            return {}
+        return {c.id: c for c in self.session.scalars(select(Company).where(Company.id.in_(ids)))}

@@ -1,0 +1,52 @@
+"""Wire shapes of push operations (Codat's ``PushOperation``, ``PushOperations`` items)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from bankfeeds.kit.wire import WireModel
+
+PushStatus = Literal["Pending", "Failed", "Success", "TimedOut"]
+
+
+class ValidationItemOut(WireModel):
+    item_id: str | None
+    message: str | None
+    validator_name: str | None
+
+
+class ValidationOut(WireModel):
+    errors: list[ValidationItemOut]
+    warnings: list[ValidationItemOut]
+
+
+class PushOperationRef(WireModel):
+    id: str
+    data_type: str | None
+
+
+class PushOperationChange(WireModel):
+    type: Literal["Unknown", "Created", "Modified", "Deleted", "AttachmentUploaded"]
+    record_ref: PushOperationRef
+    attachment_id: str | None = None
+
+
+class PushOperationOut(WireModel):
+    changes: list[PushOperationChange] | None
+    data_type: str
+    company_id: str
+    push_operation_key: str
+    data_connection_key: str
+    requested_on_utc: datetime
+    completed_on_utc: datetime | None
+    timeout_in_minutes: int | None
+    timeout_in_seconds: int | None = None
+    status: PushStatus
+    error_message: str | None
+    validation: ValidationOut
+    status_code: int
+
+
+def empty_validation() -> dict[str, Any]:
+    return {"errors": [], "warnings": []}

@@ -1,0 +1,219 @@
+"""Push operations: one per create-bank-transactions request, and their lifecycle.
+
+    Pending --(delivered / validated and stored)--> Success
+    Pending --(platform rules failed)-------------> Failed      (statusCode 400)
+    Pending --(past timeoutInMinutes)-------------> TimedOut    (statusCode 504; only the status changes)
+
+``statusCode`` follows the status: 202 while Pending, 200 on Success, 400 on Failed, 504 on
+TimedOut. Reaching Success records ``bankTransactions.write.successful``; Failed and TimedOut
+record ``bankTransactions.write.unsuccessful`` (Codat's DataTypeWriteWebhook payload).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.companies import service as companies
+from bankfeeds.config import Settings
+from bankfeeds.errors import NotFound, ValidationItem
+from bankfeeds.kit import query
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.jsonutil import format_datetime
+from bankfeeds.kit.pagination import PageParams
+from bankfeeds.models import Company, PushOperation
+from bankfeeds.push_operations.repository import FIELDS, PushOperationRepository
+from bankfeeds.push_operations.schemas import (
+    PushOperationChange,
+    PushOperationOut,
+    PushOperationRef,
+    ValidationItemOut,
+    ValidationOut,
+)
+from bankfeeds.webhooks import events
+
+PENDING = "Pending"
+SUCCESS = "Success"
+FAILED = "Failed"
+TIMED_OUT = "TimedOut"
+STATUS_CODES = {PENDING: 202, SUCCESS: 200, FAILED: 400, TIMED_OUT: 504}
+BANK_TRANSACTIONS = "bankTransactions"
+WRITE_SUCCESSFUL = "bankTransactions.write.successful"
+WRITE_UNSUCCESSFUL = "bankTransactions.write.unsuccessful"
+
+
+def parse_key(raw: str, what: str) -> uuid.UUID:
+    """A path id; one that is not a UUID names nothing, so it is a 404 (these operations have no 400)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"{what} {raw} not found") from None
+
+
+def _items(raw: list[Any] | None) -> list[ValidationItemOut]:
+    return [
+        ValidationItemOut(item_id=i.get("itemId"), message=i.get("message"), validator_name=i.get("validatorName"))
+        for i in raw or []
+    ]
+
+
+def to_wire(op: PushOperation) -> PushOperationOut:
+    validation = op.validation or {}
+    changes = None
+    if op.changes is not None:
+        changes = [
+            PushOperationChange(
+                type=c["type"],
+                record_ref=PushOperationRef(id=c["recordRef"]["id"], data_type=c["recordRef"].get("dataType")),
+                attachment_id=c.get("attachmentId"),
+            )
+            for c in op.changes
+        ]
+    return PushOperationOut(
+        changes=changes,
+        data_type=op.data_type,
+        company_id=str(op.company_id),
+        push_operation_key=str(op.key),
+        data_connection_key=str(op.connection_id),
+        requested_on_utc=op.requested_at,
+        completed_on_utc=op.completed_at,
+        timeout_in_minutes=op.timeout_in_minutes,
+        status=op.status,
+        error_message=op.error_message,
+        validation=ValidationOut(errors=_items(validation.get("errors")), warnings=_items(validation.get("warnings"))),
+        status_code=op.status_code,
+    )
+
+
+def start(
+    session: Session,
+    clock: Clock,
+    *,
+    company_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    source_account_id: str,
+    timeout_in_minutes: int | None,
+    transaction_count: int,
+) -> PushOperation:
+    """A new Pending operation, flushed so rows can refer to its key."""
+    now = clock.now()
+    return PushOperationRepository(session).add(
+        PushOperation(
+            key=uuid.uuid4(),
+            company_id=company_id,
+            connection_id=connection_id,
+            source_account_id=source_account_id,
+            data_type=BANK_TRANSACTIONS,
+            status=PENDING,
+            status_code=STATUS_CODES[PENDING],
+            requested_at=now,
+            timeout_in_minutes=timeout_in_minutes,
+            timeout_at=now + timedelta(minutes=timeout_in_minutes) if timeout_in_minutes is not None else None,
+            validation={"errors": [], "warnings": []},
+            changes=None,
+            transaction_count=transaction_count,
+        )
+    )
+
+
+def _validation(errors: list[ValidationItem], warnings: list[ValidationItem]) -> dict[str, Any]:
+    return {"errors": [i.to_wire() for i in errors], "warnings": [i.to_wire() for i in warnings]}
+
+
+def set_findings(op: PushOperation, errors: list[ValidationItem], warnings: list[ValidationItem]) -> None:
+    op.validation = _validation(errors, warnings)
+
+
+def succeed(
+    session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation, record_id: str | None
+) -> None:
+    op.status = SUCCESS
+    op.status_code = STATUS_CODES[SUCCESS]
+    op.completed_at = clock.now()
+    if record_id is not None:
+        op.changes = [{"type": "Created", "recordRef": {"id": record_id, "dataType": op.data_type},
+                       "attachmentId": None}]
+    else:
+        op.changes = []
+    _record_event(session, clock, settings, company, op, WRITE_SUCCESSFUL, record_id)
+
+
+def fail(session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
+         message: str) -> None:
+    op.status = FAILED
+    op.status_code = STATUS_CODES[FAILED]
+    op.completed_at = clock.now()
+    op.error_message = message
+    op.changes = []
+    _record_event(session, clock, settings, company, op, WRITE_UNSUCCESSFUL, None)
+
+
+def time_out(session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation) -> None:
+    """Only the status changes: whatever was stored stays stored (Codat: the write may still land)."""
+    op.status = TIMED_OUT
+    op.status_code = STATUS_CODES[TIMED_OUT]
+    op.completed_at = clock.now()
+    op.error_message = f"The push operation did not complete within {op.timeout_in_minutes} minutes."
+    _record_event(session, clock, settings, company, op, WRITE_UNSUCCESSFUL, None)
+
+
+def _record_event(
+    session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
+    event_type: str, record_id: str | None,
+) -> None:
+    events.record(session, clock, event_type, webhook_payload(settings, company, op, record_id), company=company)
+
+
+def webhook_payload(
+    settings: Settings, company: Company, op: PushOperation, record_id: str | None
+) -> dict[str, Any]:
+    """Codat's DataTypeWriteWebhook payload."""
+    return {
+        "id": str(op.key),
+        "type": "Create",
+        "referenceCompany": events.reference_company(company, settings.public_url),
+        "connectionId": str(op.connection_id),
+        "requestedOnDate": format_datetime(op.requested_at),
+        "completedOnDate": format_datetime(op.completed_at) if op.completed_at is not None else None,
+        "status": op.status,
+        "record": {"id": record_id} if record_id is not None else None,
+        "attachmentId": None,
+    }
+
+
+def company_by_raw_id(session: Session, raw_id: str) -> Company:
+    """The company of a path id; a malformed id is a 404 like an unknown one."""
+    try:
+        company_id = uuid.UUID(raw_id)
+    except ValueError:
+        raise NotFound(f"No company was found with ID {raw_id}") from None
+    return companies.get(session, company_id)
+
+
+def get(session: Session, company: Company, raw_key: str) -> PushOperation:
+    key = parse_key(raw_key, "Push operation")
+    op = PushOperationRepository(session).get(company.id, key)
+    if op is None:
+        raise NotFound(f"Push operation {raw_key} not found")
+    return op
+
+
+def page(session: Session, company: Company, params: PageParams) -> tuple[list[PushOperation], int]:
+    where = query.compile_filter(params.query, FIELDS)
+    order = query.compile_order(
+        params.order_by, FIELDS, [PushOperation.requested_at.asc(), PushOperation.key.asc()]
+    )
+    return PushOperationRepository(session).page(company.id, where, order, params.offset, params.page_size)
+
+
+def expire_due(session: Session, clock: Clock, settings: Settings, limit: int = 100) -> int:
+    """Move Pending operations past their timeout to TimedOut. Returns how many moved."""
+    repo = PushOperationRepository(session)
+    ops = repo.claim_timed_out(clock.now(), limit)
+    companies = repo.companies({op.company_id for op in ops})
+    for op in ops:
+        time_out(session, clock, settings, companies[op.company_id], op)
+    return len(ops)

@@ -1,0 +1,18 @@
+"""The daily pull, run by the hub's worker when the sandbox is mounted in the hub."""
+
+from __future__ import annotations
+
+from bankfeeds.sandbox import service
+from bankfeeds.sandbox.directory import hub_directory
+from bankfeeds.worker.runner import Task, TaskContext
+
+
+def sandbox_daily_pull(ctx: TaskContext) -> int:
+    sb = service.Sandbox(
+        database=ctx.database, clock=ctx.clock, directory=hub_directory(ctx.settings),
+        vault=service.credentials_vault(ctx.settings.secret_key), demo=ctx.settings.demo,
+    )
+    return service.pull_due(sb)
+
+
+TASKS: list[Task] = [sandbox_daily_pull]

@@ -1,0 +1,1 @@
+"""Source accounts: create, list, update, delete, and the source-account status machine."""

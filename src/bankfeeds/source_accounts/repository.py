@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bankfeeds.models import Connection, SourceAccount
+
+
+class SourceAccountRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def _postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def add(self, account: SourceAccount) -> SourceAccount:
+        self.session.add(account)
+        self.session.flush()
+        return account
+
+    def get(self, connection_id: uuid.UUID, account_id: str, *, for_update: bool = False) -> SourceAccount | None:
+        stmt = select(SourceAccount).where(
+            SourceAccount.connection_id == connection_id, SourceAccount.account_id == account_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def for_connection(self, connection_id: uuid.UUID) -> list[SourceAccount]:
+        stmt = (
+            select(SourceAccount)
+            .where(SourceAccount.connection_id == connection_id)
+            .order_by(SourceAccount.created_at, SourceAccount.account_id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def account_ids(self, connection_id: uuid.UUID) -> set[str]:
+        stmt = select(SourceAccount.account_id).where(SourceAccount.connection_id == connection_id)
+        return set(self.session.scalars(stmt))
+
+    def count_not_disconnected(self, connection_id: uuid.UUID) -> int:
+        stmt = select(func.count()).where(
+            SourceAccount.connection_id == connection_id, SourceAccount.status != "disconnected"
+        )
+        return int(self.session.scalar(stmt) or 0)
+
+    def lock_connection_status(self, connection_id: uuid.UUID) -> str | None:
+        """The connection's committed status, with its row locked for the rest of the transaction."""
+        stmt = select(Connection.status).where(Connection.id == connection_id).with_for_update()
+        return self.session.scalar(stmt)
+
+    def delete(self, account: SourceAccount) -> None:
+        self.session.delete(account)
+        self.session.flush()
+
+    def claim_stale(self, platform_key: str, cutoff: datetime, limit: int) -> list[SourceAccount]:
+        """Connected accounts of ``platform_key`` connections not pulled (or, if never pulled, not
+        connected) since ``cutoff``. On PostgreSQL the account and connection rows are claimed with
+        ``FOR UPDATE SKIP LOCKED`` so workers share the work and never wait on a busy connection."""
+        since = func.coalesce(SourceAccount.last_pulled_at, SourceAccount.connected_at, SourceAccount.created_at)
+        stmt = (
+            select(SourceAccount)
+            .join(Connection, Connection.id == SourceAccount.connection_id)
+            .where(
+                Connection.platform_key == platform_key,
+                SourceAccount.status == "connected",
+                since < cutoff,
+            )
+            # Connection order: concurrent workers take connection locks in the same order.
+            .order_by(SourceAccount.connection_id, SourceAccount.id)
+            .limit(limit)
+        )
+        if self._postgresql:
+            stmt = stmt.with_for_update(skip_locked=True, of=[SourceAccount, Connection])
+        return list(self.session.scalars(stmt))

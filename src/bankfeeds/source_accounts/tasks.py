@@ -1,0 +1,38 @@
+"""Background work of source accounts: QuickBooks accounts nobody pulls any more turn disconnected.
+
+QuickBooks Online pulls each connected account over the IDX API (daily, or when the user presses
+Update). When the SMB disconnects the account inside QuickBooks the pulls stop, and about ten
+days later Codat marks the source account ``disconnected`` (then, once every account of the
+connection is disconnected, the connection ``Unlinked``). Here "nobody pulled it for
+``settings.source_account_disconnect_days`` days" (counted from the connection time when it was
+never pulled) is that signal.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.models import Connection
+from bankfeeds.platforms.hcws import QUICKBOOKS
+from bankfeeds.source_accounts import service
+from bankfeeds.source_accounts.repository import SourceAccountRepository
+from bankfeeds.worker.runner import Task, TaskContext, session_task
+
+# Accounts handled per transaction; the worker calls again while a batch comes back full.
+BATCH_SIZE = 100
+
+
+def disconnect_stale(session: Session, ctx: TaskContext) -> int:
+    """One bounded batch of stale connected QuickBooks accounts, disconnected; returns how many."""
+    cutoff = ctx.clock.now() - timedelta(days=ctx.settings.source_account_disconnect_days)
+    accounts = SourceAccountRepository(session).claim_stale(QUICKBOOKS.key, cutoff, BATCH_SIZE)
+    for account in accounts:
+        connection = session.get(Connection, account.connection_id)
+        assert connection is not None  # the join in claim_stale guarantees it
+        service.mark_disconnected(session, ctx.clock, ctx.settings, connection.company, connection, account)
+    return len(accounts)
+
+
+TASKS: list[Task] = [session_task(disconnect_stale)]

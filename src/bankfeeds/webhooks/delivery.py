@@ -1,0 +1,315 @@
+"""Delivery: claim due messages, sign them, POST them, record every attempt, schedule retries.
+
+A worker *claims* a message in a short transaction (a lease: ``locked_by``/``locked_until``,
+taken with FOR UPDATE SKIP LOCKED on PostgreSQL), delivers it with no transaction open, then
+records the attempt in another short one. While a delivery is in flight the worker renews its
+leases; a worker that dies (even by SIGKILL) stops renewing, its leases run out and another
+worker sends those messages again, with the same ``webhook-id``: at-least-once, and the only
+duplicates are messages a dead worker held. On shutdown the worker lets in-flight deliveries
+finish for a grace period, then releases what it still holds.
+
+Signatures follow Standard Webhooks (what Svix and Codat send): ``webhook-id``,
+``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256>``.
+The timestamp comes from a wall clock (``SystemClock`` unless injected), because receivers
+compare it with their own clock (the svix library allows 5 minutes); the retry schedule and
+every stored time come from the injected clock, so tests and the demo can move time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bankfeeds.config import Settings
+from bankfeeds.kit import jsonutil
+from bankfeeds.kit.clock import Clock, SystemClock
+from bankfeeds.kit.db import Database
+from bankfeeds.models import WebhookAttempt
+from bankfeeds.webhooks import service, signing
+from bankfeeds.webhooks.config import DISABLE_AFTER, RESPONSE_HEAD_BYTES, RETRY_SCHEDULE, DeliveryOptions
+from bankfeeds.webhooks.repository import WebhookRepository
+
+log = logging.getLogger("bankfeeds.webhooks")
+
+USER_AGENT = "bankfeeds-webhooks/1.0"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one attempt needs, read at claim time so no transaction stays open during HTTP."""
+
+    message_id: str
+    consumer_id: Any
+    url: str
+    signing_secrets: tuple[str, ...]
+    body: str
+    trigger: str
+
+    def __repr__(self) -> str:  # never show the secrets
+        return f"Job({self.message_id} -> {self.url})"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    latency_ms: int
+    response: str
+    error: str | None
+    success: bool
+
+
+def post(client: httpx.Client, job: Job, timestamp: datetime, timeout: float) -> Outcome:
+    """One signed POST. A 2xx within ``timeout`` seconds is a success; nothing else is."""
+    body = job.body.encode("utf-8")
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": job.message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signing.signature(job.message_id, timestamp, job.body, list(job.signing_secrets)),
+    }
+    started = time.perf_counter()
+    status: int | None = None
+    head = b""
+    error: str | None = None
+    try:
+        with client.stream("POST", job.url, content=body, headers=headers) as response:
+            status = response.status_code
+            for chunk in response.iter_bytes():
+                head += chunk
+                if len(head) >= RESPONSE_HEAD_BYTES or time.perf_counter() - started > timeout:
+                    break
+    except httpx.TimeoutException:
+        error = f"no response within {timeout:g} s"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    except Exception as exc:  # a URL httpx refuses, a broken response: still an attempt
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    elapsed = time.perf_counter() - started
+    if status is not None and error is None and elapsed > timeout:
+        error = f"answered after {elapsed:.1f} s, over the {timeout:g} s limit"
+    success = status is not None and 200 <= status < 300 and error is None
+    return Outcome(
+        status_code=status,
+        latency_ms=int(elapsed * 1000),
+        response=head[:RESPONSE_HEAD_BYTES].decode("utf-8", errors="replace"),
+        error=error,
+        success=success,
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Deliverer:
+    """The delivery lane of one worker: a pool of deliveries in flight, fed from claims."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        clock: Clock,
+        options: DeliveryOptions | None = None,
+        *,
+        wall_clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.options = options or DeliveryOptions()
+        self.wall_clock = wall_clock or SystemClock()
+        self.name = worker_name()
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    # Pieces
+
+    @property
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                n = self.options.concurrency
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self.options.timeout_seconds),
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n),
+                    headers={"user-agent": USER_AGENT},
+                    transport=self._transport,
+                )
+            return self._client
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="bankfeeds-deliver")
+            return self._pool
+
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.options.lease_seconds)
+
+    def claim(self, limit: int) -> list[Job]:
+        """Take up to ``limit`` due messages (one short transaction)."""
+        if limit <= 0:
+            return []
+        with self.database.unit_of_work() as session:
+            now = self.clock.now()
+            claimed = WebhookRepository(session).claim_due(now, limit, self.name, now + self._lease())
+            return [
+                Job(
+                    message_id=c.message.id,
+                    consumer_id=c.consumer.id,
+                    url=c.consumer.url,
+                    signing_secrets=tuple(service.signing_secrets(self.settings, c.consumer, now)),
+                    body=jsonutil.dumps(c.body),
+                    trigger=c.message.trigger,
+                )
+                for c in claimed
+            ]
+
+    def attempt(self, job: Job) -> Outcome:
+        """Deliver one claimed message and record the attempt."""
+        attempted_at = self.clock.now()
+        outcome = post(self.client, job, self.wall_clock.now(), self.options.timeout_seconds)
+        try:
+            self.record(job, attempted_at, outcome)
+        except Exception:
+            # The lease runs out and the message is sent again: at-least-once.
+            log.exception("could not record the attempt at %s; it will be retried", job.message_id)
+        return outcome
+
+    def record(self, job: Job, attempted_at: datetime, outcome: Outcome) -> None:
+        with self.database.unit_of_work() as session:
+            repo = WebhookRepository(session)
+            message = repo.held(self.name, job.message_id)
+            if message is None and repo.message(job.consumer_id, job.message_id) is None:
+                return  # its consumer was deleted meanwhile
+            repo.add_attempt(
+                WebhookAttempt(
+                    message_id=job.message_id, consumer_id=job.consumer_id, attempted_at=attempted_at,
+                    url=job.url, status_code=outcome.status_code, success=outcome.success,
+                    latency_ms=outcome.latency_ms, response=outcome.response, error=outcome.error,
+                    trigger=job.trigger, worker=self.name,
+                )
+            )
+            if message is None:
+                return  # our lease ran out and another worker has it now: its result decides
+            now = self.clock.now()
+            message.locked_by = None
+            message.locked_until = None
+            message.last_attempt_at = attempted_at
+            if outcome.success:
+                message.status = "Success"
+                message.next_attempt_at = None
+                message.delivered_at = now
+                repo.consumer_succeeded(job.consumer_id)
+                return
+            message.attempts += 1
+            if message.attempts >= len(RETRY_SCHEDULE):
+                message.status = "Failure"
+                message.next_attempt_at = None
+            else:
+                message.status = "Attempting"
+                message.next_attempt_at = now + RETRY_SCHEDULE[message.attempts]
+            if repo.consumer_failed(job.consumer_id, now, now - DISABLE_AFTER):
+                log.warning("webhook consumer %s disabled: every attempt failed for %s days",
+                            job.consumer_id, DISABLE_AFTER.days)
+
+    def renew(self, message_ids: list[str]) -> None:
+        if not message_ids:
+            return
+        with self.database.unit_of_work() as session:
+            WebhookRepository(session).renew(self.name, message_ids, self.clock.now() + self._lease())
+
+    def release(self, message_ids: list[str]) -> int:
+        if not message_ids:
+            return 0
+        with self.database.unit_of_work() as session:
+            return WebhookRepository(session).release(self.name, message_ids)
+
+    # The Lane protocol of worker.runner
+
+    def run_once(self) -> int:
+        """Claim what is due (up to ``concurrency``), deliver it all, wait. For drain() and tests."""
+        jobs = self.claim(self.options.concurrency)
+        if len(jobs) == 1:
+            self.attempt(jobs[0])
+        elif jobs:
+            for f in [self.pool.submit(self.attempt, job) for job in jobs]:
+                f.result()
+        return len(jobs)
+
+    def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        """Keep up to ``concurrency`` deliveries in flight until ``stop``; then wind down."""
+        in_flight: dict[str, Future[Outcome]] = {}
+        poll = self.settings.worker_poll_seconds
+        heartbeat = max(0.2, self.options.lease_seconds / 3)
+        last_renewal = time.monotonic()
+        while not stop.is_set():
+            wake.clear()
+            for message_id in [m for m, f in in_flight.items() if f.done()]:
+                del in_flight[message_id]
+            free = self.options.concurrency - len(in_flight)
+            jobs: list[Job] = []
+            try:
+                jobs = self.claim(free)
+            except Exception:
+                log.exception("claiming webhook messages failed; retrying")
+            for job in jobs:
+                future = self.pool.submit(self.attempt, job)
+                future.add_done_callback(lambda _f: wake.set())
+                in_flight[job.message_id] = future
+            if time.monotonic() - last_renewal >= heartbeat:
+                self._renew_quietly([m for m, f in in_flight.items() if not f.done()])
+                last_renewal = time.monotonic()
+            if jobs and len(jobs) == free:
+                continue  # there may be more due: claim again as slots free up
+            wake.wait(min(poll, heartbeat))
+        self._wind_down(in_flight, heartbeat)
+
+    def _renew_quietly(self, message_ids: list[str]) -> None:
+        try:
+            self.renew(message_ids)
+        except Exception:
+            log.exception("renewing webhook leases failed")
+
+    def _wind_down(self, in_flight: dict[str, Future[Outcome]], heartbeat: float) -> None:
+        """Graceful shutdown: finish in-flight deliveries for a while, then release the rest."""
+        deadline = time.monotonic() + self.options.grace_seconds
+        last_renewal = time.monotonic()
+        while time.monotonic() < deadline:
+            pending = [m for m, f in in_flight.items() if not f.done()]
+            if not pending:
+                return
+            if time.monotonic() - last_renewal >= heartbeat:
+                self._renew_quietly(pending)
+                last_renewal = time.monotonic()
+            time.sleep(0.05)
+        left = [m for m, f in in_flight.items() if not f.done()]
+        try:
+            released = self.release(left)
+            log.warning("shutting down: released %d webhook message(s) still in flight", released)
+        except Exception:
+            log.exception("could not release webhook messages; their leases will run out")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            if self._client is not None:
+                self._client.close()
+                self._client = None

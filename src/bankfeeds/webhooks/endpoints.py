@@ -1,0 +1,123 @@
+"""``/webhooks``: Codat's webhook consumers (Platform API), plus bankfeeds' delivery extensions.
+
+The three Codat operations answer exactly as the Platform spec documents (200, 201, 204). The
+create response carries one extra field, ``signingSecret``, shown once. The other routes
+(enable/disable, secret rotation, messages, attempts, resend, recover, replay) are not in
+Codat's API; they are marked ``x-bankfeeds-extension`` in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.http import JSONResponse, json_body, wire
+from bankfeeds.webhooks import service
+from bankfeeds.webhooks.schemas import (
+    CountOut,
+    SigningSecretOut,
+    Since,
+    WebhookConsumerCreated,
+    WebhookConsumerPrototype,
+)
+
+router = APIRouter(tags=["Webhooks"])
+
+ConsumerBody = Annotated[WebhookConsumerPrototype, Depends(json_body(WebhookConsumerPrototype))]
+SinceBody = Annotated[Since, Depends(json_body(Since))]
+EXTENSION: dict[str, Any] = {"x-bankfeeds-extension": True}
+EXT_TAGS: list[Any] = ["Webhooks (bankfeeds extensions)"]
+
+
+@router.get("/webhooks", operation_id="list-webhook-consumers")
+def list_webhook_consumers(session: SessionDep) -> JSONResponse:
+    return JSONResponse({"results": [wire(service.to_wire(c)) for c in service.list_consumers(session)]})
+
+
+@router.post("/webhooks", operation_id="create-webhook-consumer", status_code=201)
+def create_webhook_consumer(
+    body: ConsumerBody, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> JSONResponse:
+    consumer, secret = service.create(session, clock, settings, body)
+    out = WebhookConsumerCreated(**service.to_wire(consumer).model_dump(), signing_secret=secret)
+    return JSONResponse(wire(out), status_code=201)
+
+
+@router.delete("/webhooks/{webhookId}", operation_id="delete-webhook-consumer", status_code=204)
+def delete_webhook_consumer(webhookId: str, session: SessionDep) -> Response:
+    service.delete(session, service.get(session, webhookId, for_update=True))
+    return Response(status_code=204)
+
+
+# Extensions
+
+
+@router.post("/webhooks/{webhookId}/disable", operation_id="bankfeeds-disable-webhook-consumer",
+             tags=EXT_TAGS, openapi_extra=EXTENSION)
+def disable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    consumer = service.disable(session, clock, service.get(session, webhookId, for_update=True))
+    return JSONResponse(wire(service.to_wire(consumer)))
+
+
+@router.post("/webhooks/{webhookId}/enable", operation_id="bankfeeds-enable-webhook-consumer",
+             tags=EXT_TAGS, openapi_extra=EXTENSION)
+def enable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    consumer = service.enable(session, clock, service.get(session, webhookId, for_update=True))
+    return JSONResponse(wire(service.to_wire(consumer)))
+
+
+@router.post("/webhooks/{webhookId}/secret/rotate", operation_id="bankfeeds-rotate-webhook-secret",
+             tags=EXT_TAGS, openapi_extra=EXTENSION)
+def rotate_webhook_secret(
+    webhookId: str, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> JSONResponse:
+    secret, until = service.rotate_secret(session, clock, settings, service.get(session, webhookId, for_update=True))
+    return JSONResponse(wire(SigningSecretOut(signing_secret=secret, previous_secret_expires=until)))
+
+
+@router.get("/webhooks/{webhookId}/messages", operation_id="bankfeeds-list-webhook-messages",
+            tags=EXT_TAGS, openapi_extra=EXTENSION)
+def list_webhook_messages(
+    webhookId: str,
+    session: SessionDep,
+    status: Annotated[str | None, Query()] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query()] = 100,
+) -> JSONResponse:
+    consumer = service.get(session, webhookId)
+    rows = service.messages(session, consumer, status=status, since=since, limit=limit)
+    return JSONResponse({"results": [wire(service.message_to_wire(m)) for m in rows]})
+
+
+@router.get("/webhooks/{webhookId}/messages/{messageId}/attempts",
+            operation_id="bankfeeds-list-webhook-attempts", tags=EXT_TAGS, openapi_extra=EXTENSION)
+def list_webhook_attempts(webhookId: str, messageId: str, session: SessionDep) -> JSONResponse:
+    rows = service.attempts(session, service.get(session, webhookId), messageId)
+    return JSONResponse({"results": [wire(service.attempt_to_wire(a)) for a in rows]})
+
+
+@router.post("/webhooks/{webhookId}/messages/{messageId}/resend",
+             operation_id="bankfeeds-resend-webhook-message", status_code=202, tags=EXT_TAGS,
+             openapi_extra=EXTENSION)
+def resend_webhook_message(webhookId: str, messageId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    message = service.resend(session, clock, service.get(session, webhookId), messageId)
+    return JSONResponse(wire(service.message_to_wire(message)), status_code=202)
+
+
+@router.post("/webhooks/{webhookId}/recover", operation_id="bankfeeds-recover-webhook-messages",
+             status_code=202, tags=EXT_TAGS, openapi_extra=EXTENSION)
+def recover_webhook_messages(webhookId: str, body: SinceBody, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    count = service.recover(session, clock, service.get(session, webhookId), body.since)
+    return JSONResponse(wire(CountOut(count=count)), status_code=202)
+
+
+@router.post("/webhooks/{webhookId}/replay-missing", operation_id="bankfeeds-replay-missing-webhook-messages",
+             status_code=202, tags=EXT_TAGS, openapi_extra=EXTENSION)
+def replay_missing_webhook_messages(
+    webhookId: str, body: SinceBody, session: SessionDep, clock: ClockDep
+) -> JSONResponse:
+    count = service.replay_missing(session, clock, service.get(session, webhookId), body.since)
+    return JSONResponse(wire(CountOut(count=count)), status_code=202)

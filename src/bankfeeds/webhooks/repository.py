@@ -1,0 +1,245 @@
+"""All SQL of webhooks: consumers, the outbox fan-out, message claims and attempts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
+
+PENDING = ("Sending", "Attempting")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message: WebhookMessage
+    consumer: WebhookConsumer
+    body: dict[str, Any]
+
+
+class WebhookRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def _skip_locked(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    # Consumers
+
+    def add_consumer(self, consumer: WebhookConsumer) -> WebhookConsumer:
+        self.session.add(consumer)
+        self.session.flush()
+        return consumer
+
+    def consumers(self) -> list[WebhookConsumer]:
+        stmt = select(WebhookConsumer).order_by(WebhookConsumer.created_at, WebhookConsumer.id)
+        return list(self.session.scalars(stmt))
+
+    def count_consumers(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(WebhookConsumer)) or 0
+
+    def consumer(self, consumer_id: uuid.UUID, *, for_update: bool = False) -> WebhookConsumer | None:
+        stmt = select(WebhookConsumer).where(WebhookConsumer.id == consumer_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def consumers_by_url(self, url: str) -> list[WebhookConsumer]:
+        stmt = select(WebhookConsumer).where(WebhookConsumer.url == url).order_by(WebhookConsumer.created_at)
+        return list(self.session.scalars(stmt))
+
+    def enabled_consumers(self) -> list[WebhookConsumer]:
+        stmt = select(WebhookConsumer).where(WebhookConsumer.disabled.is_(False))
+        return list(self.session.scalars(stmt))
+
+    def delete_consumer(self, consumer: WebhookConsumer) -> None:
+        # Its messages and attempts go with it (ON DELETE CASCADE): pending retries are dropped.
+        self.session.execute(delete(WebhookAttempt).where(WebhookAttempt.consumer_id == consumer.id))
+        self.session.execute(delete(WebhookMessage).where(WebhookMessage.consumer_id == consumer.id))
+        self.session.delete(consumer)
+        self.session.flush()
+
+    # The outbox
+
+    def undispatched_events(self, limit: int) -> list[Event]:
+        """Events not yet fanned out, oldest first, claimed so no other worker takes them."""
+        stmt = select(Event).where(Event.dispatched_at.is_(None)).order_by(Event.seq).limit(limit)
+        if self._skip_locked:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))
+
+    def mark_dispatched(self, events: Sequence[Event], at: datetime) -> None:
+        for e in events:
+            e.dispatched_at = at
+
+    def events_since(self, since: datetime, event_types: Sequence[str]) -> list[Event]:
+        stmt = (
+            select(Event)
+            .where(Event.created_at >= since, Event.event_type.in_(list(event_types)))
+            .order_by(Event.seq)
+        )
+        return list(self.session.scalars(stmt))
+
+    def event_ids_with_message(self, consumer_id: uuid.UUID, since: datetime) -> set[uuid.UUID]:
+        stmt = (
+            select(WebhookMessage.event_id)
+            .join(Event, Event.id == WebhookMessage.event_id)
+            .where(WebhookMessage.consumer_id == consumer_id, Event.created_at >= since)
+        )
+        return set(self.session.scalars(stmt))
+
+    # Messages
+
+    def add_messages(self, messages: Sequence[WebhookMessage]) -> None:
+        self.session.add_all(messages)
+        self.session.flush()
+
+    def message(
+        self, consumer_id: uuid.UUID, message_id: str, *, for_update: bool = False
+    ) -> WebhookMessage | None:
+        stmt = select(WebhookMessage).where(
+            WebhookMessage.id == message_id, WebhookMessage.consumer_id == consumer_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def messages(
+        self, consumer_id: uuid.UUID, *, status: str | None, since: datetime | None, limit: int
+    ) -> list[WebhookMessage]:
+        stmt = select(WebhookMessage).where(WebhookMessage.consumer_id == consumer_id)
+        if status is not None:
+            stmt = stmt.where(WebhookMessage.status == status)
+        if since is not None:
+            stmt = stmt.where(WebhookMessage.created_at >= since)
+        stmt = stmt.order_by(WebhookMessage.created_at.desc(), WebhookMessage.id).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def failed_since(self, consumer_id: uuid.UUID, since: datetime) -> list[WebhookMessage]:
+        stmt = select(WebhookMessage).where(
+            WebhookMessage.consumer_id == consumer_id,
+            WebhookMessage.status == "Failure",
+            WebhookMessage.created_at >= since,
+        )
+        return list(self.session.scalars(stmt.with_for_update()))
+
+    def make_pending_due(self, consumer_id: uuid.UUID, now: datetime) -> int:
+        """Every pending message of the consumer becomes due now (re-enabling resumes them)."""
+        result = self.session.execute(
+            update(WebhookMessage)
+            .where(WebhookMessage.consumer_id == consumer_id, WebhookMessage.status.in_(PENDING))
+            .values(next_attempt_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def pending_counts(self) -> dict[uuid.UUID, dict[str, int]]:
+        stmt = select(WebhookMessage.consumer_id, WebhookMessage.status, func.count()).group_by(
+            WebhookMessage.consumer_id, WebhookMessage.status
+        )
+        out: dict[uuid.UUID, dict[str, int]] = {}
+        for consumer_id, status, n in self.session.execute(stmt):
+            out.setdefault(consumer_id, {})[status] = n
+        return out
+
+    # Claims (the worker)
+
+    def claim_due(self, now: datetime, limit: int, worker: str, until: datetime) -> list[Claimed]:
+        """Take up to ``limit`` due messages of enabled consumers for ``worker`` until ``until``.
+
+        PostgreSQL: rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED);
+        SQLite: the write transaction (BEGIN IMMEDIATE) already serialises claims.
+        """
+        stmt = (
+            select(WebhookMessage, WebhookConsumer, Event.body)
+            .join(WebhookConsumer, WebhookConsumer.id == WebhookMessage.consumer_id)
+            .join(Event, Event.id == WebhookMessage.event_id)
+            .where(
+                WebhookMessage.next_attempt_at <= now,
+                WebhookConsumer.disabled.is_(False),
+                or_(WebhookMessage.locked_until.is_(None), WebhookMessage.locked_until < now),
+            )
+            .order_by(WebhookMessage.next_attempt_at)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            stmt = stmt.with_for_update(skip_locked=True, of=WebhookMessage)
+        claimed = []
+        for message, consumer, body in self.session.execute(stmt).all():
+            message.locked_by = worker
+            message.locked_until = until
+            claimed.append(Claimed(message, consumer, body))
+        self.session.flush()
+        return claimed
+
+    def renew(self, worker: str, message_ids: Sequence[str], until: datetime) -> None:
+        self.session.execute(
+            update(WebhookMessage)
+            .where(WebhookMessage.id.in_(list(message_ids)), WebhookMessage.locked_by == worker)
+            .values(locked_until=until)
+        )
+
+    def release(self, worker: str, message_ids: Sequence[str]) -> int:
+        result = self.session.execute(
+            update(WebhookMessage)
+            .where(WebhookMessage.id.in_(list(message_ids)), WebhookMessage.locked_by == worker)
+            .values(locked_by=None, locked_until=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def held(self, worker: str, message_id: str) -> WebhookMessage | None:
+        """The message if ``worker`` still holds it (its lease was not taken over), locked."""
+        stmt = (
+            select(WebhookMessage)
+            .where(and_(WebhookMessage.id == message_id, WebhookMessage.locked_by == worker))
+            .with_for_update()
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def consumer_succeeded(self, consumer_id: uuid.UUID) -> None:
+        # Conditional, so the common case (not failing) writes and locks nothing.
+        self.session.execute(
+            update(WebhookConsumer)
+            .where(WebhookConsumer.id == consumer_id, WebhookConsumer.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+
+    def consumer_failed(self, consumer_id: uuid.UUID, now: datetime, disable_before: datetime) -> bool:
+        """Note the failure; disable the consumer if it has failed since ``disable_before``.
+
+        Returns True when this call disabled it.
+        """
+        self.session.execute(
+            update(WebhookConsumer)
+            .where(WebhookConsumer.id == consumer_id, WebhookConsumer.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+        result = self.session.execute(
+            update(WebhookConsumer)
+            .where(
+                WebhookConsumer.id == consumer_id,
+                WebhookConsumer.disabled.is_(False),
+                WebhookConsumer.failing_since <= disable_before,
+            )
+            .values(disabled=True, disabled_reason="failing", disabled_at=now, updated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # Attempts
+
+    def add_attempt(self, attempt: WebhookAttempt) -> None:
+        self.session.add(attempt)
+
+    def attempts(self, message_id: str) -> list[WebhookAttempt]:
+        stmt = (
+            select(WebhookAttempt)
+            .where(WebhookAttempt.message_id == message_id)
+            .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+        )
+        return list(self.session.scalars(stmt))

@@ -1,0 +1,351 @@
+"""Webhook consumers, their messages, recovery, and the fan-out of outbox events.
+
+For other parts of bankfeeds (the demo bank, scripts) the entry points are ``add`` (a consumer
+and its ``whsec_`` secret), ``find_by_url`` and ``secret_of`` (the secret of an existing one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.config import Settings
+from bankfeeds.errors import BadRequest, NotFound
+from bankfeeds.kit.clock import Clock
+from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
+from bankfeeds.webhooks import signing
+from bankfeeds.webhooks.config import MAX_CONSUMERS, PREVIOUS_SECRET_TTL, REPLAY_WINDOW
+from bankfeeds.webhooks.events import EVENT_TYPES
+from bankfeeds.webhooks.repository import WebhookRepository
+from bankfeeds.webhooks.schemas import AttemptOut, MessageOut, WebhookConsumerOut, WebhookConsumerPrototype
+from bankfeeds.worker import signals
+
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 128
+
+
+# Validation
+
+
+def check_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise BadRequest("url is required: the absolute http(s) URL that receives the webhooks.")
+    cleaned: str = url.strip()
+    try:
+        parts = urlsplit(cleaned)
+        scheme, host, _port = parts.scheme, parts.hostname, parts.port
+    except ValueError:  # a malformed host or port
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or len(cleaned) > 2048 or any(c.isspace() for c in cleaned):
+        raise BadRequest(f"url must be an absolute http or https URL of at most 2048 characters, not '{cleaned}'.")
+    return cleaned
+
+
+def check_event_types(event_types: Any) -> list[str]:
+    if not event_types:
+        raise BadRequest("eventTypes must list at least one event type; supported: " + ", ".join(EVENT_TYPES))
+    unknown = [t for t in event_types if t not in EVENT_TYPES]
+    if unknown:
+        raise BadRequest(
+            f"Unknown event type(s): {', '.join(map(str, unknown))}; supported: {', '.join(EVENT_TYPES)}"
+        )
+    return list(dict.fromkeys(event_types))
+
+
+def check_company_tags(tags: Sequence[str] | None) -> list[str] | None:
+    if tags is None:
+        return None
+    if len(tags) > MAX_TAGS:
+        raise BadRequest(f"companyTags takes at most {MAX_TAGS} entries.")
+    for tag in tags:
+        key, sep, _ = tag.partition(":")
+        if not sep or not key or len(tag) > MAX_TAG_LENGTH:
+            raise BadRequest(
+                f"Each company tag must be 'tagKey:tagValue' of at most {MAX_TAG_LENGTH} characters, not '{tag}'."
+            )
+    return list(dict.fromkeys(tags))
+
+
+def parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"No webhook consumer was found with ID {raw}") from None
+
+
+# Consumers
+
+
+def to_wire(consumer: WebhookConsumer) -> WebhookConsumerOut:
+    return WebhookConsumerOut(
+        id=str(consumer.id),
+        url=consumer.url,
+        disabled=consumer.disabled,
+        event_types=list(consumer.event_types),
+        company_tags=list(consumer.company_tags) if consumer.company_tags is not None else None,
+    )
+
+
+def get(session: Session, raw_id: str | uuid.UUID, *, for_update: bool = False) -> WebhookConsumer:
+    consumer_id = raw_id if isinstance(raw_id, uuid.UUID) else parse_id(raw_id)
+    consumer = WebhookRepository(session).consumer(consumer_id, for_update=for_update)
+    if consumer is None:
+        raise NotFound(f"No webhook consumer was found with ID {consumer_id}")
+    return consumer
+
+
+def list_consumers(session: Session) -> list[WebhookConsumer]:
+    return WebhookRepository(session).consumers()
+
+
+def find_by_url(session: Session, url: str) -> list[WebhookConsumer]:
+    return WebhookRepository(session).consumers_by_url(url)
+
+
+def create(
+    session: Session, clock: Clock, settings: Settings, body: WebhookConsumerPrototype
+) -> tuple[WebhookConsumer, str]:
+    return add(
+        session, clock, settings, body.url, body.event_types,
+        company_tags=body.company_tags, disabled=bool(body.disabled),
+    )
+
+
+def add(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    url: Any,
+    event_types: Any,
+    *,
+    company_tags: Sequence[str] | None = None,
+    disabled: bool = False,
+) -> tuple[WebhookConsumer, str]:
+    """A new consumer and its signing secret (returned once; stored encrypted)."""
+    url = check_url(url)
+    types = check_event_types(event_types)
+    tags = check_company_tags(company_tags)
+    repo = WebhookRepository(session)
+    if repo.count_consumers() >= MAX_CONSUMERS:
+        raise BadRequest(f"The limit of {MAX_CONSUMERS} webhook consumers is reached; delete one first.")
+    secret = signing.new_secret()
+    now = clock.now()
+    consumer = repo.add_consumer(
+        WebhookConsumer(
+            id=uuid.uuid4(), url=url, disabled=disabled, disabled_reason="manual" if disabled else None,
+            disabled_at=now if disabled else None, event_types=types, company_tags=tags,
+            secret_encrypted=signing.encrypt(settings.secret_key, secret), created_at=now, updated_at=now,
+        )
+    )
+    return consumer, secret
+
+
+def secret_of(settings: Settings, consumer: WebhookConsumer) -> str:
+    """The consumer's current signing secret (for a receiver this deployment runs, like the demo bank)."""
+    return signing.decrypt(settings.secret_key, consumer.secret_encrypted)
+
+
+def signing_secrets(settings: Settings, consumer: WebhookConsumer, now: datetime) -> list[str]:
+    """The secrets that sign a message now: the current one, and the previous one while it lasts."""
+    out = [secret_of(settings, consumer)]
+    if (consumer.previous_secret_encrypted and consumer.previous_secret_expires_at
+            and consumer.previous_secret_expires_at > now):
+        out.append(signing.decrypt(settings.secret_key, consumer.previous_secret_encrypted))
+    return out
+
+
+def rotate_secret(
+    session: Session, clock: Clock, settings: Settings, consumer: WebhookConsumer
+) -> tuple[str, datetime]:
+    """A new secret; the old one keeps signing (a second signature) for 24 hours."""
+    now = clock.now()
+    secret = signing.new_secret()
+    consumer.previous_secret_encrypted = consumer.secret_encrypted
+    consumer.previous_secret_expires_at = now + PREVIOUS_SECRET_TTL
+    consumer.secret_encrypted = signing.encrypt(settings.secret_key, secret)
+    consumer.updated_at = now
+    session.flush()
+    return secret, consumer.previous_secret_expires_at
+
+
+def delete(session: Session, consumer: WebhookConsumer) -> None:
+    """The consumer goes, and with it its messages and their pending retries."""
+    WebhookRepository(session).delete_consumer(consumer)
+
+
+def disable(session: Session, clock: Clock, consumer: WebhookConsumer) -> WebhookConsumer:
+    """Nothing is sent to it until it is enabled again; pending messages wait."""
+    if not consumer.disabled:
+        now = clock.now()
+        consumer.disabled = True
+        consumer.disabled_reason = "manual"
+        consumer.disabled_at = now
+        consumer.updated_at = now
+        session.flush()
+    return consumer
+
+
+def enable(session: Session, clock: Clock, consumer: WebhookConsumer) -> WebhookConsumer:
+    """Enable it again: its pending messages (retries held while disabled) are due at once."""
+    now = clock.now()
+    if consumer.disabled:
+        consumer.disabled = False
+        consumer.disabled_reason = None
+        consumer.disabled_at = None
+        consumer.failing_since = None
+        consumer.updated_at = now
+        session.flush()
+    if WebhookRepository(session).make_pending_due(consumer.id, now):
+        signals.mark(session)
+    return consumer
+
+
+# Messages and attempts
+
+
+def message_to_wire(message: WebhookMessage) -> MessageOut:
+    return MessageOut(
+        id=message.id, event_id=str(message.event_id), event_type=message.event_type, status=message.status,
+        attempts=message.attempts, trigger=message.trigger, next_attempt=message.next_attempt_at,
+        created=message.created_at, last_attempt=message.last_attempt_at, delivered=message.delivered_at,
+    )
+
+
+def attempt_to_wire(attempt: WebhookAttempt) -> AttemptOut:
+    return AttemptOut(
+        id=str(attempt.id), message_id=attempt.message_id, attempted=attempt.attempted_at, url=attempt.url,
+        status_code=attempt.status_code, success=attempt.success, latency_ms=attempt.latency_ms,
+        response=attempt.response, error=attempt.error, trigger=attempt.trigger,
+    )
+
+
+STATUSES = ("Sending", "Attempting", "Success", "Failure")
+
+
+def messages(
+    session: Session, consumer: WebhookConsumer, *, status: str | None = None,
+    since: datetime | None = None, limit: int = 100,
+) -> list[WebhookMessage]:
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}.")
+    if not 1 <= limit <= 1000:
+        raise BadRequest("limit must be between 1 and 1000.")
+    return WebhookRepository(session).messages(consumer.id, status=status, since=since, limit=limit)
+
+
+def get_message(
+    session: Session, consumer: WebhookConsumer, message_id: str, *, for_update: bool = False
+) -> WebhookMessage:
+    message = WebhookRepository(session).message(consumer.id, message_id, for_update=for_update)
+    if message is None:
+        raise NotFound(f"No message {message_id} was found for webhook consumer {consumer.id}")
+    return message
+
+
+def attempts(session: Session, consumer: WebhookConsumer, message_id: str) -> list[WebhookAttempt]:
+    return WebhookRepository(session).attempts(get_message(session, consumer, message_id).id)
+
+
+def _requeue(message: WebhookMessage, now: datetime, trigger: str) -> None:
+    message.status = "Sending"
+    message.attempts = 0
+    message.next_attempt_at = now
+    message.trigger = trigger
+
+
+def resend(session: Session, clock: Clock, consumer: WebhookConsumer, message_id: str) -> WebhookMessage:
+    """Send one message again (whatever its state), same ``webhook-id``, on a fresh schedule."""
+    message = get_message(session, consumer, message_id, for_update=True)
+    _requeue(message, clock.now(), "resend")
+    signals.mark(session)
+    return message
+
+
+def recover(session: Session, clock: Clock, consumer: WebhookConsumer, since: datetime) -> int:
+    """Send again every message that failed for good since ``since``."""
+    now = clock.now()
+    if since > now:
+        raise BadRequest("since must not be in the future.")
+    failed = WebhookRepository(session).failed_since(consumer.id, since)
+    for message in failed:
+        _requeue(message, now, "recover")
+    if failed:
+        signals.mark(session)
+    return len(failed)
+
+
+def replay_missing(session: Session, clock: Clock, consumer: WebhookConsumer, since: datetime) -> int:
+    """Queue the events of the last 14 days that this consumer subscribes to but never got.
+
+    Events are kept whether or not a consumer existed (or was enabled) when they happened.
+    """
+    now = clock.now()
+    if since < now - REPLAY_WINDOW:
+        raise BadRequest(f"since must be within the last {REPLAY_WINDOW.days} days.")
+    if since > now:
+        raise BadRequest("since must not be in the future.")
+    repo = WebhookRepository(session)
+    have = repo.event_ids_with_message(consumer.id, since)
+    missing = [
+        e for e in repo.events_since(since, consumer.event_types)
+        if e.id not in have and subscribed(consumer, e.event_type, e.company_tags)
+    ]
+    repo.add_messages([_message(consumer, e, now, "replay") for e in missing])
+    if missing:
+        signals.mark(session)
+    return len(missing)
+
+
+# The fan-out
+
+
+def subscribed(consumer: WebhookConsumer, event_type: str, company_tags: dict[str, Any] | None) -> bool:
+    """Its event types include this one and, if it filters on company tags, one of them matches."""
+    if event_type not in consumer.event_types:
+        return False
+    if not consumer.company_tags:
+        return True
+    tags = company_tags or {}
+    for entry in consumer.company_tags:
+        key, _, value = entry.partition(":")
+        if key in tags and str(tags[key]) == value:
+            return True
+    return False
+
+
+def _message(consumer: WebhookConsumer, event: Event, now: datetime, trigger: str) -> WebhookMessage:
+    return WebhookMessage(
+        id=signing.new_message_id(), consumer_id=consumer.id, event_id=event.id, event_type=event.event_type,
+        status="Sending", attempts=0, next_attempt_at=now, trigger=trigger, created_at=now,
+    )
+
+
+def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
+    """Turn outbox events into one message per subscribed, enabled consumer. Returns events handled."""
+    repo = WebhookRepository(session)
+    events = repo.undispatched_events(limit)
+    if not events:
+        return 0
+    now = clock.now()
+    consumers = repo.enabled_consumers()
+    messages = [
+        _message(c, e, now, "event")
+        for e in events
+        for c in consumers
+        if c.created_at <= e.created_at and subscribed(c, e.event_type, e.company_tags)
+    ]
+    repo.add_messages(messages)
+    repo.mark_dispatched(events, now)
+    if messages:
+        signals.mark(session)
+    return len(events)
+
+
+def pending_counts(session: Session) -> dict[uuid.UUID, dict[str, int]]:
+    return WebhookRepository(session).pending_counts()
+

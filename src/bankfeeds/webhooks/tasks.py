@@ -1,0 +1,37 @@
+"""Background work of webhooks: fan the outbox out into messages, deliver due messages."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from bankfeeds.kit.clock import Clock
+from bankfeeds.webhooks import service
+from bankfeeds.webhooks.config import DeliveryOptions
+from bankfeeds.webhooks.delivery import Deliverer
+from bankfeeds.worker.runner import Lane, LaneTask, Task, TaskContext, session_task
+
+
+def _dispatch_events(session: Session, ctx: TaskContext) -> int:
+    return service.dispatch_events(session, ctx.clock, DeliveryOptions().fanout_batch)
+
+
+dispatch_events = session_task(_dispatch_events)
+dispatch_events.__name__ = "dispatch_webhook_events"
+
+
+class DeliverMessages:
+    """The delivery lane (see ``webhooks.delivery``). Options and clocks can be injected for tests."""
+
+    __name__ = "deliver_webhook_messages"
+
+    def __init__(self, options: DeliveryOptions | None = None, *, wall_clock: Clock | None = None) -> None:
+        self.options = options
+        self.wall_clock = wall_clock
+
+    def open(self, ctx: TaskContext) -> Lane:
+        return Deliverer(
+            ctx.database, ctx.settings, ctx.clock, self.options or DeliveryOptions(), wall_clock=self.wall_clock
+        )
+
+
+TASKS: list[Task | LaneTask] = [dispatch_events, DeliverMessages()]
