@@ -2,14 +2,19 @@
 
 For each database kind (SQLite file, throwaway PostgreSQL database):
 
-* **raw store**: parse each batch's JSON (Decimals exact), build the rows, one bulk INSERT, commit.
-  No app, no HTTP, no validation: the floor the database and driver allow.
+* **raw store (ORM bulk)**: parse each batch's JSON (Decimals exact), build the rows, one
+  ``session.execute(insert(BankTransaction), rows)``, commit. No app, no HTTP, no validation.
+* **raw store (app's SQL)**: the same, but storing with the statement the API uses
+  (``BankTransactionRepository.insert_new``: INSERT ... ON CONFLICT DO NOTHING RETURNING, one
+  statement per batch), so the comparison isolates what the app adds around storage.
 * **API**: the same JSON bodies POSTed to ``create-bank-transactions`` on uvicorn (a subprocess on a
   real port, with a real API key), 1000 transactions per request, one QuickBooks source account;
   every response must be a 200 ``Success``.
 
-Each runs on its own freshly migrated database. Prints both rates, API/raw, and the p50/p99
-latency of one batch. Environment:
+Each mode writes to its own freshly migrated database; their batches are interleaved (rotating
+order) so all three see the same machine load. A mode's rate is its transactions over the time
+spent in its batches. API/raw is taken against the faster raw store (the conservative ratio).
+Prints the rates, the ratio and the p50/p99 latency of one batch. Environment:
 
 * ``BENCH_WRITE_TRANSACTIONS`` (default 100000), ``BENCH_WRITE_BATCH`` (default 1000)
 * ``BENCH_WRITE_DBS`` (default ``sqlite,postgresql``; PostgreSQL is skipped when unreachable)
@@ -28,11 +33,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -40,6 +46,7 @@ import simplejson
 from sqlalchemy import func, insert, select
 
 from bankfeeds.api_keys import service as api_keys
+from bankfeeds.bank_transactions.repository import BankTransactionRepository
 from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
@@ -166,53 +173,63 @@ def count_rows(db: Database, account_pk: uuid.UUID) -> int:
 # ---------------------------------------------------------------- raw store
 
 
-def raw_store(url: str, bodies: list[bytes], warmup: list[bytes]) -> Result:
-    db = Database(url)
-    try:
-        feed = make_feed(db, ["raw", "raw-warmup"])
+class RawStore:
+    """Store batches with no app: parse, build rows, one bulk insert, commit."""
+
+    def __init__(self, url: str, label: str, app_sql: bool) -> None:
+        self.db = Database(url)
+        self.label = label
+        self.app_sql = app_sql
+        self.feed = make_feed(self.db, ["raw", "raw-warmup"])
         now = datetime.now(UTC)
-        with db.unit_of_work() as s:
-            op = PushOperation(key=uuid.uuid4(), company_id=feed.company_id, connection_id=feed.connection_id,
-                               source_account_id="raw", data_type="bankTransactions", status="Success",
-                               status_code=200, requested_at=now, validation={}, transaction_count=0)
-            s.add(op)
-        for body in warmup:
-            _raw_batch(db, body, feed.accounts["raw-warmup"], op.key)
-        latencies = []
-        started = time.perf_counter()
-        for body in bodies:
-            t0 = time.perf_counter()
-            _raw_batch(db, body, feed.accounts["raw"], op.key)
-            latencies.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - started
-        stored = count_rows(db, feed.accounts["raw"])
-    finally:
-        db.dispose()
-    return Result("raw store", stored, elapsed, latencies)
+        self.key = uuid.uuid4()
+        with self.db.unit_of_work() as s:
+            s.add(PushOperation(key=self.key, company_id=self.feed.company_id, connection_id=self.feed.connection_id,
+                                source_account_id="raw", data_type="bankTransactions", status="Success",
+                                status_code=200, requested_at=now, validation={}, transaction_count=0))
 
+    def batch(self, body: bytes, account: str = "raw") -> None:
+        account_pk = self.feed.accounts[account]
+        data = simplejson.loads(body, use_decimal=True)
+        now = datetime.now(UTC)
+        if self.app_sql:
+            txns = [
+                SimpleNamespace(
+                    id=t["id"], date=datetime.fromisoformat(t["date"]), description=t.get("description"),
+                    counterparty=t.get("counterparty"), reference=t.get("reference"),
+                    reconciled=t.get("reconciled"), amount=Decimal(t["amount"]), balance=Decimal(t["balance"]),
+                    transaction_type=t.get("transactionType"),
+                )
+                for t in data["transactions"]
+            ]
+            with self.db.unit_of_work() as s:
+                BankTransactionRepository(s).insert_new(account_pk, self.key, now, txns)
+            return
+        rows = [
+            {
+                "source_account_id": account_pk,
+                "push_operation_key": self.key,
+                "transaction_id": t["id"],
+                "date": datetime.fromisoformat(t["date"]),
+                "description": t.get("description"),
+                "counterparty": t.get("counterparty"),
+                "reference": t.get("reference"),
+                "reconciled": t.get("reconciled"),
+                "amount": Decimal(t["amount"]),
+                "balance": Decimal(t["balance"]),
+                "transaction_type": t.get("transactionType"),
+                "modified_at": now,
+            }
+            for t in data["transactions"]
+        ]
+        with self.db.unit_of_work() as s:
+            s.execute(insert(BankTransaction), rows)
 
-def _raw_batch(db: Database, body: bytes, account_pk: uuid.UUID, key: uuid.UUID) -> None:
-    data = simplejson.loads(body, use_decimal=True)
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "source_account_id": account_pk,
-            "push_operation_key": key,
-            "transaction_id": t["id"],
-            "date": datetime.fromisoformat(t["date"]),
-            "description": t.get("description"),
-            "counterparty": t.get("counterparty"),
-            "reference": t.get("reference"),
-            "reconciled": t.get("reconciled"),
-            "amount": Decimal(t["amount"]),
-            "balance": Decimal(t["balance"]),
-            "transaction_type": t.get("transactionType"),
-            "modified_at": now,
-        }
-        for t in data["transactions"]
-    ]
-    with db.unit_of_work() as s:
-        s.execute(insert(BankTransaction), rows)
+    def stored(self) -> int:
+        return count_rows(self.db, self.feed.accounts["raw"])
+
+    def close(self) -> None:
+        self.db.dispose()
 
 
 # ---------------------------------------------------------------- API
@@ -254,29 +271,29 @@ def server(url: str) -> Iterator[str]:
             proc.kill()
 
 
-def through_api(url: str, bodies: list[bytes], warmup: list[bytes]) -> Result:
-    db = Database(url)
-    try:
-        feed = make_feed(db, ["api", "api-warmup"])
-        with db.unit_of_work() as s:
+class Api:
+    """POST batches to create-bank-transactions on a uvicorn subprocess."""
+
+    def __init__(self, url: str, base: str) -> None:
+        self.db = Database(url)
+        self.label = "API"
+        self.feed = make_feed(self.db, ["api", "api-warmup"])
+        with self.db.unit_of_work() as s:
             _, raw_key = api_keys.create(s, SystemClock(), "bench")
         headers = {"Authorization": "Basic " + base64.b64encode(raw_key.encode()).decode(),
                    "Content-Type": "application/json"}
-        prefix = f"/companies/{feed.company_id}/connections/{feed.connection_id}/push/bankAccounts"
-        with server(url) as base, httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-            for body in warmup:
-                _post(client, f"{prefix}/api-warmup/bankTransactions", body)
-            latencies = []
-            started = time.perf_counter()
-            for body in bodies:
-                t0 = time.perf_counter()
-                _post(client, f"{prefix}/api/bankTransactions", body)
-                latencies.append(time.perf_counter() - t0)
-            elapsed = time.perf_counter() - started
-        stored = count_rows(db, feed.accounts["api"])
-    finally:
-        db.dispose()
-    return Result("API", stored, elapsed, latencies)
+        self.prefix = f"/companies/{self.feed.company_id}/connections/{self.feed.connection_id}/push/bankAccounts"
+        self.client = httpx.Client(base_url=base, headers=headers, timeout=60)
+
+    def batch(self, body: bytes, account: str = "api") -> None:
+        _post(self.client, f"{self.prefix}/{account}/bankTransactions", body)
+
+    def stored(self) -> int:
+        return count_rows(self.db, self.feed.accounts["api"])
+
+    def close(self) -> None:
+        self.client.close()
+        self.db.dispose()
 
 
 def _post(client: httpx.Client, path: str, body: bytes) -> dict[str, Any]:
@@ -292,19 +309,42 @@ def _post(client: httpx.Client, path: str, body: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------- main
 
 
-def bench_kind(kind: str, total: int, batch: int, tmp: Path) -> tuple[Result, Result]:
-    api_bodies = make_bodies("api", total, batch)
-    raw_bodies = make_bodies("raw", total, batch)
-    warm_api = make_bodies("api-warmup", WARMUP_BATCHES * batch, batch, seed=1)
-    warm_raw = make_bodies("raw-warmup", WARMUP_BATCHES * batch, batch, seed=1)
-    with fresh_database(kind, tmp) as url:
-        raw = raw_store(url, raw_bodies, warm_raw)
-    with fresh_database(kind, tmp) as url:
-        api = through_api(url, api_bodies, warm_api)
-    for result in (raw, api):
-        if result.transactions != total:
-            raise RuntimeError(f"{kind} {result.label}: stored {result.transactions}, expected {total}")
-    return raw, api
+def bench_kind(kind: str, total: int, batch: int, tmp: Path) -> list[Result]:
+    bodies = {
+        "raw": make_bodies("raw", total, batch),
+        "api": make_bodies("api", total, batch),
+    }
+    warm = {
+        "raw": make_bodies("raw-warmup", WARMUP_BATCHES * batch, batch, seed=1),
+        "api": make_bodies("api-warmup", WARMUP_BATCHES * batch, batch, seed=1),
+    }
+    with ExitStack() as stack:
+        orm = stack.enter_context(closing(RawStore(stack.enter_context(fresh_database(kind, tmp)),
+                                                   "raw store (ORM bulk insert)", app_sql=False)))
+        sql = stack.enter_context(closing(RawStore(stack.enter_context(fresh_database(kind, tmp)),
+                                                   "raw store (app's SQL)", app_sql=True)))
+        api_url = stack.enter_context(fresh_database(kind, tmp))
+        api = stack.enter_context(closing(Api(api_url, stack.enter_context(server(api_url)))))
+        modes: list[RawStore | Api] = [orm, sql, api]
+        for mode in modes:
+            for body in warm["api" if mode is api else "raw"]:
+                mode.batch(body, "api-warmup" if mode is api else "raw-warmup")
+        latencies: dict[str, list[float]] = {m.label: [] for m in modes}
+        for i in range(len(bodies["raw"])):
+            # Rotate the order so no mode always runs right after another.
+            for mode in modes[i % 3:] + modes[:i % 3]:
+                body = bodies["api" if mode is api else "raw"][i]
+                t0 = time.perf_counter()
+                mode.batch(body)
+                latencies[mode.label].append(time.perf_counter() - t0)
+        results = []
+        for mode in modes:
+            stored = mode.stored()
+            if stored != total:
+                raise RuntimeError(f"{kind} {mode.label}: stored {stored}, expected {total}")
+            lat = latencies[mode.label]
+            results.append(Result(mode.label, stored, sum(lat), lat))
+        return results
 
 
 def main() -> None:
@@ -313,26 +353,30 @@ def main() -> None:
     kinds = [k.strip() for k in os.environ.get("BENCH_WRITE_DBS", "sqlite,postgresql").split(",") if k.strip()]
     print(f"write benchmark: {total} transactions in batches of {batch}, "
           f"{WARMUP_BATCHES} warm-up batches excluded", flush=True)
-    rows = []
+    table = []
     with tempfile.TemporaryDirectory(prefix="bankfeeds-bench-") as tmp:
         for kind in kinds:
             if kind == "postgresql" and not postgres_reachable():
                 print(f"postgresql: not reachable at {PG_ADMIN_URL}, skipped", flush=True)
                 continue
-            raw, api = bench_kind(kind, total, batch, Path(tmp))
+            orm, sql, api = bench_kind(kind, total, batch, Path(tmp))
+            raw = max(orm, sql, key=lambda r: r.rate)
             ratio = api.rate / raw.rate
-            rows.append((kind, raw, api, ratio))
-            print(f"{kind:<11} raw store {raw.rate:>9,.0f} txn/s (batch p50 {raw.pct(50):6.1f} ms, "
-                  f"p99 {raw.pct(99):6.1f} ms) | API {api.rate:>9,.0f} txn/s (batch p50 {api.pct(50):6.1f} ms, "
-                  f"p99 {api.pct(99):6.1f} ms) | API/raw {ratio:.2f} "
-                  f"{'OK' if ratio >= TARGET_RATIO else f'BELOW TARGET {TARGET_RATIO}'}", flush=True)
-    if rows:
-        print("\n| database | raw store txn/s | API txn/s | API/raw | API batch p50 ms | API batch p99 ms "
-              "| raw batch p50 ms | raw batch p99 ms |")
-        print("|---|---|---|---|---|---|---|---|")
-        for kind, raw, api, ratio in rows:
-            print(f"| {kind} | {raw.rate:,.0f} | {api.rate:,.0f} | {ratio:.2f} | {api.pct(50):.1f} | "
-                  f"{api.pct(99):.1f} | {raw.pct(50):.1f} | {raw.pct(99):.1f} |")
+            table.append((kind, orm, sql, api, ratio))
+            for r in (orm, sql, api):
+                print(f"{kind:<11} {r.label:<28} {r.rate:>9,.0f} txn/s  batch p50 {r.pct(50):6.1f} ms  "
+                      f"p99 {r.pct(99):6.1f} ms", flush=True)
+            verdict = "OK" if ratio >= TARGET_RATIO else f"BELOW TARGET {TARGET_RATIO}"
+            print(f"{kind:<11} API / {raw.label}: {ratio:.2f} {verdict} "
+                  f"(API / ORM bulk insert: {api.rate / orm.rate:.2f})", flush=True)
+    if table:
+        print("\n| database | raw ORM bulk txn/s | raw app SQL txn/s | API txn/s | API/raw (faster raw) "
+              "| API/raw ORM | API batch p50 ms | API batch p99 ms | raw batch p50 ms (ORM / app SQL) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for kind, orm, sql, api, ratio in table:
+            print(f"| {kind} | {orm.rate:,.0f} | {sql.rate:,.0f} | {api.rate:,.0f} | {ratio:.2f} | "
+                  f"{api.rate / orm.rate:.2f} | {api.pct(50):.1f} | {api.pct(99):.1f} | "
+                  f"{orm.pct(50):.1f} / {sql.pct(50):.1f} |")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import base64
 import copy
 import json
 import uuid
+import zlib
 from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,17 +30,17 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
 from bankfeeds.app import create_app
 from bankfeeds.config import Settings
 from bankfeeds.kit.clock import FrozenClock
-from bankfeeds.kit.db import Database
+from bankfeeds.kit.db import Base, Database
 from bankfeeds.kit.security import sha256_hex
-from bankfeeds.models import ApiKey, PushOperation
-from tests.fixtures.app import LiveServer
-from tests.fixtures.factories import make_company, make_connection, make_source_account
+from bankfeeds.models import ApiKey, Company, Connection, PushOperation
+from tests.fixtures.app import NOW, LiveServer, make_settings
+from tests.fixtures.database import drop_pg_database, fresh_database_url
+from tests.fixtures.factories import make_source_account
 
 SPEC = Path(__file__).with_name("Codat-Bank-Feeds.json")
 # A fixed key, so the schemathesis config (which needs it to run ST401 properly) can be static.
@@ -85,7 +85,7 @@ def spec_operations(raw: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
                 yield path, method, op
 
 
-def tested_operation_ids(raw: dict[str, Any]) -> list[str]:
+def operation_ids_under_test(raw: dict[str, Any]) -> list[str]:
     served = served_operation_ids()
     return sorted(
         op["operationId"] for _, _, op in spec_operations(raw)
@@ -108,18 +108,23 @@ def adjusted_spec() -> dict[str, Any]:
         #    (tests/e2e checks it), so clients see the error either way.
         if "requestBody" in op and "400" not in op["responses"]:
             op["responses"]["400"] = error
-    # 2. create-connection: a company has one bank-feeds connection (Codat's integrations doc);
+    # 2. generate-credentials: the body is "required" but has no schema, and Codat's SDKs send an
+    #    empty or arbitrary one (reference §1); the operation ignores it, so none is fine too.
+    for _, _, op in spec_operations(raw):
+        if op["operationId"] == "generate-credentials":
+            op["requestBody"]["required"] = False
+    # 3. create-connection: a company has one bank-feeds connection (Codat's integrations doc);
     #    a second one is refused with 409 Conflict, which the spec does not list.
     for path, method, op in spec_operations(raw):
         if op["operationId"] == "create-connection":
             op["responses"]["409"] = copy.deepcopy(error)
             op["responses"]["409"]["description"] = "Conflict"
-    # 3. Company names: Codat strips characters outside the name pattern silently
+    # 4. Company names: Codat strips characters outside the name pattern silently
     #    ("Company (Codat[1])" -> "Company Codat1", create-company docs), so a name that breaks
     #    the pattern is accepted. The pattern is dropped; minLength stays.
     for name in ("CompanyRequestBody", "CompanyUpdateRequest"):
         schemas[name]["properties"]["name"].pop("pattern", None)
-    # 4. update-company (PATCH): "null or absent fields are left alone" (Codat's docs), so null
+    # 5. update-company (PATCH): "null or absent fields are left alone" (Codat's docs), so null
     #    is a valid value for each field there.
     update = schemas["CompanyUpdateRequest"]["properties"]
     for field in ("name", "description", "tags"):
@@ -128,61 +133,97 @@ def adjusted_spec() -> dict[str, Any]:
 
 
 RAW = adjusted_spec()
-schema = schemathesis.openapi.from_dict(RAW, config=CONFIG).include(operation_id=tested_operation_ids(RAW))
+schema = schemathesis.openapi.from_dict(RAW, config=CONFIG).include(operation_id=operation_ids_under_test(RAW))
 
 # Ids of the seeded resources of the running test; the path-parameter hook reads them.
 SEEDED: dict[str, str] = {}
 
 
 @schema.hook
-def before_generate_path_parameters(context: Any, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Half the cases address the seeded resources, the rest whatever was generated."""
-
-    def seeded(params: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not params:
-            return params
-        return {name: SEEDED.get(name, value) for name, value in params.items()}
-
-    return st.one_of(strategy, strategy.map(seeded))
+def map_path_parameters(context: Any, path_parameters: dict[str, Any]) -> dict[str, Any]:
+    """About half the cases (chosen by a checksum of the generated values, so the run stays
+    deterministic) address the seeded resources; the rest keep whatever was generated."""
+    if not path_parameters or zlib.crc32(repr(sorted(path_parameters.items())).encode()) % 2:
+        return path_parameters
+    return {name: SEEDED.get(name, value) for name, value in path_parameters.items()}
 
 
 def seed(database: Database, clock: FrozenClock) -> dict[str, str]:
+    """The API key, and resources at the ids the spec uses in its examples (explicit and coverage
+    cases draw on those), plus a push operation."""
+    ids = {
+        "companyId": "8a210b68-6988-11ed-a1eb-0242ac120002",
+        "connectionId": "2e9d2c44-f675-40ba-8049-353bfcb5e171",
+        "accountId": "13d946f0-c5d5-42bc-b092-97ece17923ab",
+        "pushOperationKey": str(uuid.uuid4()),
+    }
+    ids["sourceAccountId"] = ids["accountId"]
+    company_id, connection_id = uuid.UUID(ids["companyId"]), uuid.UUID(ids["connectionId"])
     with database.unit_of_work() as session:
         session.add(ApiKey(name="contract", key_hash=sha256_hex(RAW_API_KEY), prefix=RAW_API_KEY[:8],
                            created_at=clock.now()))
-    company = make_company(database, clock, "Contract Co")
-    connection = make_connection(database, clock, company, "hcws", status="Linked")
-    make_source_account(database, clock, connection, "acc-1", currency="USD", balance=Decimal("100"))
-    key = uuid.uuid4()
+        session.add(Company(id=company_id, name="Contract Co", tags={"region": "us"}, products=["bank-feeds"],
+                            created_at=clock.now()))
+        session.flush()
+        connection = Connection(id=connection_id, company_id=company_id, platform_key="hcws", status="Linked",
+                                created_at=clock.now(), linked_at=clock.now())
+        session.add(connection)
+    make_source_account(database, clock, connection, ids["accountId"], currency="USD", balance=Decimal("100"))
     with database.unit_of_work() as session:
         session.add(PushOperation(
-            key=key, company_id=company.id, connection_id=connection.id, source_account_id="acc-1",
-            data_type="bankTransactions", status="Success", status_code=200,
-            requested_at=clock.now(), completed_at=clock.now(),
+            key=uuid.UUID(ids["pushOperationKey"]), company_id=company_id, connection_id=connection_id,
+            source_account_id=ids["accountId"], data_type="bankTransactions", status="Success",
+            status_code=200, requested_at=clock.now(), completed_at=clock.now(),
             validation={"errors": [], "warnings": []}, transaction_count=1,
         ))
-    return {
-        "companyId": str(company.id),
-        "connectionId": str(connection.id),
-        "accountId": "acc-1",
-        "sourceAccountId": "acc-1",
-        "pushOperationKey": str(key),
-    }
+    return ids
+
+
+def empty(database: Database) -> None:
+    """Every table emptied with DELETE: on PostgreSQL much faster than TRUNCATE for small tables."""
+    with database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+# One database and one server for the module (migrating and starting them per operation cost
+# more than the operations); every test still starts from empty tables and fresh seed data.
+@pytest.fixture(scope="module")
+def contract_database(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url, pg_name = fresh_database_url(db_kind, tmp_path_factory.mktemp("contract"))
+    database = Database(url)
+    yield database
+    database.dispose()
+    if pg_name:
+        drop_pg_database(pg_name)
+
+
+@pytest.fixture(scope="module")
+def contract_clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture(scope="module")
+def contract_app_server(contract_database: Database, contract_clock: FrozenClock) -> Iterator[LiveServer]:
+    app = create_app(make_settings(contract_database.url), clock=contract_clock, database=contract_database,
+                     run_worker=False)
+    with LiveServer(app) as server:
+        yield server
 
 
 @pytest.fixture
-def contract_server(settings: Settings, clock: FrozenClock, database: Database) -> Iterator[LiveServer]:
-    clock.set(datetime.fromisoformat("2026-11-24T15:00:00+00:00"))
+def contract_server(contract_app_server: LiveServer, contract_database: Database,
+                    contract_clock: FrozenClock) -> Iterator[LiveServer]:
+    empty(contract_database)
+    contract_clock.set(NOW)
     SEEDED.clear()
-    SEEDED.update(seed(database, clock))
-    app = create_app(settings, clock=clock, database=database, run_worker=False)
-    with LiveServer(app) as server:
-        yield server
+    SEEDED.update(seed(contract_database, contract_clock))
+    yield contract_app_server
     SEEDED.clear()
 
 
 def test_the_tested_operations_are_derived_from_our_routes() -> None:
-    ids = tested_operation_ids(RAW)
+    ids = operation_ids_under_test(RAW)
     # Core operations are always there; deliberately unserved or internal ones never are.
     assert {"create-company", "list-companies", "get-connection", "unlink-connection"} <= set(ids)
     assert not {"list-bank-accounts", "run-managed-bank-feed-ad-hoc-sync"} & set(ids)
@@ -190,7 +231,7 @@ def test_the_tested_operations_are_derived_from_our_routes() -> None:
 
 @schema.parametrize()
 @settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     derandomize=True,
     database=None,

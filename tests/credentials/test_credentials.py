@@ -77,8 +77,14 @@ def test_delete_reaches_credentials_not_a_source_account_named_credentials(
         assert session.scalars(select(Credential)).one().revoked_at is not None
     listed = client.get(f"/companies/{connection.company_id}/connections/{connection.id}"
                         "/connectionInfo/bankFeedAccounts")
-    if listed.status_code == 200:  # once source accounts are served
-        assert [a["id"] for a in listed.json()] == ["credentials"]
+    assert listed.status_code == 200 and [a["id"] for a in listed.json()] == ["credentials"]
+
+
+def test_credentials_router_comes_before_source_accounts() -> None:
+    from bankfeeds.public_api import RESOURCE_MODULES
+
+    order = list(RESOURCE_MODULES)
+    assert order.index("bankfeeds.credentials.endpoints") < order.index("bankfeeds.source_accounts.endpoints")
 
 
 def test_only_quickbooks_connections_have_credentials(
@@ -110,7 +116,7 @@ def test_unknown_or_malformed_ids_and_no_api_key(
                  f"/companies/{company.id}/connections/nope{suffix}"):
         for method in ("post", "delete"):
             r = client.request(method, path)
-            assert 400 <= r.status_code < 500 and r.json()["statusCode"] == r.status_code
+            assert r.status_code == 404 and r.json()["statusCode"] == 404
     for method in ("post", "delete"):
         assert anon_client.request(method, credentials_path(connection)).status_code == 401
     r = client.put(credentials_path(connection))

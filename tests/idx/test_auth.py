@@ -173,3 +173,20 @@ def test_successful_calls_stamp_the_credential(
         row = session.scalars(select(Credential)).one()
         assert row.last_used_at == clock.now()
     assert reload(database, Connection, connection.id).linked_at == clock.now()
+
+
+def test_a_failure_after_the_window_starts_a_new_count(
+    client: TestClient, anon_client: TestClient, database: Database, clock: FrozenClock
+) -> None:
+    connection = _feed(database, clock)
+    username, password = new_credentials(client, connection)
+    for _ in range(4):
+        _assert_envelope(anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, "wrong")), 401)
+    clock.advance(timedelta(minutes=16))
+    # The old window is over: this failure restarts the count (and must not trip on the purge).
+    for _ in range(4):
+        _assert_envelope(anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, "wrong")), 401)
+    assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, password)).status_code == 200
+    with database.unit_of_work() as session:
+        rows = {t.key.split(":")[0]: t.failures for t in session.scalars(select(LoginThrottle))}
+    assert rows == {"idx-ip": 4}

@@ -222,6 +222,9 @@ def test_forms_need_the_csrf_token_of_the_session(
         assert r.status_code == 403
     with database.unit_of_work() as session:
         assert session.scalars(select(Credential)).all() == []
+    r = browser.post(setup + "/credentials", content=b"csrf_token=" + b"x" * 2_100_000,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
     # Wrong methods and unknown pages are pages too, never 500.
     assert browser.get(setup + "/credentials").status_code == 405
     assert browser.put(setup).status_code == 405

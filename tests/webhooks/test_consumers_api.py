@@ -12,8 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from svix.webhooks import Webhook
 
+from bankfeeds.config import Settings
+from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import WebhookConsumer
+from bankfeeds.webhooks import service as webhooks
 
 SPEC = Path("/work/shared/specs/codat/Codat-Platform.json")
 if not SPEC.exists():
@@ -68,9 +71,11 @@ def test_the_secret_is_stored_encrypted(client: TestClient, database: Database) 
 
 
 def test_created_disabled(client: TestClient) -> None:
-    r = client.post("/webhooks", json={**BODY, "disabled": True})
+    r = client.post("/webhooks", json={**BODY, "disabled": True, "companyTags": None})
     assert r.status_code == 201 and r.json()["disabled"] is True
-    assert r.json()["companyTags"] is None
+    assert "companyTags" not in r.json()
+    assert_matches(r.json(), "#/components/schemas/WebhookConsumer")
+    assert_matches(client.get("/webhooks").json(), "#/components/schemas/WebhookConsumer/definitions/webhookConsumers")
 
 
 @pytest.mark.parametrize("body", [
@@ -103,9 +108,11 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert r.status_code == 400
 
 
-def test_at_most_50_consumers(client: TestClient) -> None:
-    for i in range(50):
-        assert client.post("/webhooks", json={**BODY, "url": f"https://bank.example/{i}"}).status_code == 201
+def test_at_most_50_consumers(client: TestClient, database: Database, settings: Settings) -> None:
+    with database.unit_of_work() as session:
+        for i in range(49):
+            webhooks.add(session, SystemClock(), settings, f"https://bank.example/{i}", ["company.created"])
+    assert client.post("/webhooks", json=BODY).status_code == 201
     r = client.post("/webhooks", json=BODY)
     assert r.status_code == 400 and "50" in r.json()["error"]
 

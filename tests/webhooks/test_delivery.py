@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -312,6 +313,15 @@ def test_deleting_a_consumer_drops_its_pending_retries(
     assert len(receiver.snapshot()) == 1
 
 
+def wait_until_attempts(client: TestClient, consumer_id: str, message_id: str, n: int) -> None:
+    for _ in range(500):
+        got = client.get(f"/webhooks/{consumer_id}/messages/{message_id}/attempts").json()["results"]
+        if len(got) >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the attempt was never recorded")
+
+
 def _deliverer(database: Database, settings: Settings, clock: FrozenClock, **options: Any) -> Deliverer:
     return Deliverer(database, settings, clock, DeliveryOptions(**{"timeout_seconds": 5.0, **options}))
 
@@ -382,7 +392,7 @@ def test_shutdown_releases_what_it_cannot_finish(
         return 200, b"ok"
 
     receiver.responder = held
-    subscribe(client, receiver, ["company.created"])
+    consumer = subscribe(client, receiver, ["company.created"])
     company(client)
     w = make_worker(database, settings, clock, grace_seconds=0.2)
     w.start()
@@ -390,9 +400,12 @@ def test_shutdown_releases_what_it_cannot_finish(
     w.stop()
     [m] = messages(database)
     assert m.locked_by is None and m.status == "Sending" and m.next_attempt_at is not None
-    release.set()
-    # Another worker takes the released message at once (no lease to wait for).
     receiver.responder = None
+    release.set()
+    # The late answer is recorded as an attempt, but the message is no longer that worker's.
+    wait_until_attempts(client, consumer["id"], m.id, 1)
+    assert messages(database)[0].status == "Sending"
+    # Another worker takes the released message at once (no lease to wait for).
     other = make_worker(database, settings, clock)
     other.drain()
     assert messages(database)[0].status == "Success"

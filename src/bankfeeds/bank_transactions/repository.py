@@ -4,9 +4,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,8 @@ _PG_INSERT_NEW = text(
     RETURNING transaction_id
     """
 )
+
+_TABLE = cast(Table, BankTransaction.__table__)
 
 # Bind parameter of _PG_INSERT_NEW -> attribute of the transaction, in the unnest's column order.
 _PG_PARAMS = (
@@ -101,10 +103,11 @@ class BankTransactionRepository:
             for name, attr in _PG_PARAMS:
                 params[name] = [getattr(t, attr) for t in txns]
             return set(self.session.execute(_PG_INSERT_NEW, params).scalars())
+        # Core, not ORM-enabled: the ORM bulk path would track primary keys we do not need.
         stmt = (
-            sqlite.insert(BankTransaction)
+            sqlite.insert(_TABLE)
             .on_conflict_do_nothing(index_elements=["source_account_id", "transaction_id"])
-            .returning(BankTransaction.transaction_id)
+            .returning(_TABLE.c.transaction_id)
         )
         rows = [
             {
@@ -123,4 +126,4 @@ class BankTransactionRepository:
             }
             for t in txns
         ]
-        return set(self.session.scalars(stmt, rows))
+        return set(self.session.execute(stmt, rows).scalars())

@@ -18,7 +18,7 @@ from bankfeeds.kit.wire import Money, WireModel
 from bankfeeds.push_operations.schemas import PushOperationOut
 
 MAX_TRANSACTIONS = 1000
-# Generous bounds that every supported database stores exactly.
+# Generous bounds on amounts (PostgreSQL's numeric refuses beyond 16383 decimals, for one).
 MAX_INTEGER_DIGITS = 28
 MAX_FRACTION_DIGITS = 28
 
@@ -40,11 +40,13 @@ def local_datetime(value: Any) -> datetime:
 
 
 def _storable(value: Decimal) -> Decimal:
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite: Money refuses NaN and infinities
-    integer = max(len(digits) + exponent, 0)
-    fraction = max(-exponent, 0)
-    if fraction > MAX_FRACTION_DIGITS or integer > MAX_INTEGER_DIGITS:
+    """Within the bounds every supported database stores exactly.
+
+    ``adjusted()`` is the exponent of the leading digit, ``as_tuple().exponent`` that of the last;
+    two cheap calls (pydantic's own max_digits/decimal_places cost twice the whole parse here).
+    """
+    exponent = value.as_tuple().exponent
+    if value.adjusted() >= MAX_INTEGER_DIGITS or (isinstance(exponent, int) and exponent < -MAX_FRACTION_DIGITS):
         raise ValueError(
             f"must have at most {MAX_INTEGER_DIGITS} digits before the decimal point and "
             f"{MAX_FRACTION_DIGITS} after it"

@@ -121,17 +121,18 @@ def _decimal(value: str | None, hint: str) -> Decimal | None:
 def _summary(console: Console, result: Result) -> None:
     title = "publish (dry run: nothing sent)" if result.dry_run else "publish"
     table = Table(title=title, show_footer=True)
-    totals = {k: sum(getattr(f, k) for f in result.files) for k in ("read", "skipped", "published", "failed", "not_sent")}
+    keys = ("read", "skipped", "published", "failed", "pending", "not_sent")
+    totals = {k: sum(getattr(f, k) for f in result.files) for k in keys}
     table.add_column("file", footer="total")
     table.add_column("format")
     for key, label in (("read", "read"), ("skipped", "skipped (already sent)"),
                        ("published", "would send" if result.dry_run else "published"),
-                       ("failed", "failed"), ("not_sent", "not sent")):
+                       ("failed", "failed"), ("pending", "pending"), ("not_sent", "not sent")):
         table.add_column(label, justify="right", footer=str(totals[key]))
     for f in result.files:
         published = f.to_send if result.dry_run else f.published
-        table.add_row(f.path, f.format or "?", str(f.read), str(f.skipped), str(published), str(f.failed),
-                      str(f.not_sent), style="red" if f.error else None)
+        table.add_row(Path(f.path).name, f.format or "?", str(f.read), str(f.skipped), str(published), str(f.failed),
+                      str(f.pending), str(f.not_sent), style="red" if f.error else None)
     console.print(table)
     for f in result.files:
         if f.error:
@@ -181,22 +182,27 @@ def command(
     server_url: Annotated[str, typer.Option("--server-url", envvar="BANKFEEDS_SERVER_URL",
                                             help="The hub, or https://api.codat.io.")] = "http://127.0.0.1:8000",
     file_account: Annotated[str | None, typer.Option(
-        "--file-account", help="In files holding several accounts, publish only this one (IBAN, account number).")] = None,
+        "--file-account",
+        help="In files holding several accounts, publish only this one (IBAN, account number).")] = None,
     map_: Annotated[list[str] | None, typer.Option(
         "--map", help="FILE_ACCOUNT=SOURCE_ACCOUNT_ID, repeatable: publish each account of a file to its own.")] = None,
-    map_file: Annotated[Path | None, typer.Option("--map-file", help="Lines of FILE_ACCOUNT=SOURCE_ACCOUNT_ID.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)} (default: detected).")] = None,
+    map_file: Annotated[Path | None, typer.Option(
+        "--map-file", help="Lines of FILE_ACCOUNT=SOURCE_ACCOUNT_ID.")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help=f"One of {', '.join(FORMATS)} (default: detected).")] = None,
     csv_columns: Annotated[str | None, typer.Option(
         "--csv-columns", help="e.g. date=Booking date,description=Text,amount=Amount,balance=Balance "
         "(header names or 1-based positions); default: guessed from the header.")] = None,
     date_format: Annotated[str | None, typer.Option("--date-format", help="CSV date format, e.g. %d/%m/%Y.")] = None,
     decimal_separator: Annotated[str, typer.Option("--decimal-separator", help="CSV decimal separator: . or ,")] = ".",
     delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")] = None,
-    encoding: Annotated[str | None, typer.Option("--encoding", help="CSV encoding (default UTF-8, else cp1252).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", help="CSV encoding (default UTF-8, else cp1252).")] = None,
     opening_balance: Annotated[str | None, typer.Option("--opening-balance", help="CSV without balances.")] = None,
     closing_balance: Annotated[str | None, typer.Option("--closing-balance", help="CSV without balances.")] = None,
     after: Annotated[datetime | None, typer.Option(
-        "--after", help="The account already holds transactions up to this date (e.g. sent by another system).")] = None,
+        "--after",
+        help="The account already holds transactions up to this date (e.g. sent by another system).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=MAX_BATCH)] = MAX_BATCH,
     derive_ids: Annotated[bool, typer.Option("--derive-ids", help="Ignore the bank's ids; derive every id.")] = False,
     detailed_types: Annotated[bool, typer.Option(
@@ -207,7 +213,8 @@ def command(
     retry_for: Annotated[float, typer.Option("--retry-for", help="Seconds to keep retrying transient errors.")] = 600.0,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds for one HTTP request.")] = 60.0,
     state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", help="Where the journal of what was sent is kept (default ~/.local/state/bankfeeds/publish).")] = None,
+        "--state-dir",
+        help="Where the journal of what was sent is kept (default ~/.local/state/bankfeeds/publish).")] = None,
 ) -> None:
     """Publish bank statement files to a source account's bank feed: safe to re-run."""
     err = Console(stderr=True)
@@ -237,7 +244,7 @@ def command(
                                                   retry=RetryPolicy(budget=retry_for))
     paths = [str(f) for f in files]
     try:
-        if json_output or not sys.stderr.isatty() and os.environ.get("BANKFEEDS_PROGRESS") != "1":
+        if json_output or (not sys.stderr.isatty() and os.environ.get("BANKFEEDS_PROGRESS") != "1"):
             result = Publisher(options, client).run(paths)
         else:
             with RichReporter(err, paths) as reporter:

@@ -1,7 +1,9 @@
-"""`make run`: migrate the embedded database, make sure an API key exists, print it and the URLs, serve.
+"""`make run`: the hub, the QuickBooks sandbox and the demo bank, with demo data, on one port.
 
-The first API key is printed once, when it is created; afterwards `bankfeeds api-keys create`
-makes another.
+Migrates the embedded database, makes sure an API key exists (printed once, when created), gives
+the demo bank a fresh key of its own (``BANKFEEDS_DEMO_API_KEY``), seeds the sandbox companies
+and the demo bank's customer, prints the URLs to click, and serves in demo mode (the clock can be
+moved forward from the sandbox, to watch the daily pull).
 """
 
 from __future__ import annotations
@@ -10,15 +12,33 @@ import os
 
 import uvicorn
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.config import get_settings
 from bankfeeds.kit import migrate
-from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 
 HOST = "127.0.0.1"
 PORT = 8000
+DEMO_KEY_NAME = "demo-bank"
+
+
+def demo_bank_key(session: Session, clock: Clock) -> str:
+    """A new key for the demo bank's backend; the previous run's demo key is revoked."""
+    for key in api_keys.list_keys(session):
+        if key.name == DEMO_KEY_NAME and key.revoked_at is None:
+            api_keys.revoke(session, clock, key.id)
+    return api_keys.create(session, clock, DEMO_KEY_NAME)[1]
+
+
+def seed_demo_data(session: Session, clock: Clock, customer_name: str) -> None:
+    from bankfeeds.demo import seed as demo_seed
+    from bankfeeds.sandbox import seed as sandbox_seed
+
+    sandbox_seed.seed(session, clock)
+    demo_seed.seed(session, clock, customer_name)
 
 
 def main() -> None:
@@ -26,22 +46,32 @@ def main() -> None:
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     console = Console()
+    clock = SystemClock()
     database = Database(settings.database_url)
+    from bankfeeds.demo.config import DemoBankConfig
+
     with database.unit_of_work() as session:
-        existing = [k for k in api_keys.list_keys(session) if k.revoked_at is None]
-        created = None if existing else api_keys.create(session, SystemClock(), "quickstart")[1]
+        existing = [k for k in api_keys.list_keys(session) if k.revoked_at is None and k.name != DEMO_KEY_NAME]
+        created = None if existing else api_keys.create(session, clock, "quickstart")[1]
+        if not os.environ.get("BANKFEEDS_DEMO_API_KEY"):
+            os.environ["BANKFEEDS_DEMO_API_KEY"] = demo_bank_key(session, clock)
+        seed_demo_data(session, clock, DemoBankConfig().customer_name)
     database.dispose()
+
     base = settings.public_url.rstrip("/")
     console.print(f"[bold]bankfeeds[/] on {base}  (database: {settings.database_url})")
     if created:
         console.print(f"API key (shown once): [bold green]{created}[/]")
-        console.print(f"  curl -u '{created}:' is NOT Codat's scheme; use: "
-                      f"-H 'Authorization: Basic '$(printf %s '{created}' | base64 -w0)")
+        console.print(f"  use it as: -H 'Authorization: Basic '$(printf %s '{created}' | base64 -w0)")
     else:
         console.print("API key: one exists already; `.venv/bin/bankfeeds api-keys create` makes another.")
     console.print(f"  Public API      {base}/companies   (docs: {base}/docs)")
-    console.print(f"  Demo bank       {base}/demo/bank")
-    console.print(f"  QBO sandbox     {base}/sandbox/qbo")
+    console.print(f"  Demo bank       [bold]{base}/demo/bank[/]")
+    console.print(f"  QBO sandbox     [bold]{base}/sandbox/qbo[/]")
+    console.print("The journey: in the demo bank click [bold]Connect to QuickBooks[/], then Next and Get credentials;")
+    console.print(f"in the sandbox sign in, Link account, search '{settings.institution_name}', enter the credentials,")
+    console.print("map the accounts and Connect. Back in the bank: Publish new transactions; in the sandbox:")
+    console.print("Update, or Advance one day to watch the daily pull. Disconnect QuickBooks ends the feed.")
     uvicorn.run("bankfeeds.app:asgi_app", factory=True, host=HOST, port=PORT, log_level="info", access_log=False)
 
 

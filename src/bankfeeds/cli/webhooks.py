@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from bankfeeds.config import get_settings
 from bankfeeds.errors import BankfeedsError
@@ -20,10 +23,17 @@ from bankfeeds.webhooks.events import EVENT_TYPES
 app = typer.Typer(help="Webhook consumers, their signing secrets, and message recovery.", no_args_is_help=True)
 
 
-def _database() -> Database:
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One transaction for the command, on a migrated database."""
     settings = get_settings()
     migrate.upgrade(settings.database_url)
-    return Database(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        with database.unit_of_work() as session:
+            yield session
+    finally:
+        database.dispose()
 
 
 def _fail(exc: BankfeedsError) -> typer.Exit:
@@ -57,7 +67,7 @@ def add(
     """Create a consumer. Its signing secret is printed once, alone on the last line."""
     settings = get_settings()
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             consumer, secret = service.add(
                 session, SystemClock(), settings, url, event_type or list(EVENT_TYPES),
                 company_tags=company_tag or None, disabled=disabled,
@@ -73,7 +83,7 @@ def add(
 @app.command("list")
 def list_() -> None:
     """List consumers and how many of their messages are in each state."""
-    with _database().unit_of_work() as session:
+    with _session() as session:
         rows = service.list_consumers(session)
         counts = service.pending_counts(session)
         table = Table("id", "url", "state", "event types", "company tags", "pending", "failed", "delivered")
@@ -90,7 +100,7 @@ def list_() -> None:
 def remove(consumer_id: str) -> None:
     """Delete a consumer; its pending retries are dropped."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             service.delete(session, service.get(session, consumer_id, for_update=True))
     except BankfeedsError as exc:
         raise _fail(exc) from None
@@ -101,7 +111,7 @@ def remove(consumer_id: str) -> None:
 def disable(consumer_id: str) -> None:
     """Stop sending to a consumer; its pending messages wait."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             service.disable(session, SystemClock(), service.get(session, consumer_id, for_update=True))
     except BankfeedsError as exc:
         raise _fail(exc) from None
@@ -112,7 +122,7 @@ def disable(consumer_id: str) -> None:
 def enable(consumer_id: str) -> None:
     """Send to a consumer again; its pending messages go at once."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             service.enable(session, SystemClock(), service.get(session, consumer_id, for_update=True))
     except BankfeedsError as exc:
         raise _fail(exc) from None
@@ -124,7 +134,7 @@ def rotate_secret(consumer_id: str) -> None:
     """A new signing secret (printed once); the old one also signs for 24 hours."""
     settings = get_settings()
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             secret, until = service.rotate_secret(
                 session, SystemClock(), settings, service.get(session, consumer_id, for_update=True)
             )
@@ -142,7 +152,7 @@ def messages(
 ) -> None:
     """A consumer's messages, newest first."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             rows = service.messages(session, service.get(session, consumer_id), status=status, limit=limit)
             table = Table("webhook-id", "event type", "status", "failed attempts", "next attempt", "created",
                           "delivered")
@@ -158,7 +168,7 @@ def messages(
 def attempts(consumer_id: str, message_id: str) -> None:
     """Every attempt at one message: time, status, latency, the first bytes of the response."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             rows = service.attempts(session, service.get(session, consumer_id), message_id)
             table = Table("attempted", "status", "latency ms", "response / error", "trigger")
             for a in rows:
@@ -173,7 +183,7 @@ def attempts(consumer_id: str, message_id: str) -> None:
 def resend(consumer_id: str, message_id: str) -> None:
     """Send one message again now (same webhook-id)."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             service.resend(session, SystemClock(), service.get(session, consumer_id), message_id)
     except BankfeedsError as exc:
         raise _fail(exc) from None
@@ -186,7 +196,7 @@ def recover(
 ) -> None:
     """Send again every message that failed for good since a time."""
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             n = service.recover(session, SystemClock(), service.get(session, consumer_id), _parse_since(since))
     except BankfeedsError as exc:
         raise _fail(exc) from None
@@ -202,7 +212,7 @@ def replay(
     clock = SystemClock()
     start = _parse_since(since) if since else clock.now() - REPLAY_WINDOW + timedelta(minutes=1)
     try:
-        with _database().unit_of_work() as session:
+        with _session() as session:
             n = service.replay_missing(session, clock, service.get(session, consumer_id), start)
     except BankfeedsError as exc:
         raise _fail(exc) from None

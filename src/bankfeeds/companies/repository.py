@@ -51,6 +51,9 @@ class CompanyRepository:
         return self.session.scalars(stmt).one_or_none()
 
     def delete(self, company: Company) -> None:
+        # Its connections were deleted one by one (events) or go by ON DELETE CASCADE: forget the
+        # loaded collection so the ORM does not delete them a second time.
+        self.session.expire(company, ["connections"])
         self.session.delete(company)
         self.session.flush()
 

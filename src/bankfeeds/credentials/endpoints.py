@@ -10,12 +10,15 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 
 from bankfeeds.companies import service as companies
 from bankfeeds.connections import service as connections
 from bankfeeds.credentials import service
+from bankfeeds.errors import NotFound
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, wire
+from bankfeeds.models import Connection
 
 router = APIRouter(tags=["Source accounts"])
 
@@ -24,19 +27,34 @@ PATH = "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFee
 
 @router.post(PATH, operation_id="generate-credentials")
 def generate_credentials(
-    companyId: uuid.UUID, connectionId: uuid.UUID,
-    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    companyId: str, connectionId: str, session: SessionDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
     # The spec requires a body but gives it no schema: whatever is sent is ignored.
-    connection = connections.get(session, companies.get(session, companyId), connectionId)
+    connection = _connection(session, companyId, connectionId)
     return JSONResponse(wire(service.generate(session, clock, settings, connection)),
                         headers={"Cache-Control": "no-store"})
 
 
 @router.delete(PATH, operation_id="delete-bank-feed-credentials", status_code=204)
-def delete_credentials(
-    companyId: uuid.UUID, connectionId: uuid.UUID, session: SessionDep, clock: ClockDep,
-) -> Response:
-    connection = connections.get(session, companies.get(session, companyId), connectionId, for_update=True)
-    service.revoke_all(session, clock, connection)
+def delete_credentials(companyId: str, connectionId: str, session: SessionDep, clock: ClockDep) -> Response:
+    service.revoke_all(session, clock, _connection(session, companyId, connectionId, for_update=True))
     return Response(status_code=204)
+
+
+def _connection(session: Session, company_id: str, connection_id: str, *, for_update: bool = False) -> Connection:
+    """Path ids to the connection; malformed ids are a 404 like unknown ones (the only 4xx the spec
+    documents here besides auth)."""
+    company_uuid, connection_uuid = _uuid(company_id), _uuid(connection_id)
+    if company_uuid is None:
+        raise NotFound(f"No company was found with ID {company_id[:100]}")
+    company = companies.get(session, company_uuid)
+    if connection_uuid is None:
+        raise NotFound(f"Data connection {connection_id[:100]} not found")
+    return connections.get(session, company, connection_uuid, for_update=for_update)
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None

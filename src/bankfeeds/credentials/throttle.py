@@ -84,8 +84,10 @@ def record_failure(session: Session, clock: Clock, subjects: list[Subject]) -> N
         row.failures += 1
         if row.failures >= s.policy.max_failures:
             row.blocked_until = now + s.policy.block
-    repo.purge(now - _LONGEST_WINDOW, now)
+    # The session does not autoflush: write the counters first, or the purge below would see a
+    # restarted window as stale and delete the row under its pending update.
     session.flush()
+    repo.purge(now - _LONGEST_WINDOW, now)
 
 
 def record_success(session: Session, subjects: list[Subject]) -> None:

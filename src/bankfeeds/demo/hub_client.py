@@ -47,20 +47,23 @@ class BankFeedsClient:
         body: dict[str, Any] = {"name": name}
         if description:
             body["description"] = description
-        return self._call("POST", "/companies", body, ok=(200,))
+        return self._object(self._call("POST", "/companies", body, ok=(200,)))
 
     def get_company(self, company_id: str) -> dict[str, Any] | None:
         """get-company (200), or None once it is gone (404)."""
-        return self._call("GET", f"/companies/{company_id}", ok=(200,), missing_ok=True)
+        found = self._call("GET", f"/companies/{company_id}", ok=(200,), missing_ok=True)
+        return None if found is None else self._object(found)
 
     def create_connection(self, company_id: str, platform_key: str = "hcws") -> dict[str, Any]:
         """create-connection (200): status PendingAuth and a linkUrl for the customer."""
-        return self._call("POST", f"/companies/{company_id}/connections", {"platformKey": platform_key}, ok=(200,))
+        body = {"platformKey": platform_key}
+        return self._object(self._call("POST", f"/companies/{company_id}/connections", body, ok=(200,)))
 
     def get_connection(self, company_id: str, connection_id: str) -> dict[str, Any] | None:
         """get-connection (200): each call returns a linkUrl with a fresh one-time password. None if gone."""
-        return self._call("GET", f"/companies/{company_id}/connections/{connection_id}", ok=(200,),
-                          missing_ok=True)
+        found = self._call("GET", f"/companies/{company_id}/connections/{connection_id}", ok=(200,),
+                           missing_ok=True)
+        return None if found is None else self._object(found)
 
     def delete_connection(self, company_id: str, connection_id: str) -> None:
         """delete-connection (200, empty body): deauthorizes the feed at once."""
@@ -89,7 +92,8 @@ class BankFeedsClient:
         """create-bank-transactions (200 with a push operation: Pending, Success or Failed)."""
         path = (f"/companies/{company_id}/connections/{connection_id}/push/bankAccounts/{account_id}"
                 "/bankTransactions")
-        return self._call("POST", path, {"accountId": account_id, "transactions": transactions}, ok=(200,))
+        body = {"accountId": account_id, "transactions": transactions}
+        return self._object(self._call("POST", path, body, ok=(200,)))
 
     # -- webhooks ------------------------------------------------------------------------------
     def list_webhook_consumers(self) -> list[dict[str, Any]]:
@@ -98,12 +102,19 @@ class BankFeedsClient:
 
     def create_webhook_consumer(self, url: str, event_types: list[str]) -> dict[str, Any]:
         """create-webhook-consumer (201); the hub adds ``signingSecret`` (shown once) to the response."""
-        return self._call("POST", "/webhooks", {"url": url, "eventTypes": event_types}, ok=(201,))
+        body = {"url": url, "eventTypes": event_types}
+        return self._object(self._call("POST", "/webhooks", body, ok=(201,)))
 
     def delete_webhook_consumer(self, consumer_id: str) -> None:
         self._call("DELETE", f"/webhooks/{consumer_id}", ok=(204,), missing_ok=True)
 
     # -- plumbing ------------------------------------------------------------------------------
+    @staticmethod
+    def _object(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise HubError(None, "The hub answered without a JSON object.", value)
+        return value
+
     def _call(self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...],
               missing_ok: bool = False) -> Any:
         headers = dict(self._headers)

@@ -203,6 +203,7 @@ def _save(bank: DemoBank, *, reset_accounts: bool = False, **fields: Any) -> Non
             setattr(customer, name, value)
         if reset_accounts:
             customer.feed_status, customer.feed_status_at, customer.feed_message = None, None, None
+            customer.feed_status_event = None
             for account in repo.accounts(customer.id):
                 account.registered = False
                 account.feed_status = None
@@ -326,6 +327,6 @@ def disconnect(bank: DemoBank) -> None:
     except HubError as exc:
         raise _hub_failed("delete the connection", exc) from None
     _save(bank, hub_connection_id=None, reset_accounts=True)
-    _save(bank, feed_status="Disconnected", feed_status_at=bank.clock.now(),
+    _save(bank, feed_status="Disconnected", feed_status_at=bank.clock.now(), feed_status_event="connection.deleted",
           feed_message="The bank removed the QuickBooks connection; QuickBooks can no longer download.")
 

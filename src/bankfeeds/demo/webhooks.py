@@ -25,6 +25,10 @@ from bankfeeds.kit import jsonutil
 from bankfeeds.models import DemoCustomer, DemoWebhookMessage
 from bankfeeds.sandbox.vault import VaultError
 
+# Deliveries run concurrently, so events can arrive out of order: ``generatedDate`` decides, and
+# between two events of the same instant the later step of the lifecycle wins.
+_RANK = {"connection.created": 0, "connection.failed": 1, "connection.connected": 2,
+         "connection.disconnected": 3, "connection.reconnected": 4, "connection.deleted": 5}
 _STATUS_BY_EVENT = {
     "connection.created": "PendingAuth",
     "connection.connected": "Linked",
@@ -55,7 +59,7 @@ def receive(bank: DemoBank, body: bytes, headers: Mapping[str, str]) -> bool:
         raise BadRequest("The webhook body is not a JSON object.")
     message_id = headers.get("webhook-id", "")[:200]
     event_type = str(event.get("eventType") or event.get("type") or "")[:100]
-    payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+    payload = _dict(event.get("payload"))
     generated = _instant(event.get("generatedDate")) or bank.clock.now()
 
     with bank.database.unit_of_work() as session:
@@ -75,21 +79,23 @@ def _apply(repo: DemoRepository, customer: DemoCustomer, event_type: str, payloa
            generated: datetime) -> str | None:
     current = str(customer.hub_connection_id) if customer.hub_connection_id else None
     if event_type.startswith("connection."):
-        connection = payload.get("connection") if isinstance(payload.get("connection"), dict) else {}
+        connection = _dict(payload.get("connection"))
         if current is None or str(connection.get("id")) != current:
             return f"{event_type} (an earlier connection; ignored)"
         status = _STATUS_BY_EVENT.get(event_type) or str(connection.get("status") or "")
         if not status:
             return None
-        if customer.feed_status_at is not None and generated < customer.feed_status_at:
+        shown_at, shown_rank = customer.feed_status_at, _RANK.get(customer.feed_status_event or "", -1)
+        if shown_at is not None and (generated, _RANK.get(event_type, 0)) < (shown_at, shown_rank):
             return f"{event_type} (older than the status shown; ignored)"
         customer.feed_status, customer.feed_status_at = status, generated
+        customer.feed_status_event = event_type
         customer.feed_message = _connection_message(event_type, connection)
         return f"{event_type} · connection is {status}"
     if event_type.startswith("bankFeeds.sourceAccount."):
         if current is None or str(payload.get("connectionId")) != current:
             return f"{event_type} (an earlier connection; ignored)"
-        source = payload.get("sourceAccount") if isinstance(payload.get("sourceAccount"), dict) else {}
+        source = _dict(payload.get("sourceAccount"))
         account = repo.account_by_source_id(customer.id, str(source.get("id")))
         if account is None:
             return None
@@ -107,6 +113,10 @@ def _connection_message(event_type: str, connection: dict[str, Any]) -> str | No
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         return str(errors[0].get("errorMessage") or errors[0].get("statusText") or "")[:500] or None
     return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _instant(raw: Any) -> datetime | None:

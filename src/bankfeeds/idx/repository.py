@@ -11,10 +11,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+
+TRANSACTION_COLUMNS = (
+    BankTransaction.transaction_id,
+    BankTransaction.date,
+    BankTransaction.description,
+    BankTransaction.counterparty,
+    BankTransaction.reference,
+    BankTransaction.amount,
+    BankTransaction.transaction_type,
+    BankTransaction.modified_at,
+)
 
 
 class IdxRepository:
@@ -60,9 +71,10 @@ class IdxRepository:
 
     def transactions_statement(
         self, source_account_id: uuid.UUID, start: datetime | None, end: datetime | None, offset: int, limit: int
-    ) -> Select[Any]:
+    ) -> Select[*tuple[Any, ...]]:
+        # Columns, not entities: a page is read-only and up to 2000 rows long.
         return (
-            select(BankTransaction)
+            select(*TRANSACTION_COLUMNS)
             .where(*self._window(source_account_id, start, end))
             .order_by(BankTransaction.modified_at, BankTransaction.seq)
             .offset(offset)
@@ -78,11 +90,11 @@ class IdxRepository:
 
     def transactions(
         self, source_account_id: uuid.UUID, start: datetime | None, end: datetime | None, offset: int, limit: int
-    ) -> tuple[list[BankTransaction], int]:
+    ) -> tuple[list[Row[Any]], int]:
         total = self.session.scalar(self.count_statement(source_account_id, start, end)) or 0
-        rows: list[BankTransaction] = []
+        rows: list[Row[Any]] = []
         if offset < total:
-            rows = list(self.session.scalars(
+            rows = list(self.session.execute(
                 self.transactions_statement(source_account_id, start, end, offset, limit)
             ))
         return rows, int(total)

@@ -6,7 +6,7 @@ the ones that do not apply as null, like the spec's examples.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from bankfeeds.kit.wire import WireModel
 
@@ -78,23 +78,26 @@ class IntuitAccount(WireModel):
     modified_date: str
 
 
-class IntuitTransaction(WireModel):
-    transaction_id: str
-    account_id: str
-    account_type: str
-    transaction_date: str
-    posted_date: str
-    funds_available_date: str
-    transaction_description: str | None
-    payee_name: str | None
-    reference_number: str | None
-    amount: Money
-    transaction_value_type: str
-    transaction_mutability: bool = False
-    status: str = "POSTED"
-    deposit_transaction_info: dict[str, str] | None = None
-    cash_card_transaction_info: dict[str, str] | None = None
-    credit_card_transaction_info: dict[str, str] | None = None
-    line_of_credit_transaction_info: dict[str, str] | None = None
-    loan_transaction_info: dict[str, str] | None = None
-    modified_date: str
+class IntuitTransaction(TypedDict):
+    """One transaction. A TypedDict, not a model: a page carries up to 2000 of them, and building
+    them as plain dicts keeps the page's cost to the query and the JSON (the keys are the wire's)."""
+
+    transactionId: str
+    accountId: str
+    accountType: str
+    transactionDate: str
+    postedDate: str
+    fundsAvailableDate: str
+    transactionDescription: str | None
+    payeeName: str | None
+    referenceNumber: str | None
+    amount: dict[str, str | None]
+    transactionValueType: str
+    transactionMutability: bool
+    status: str
+    depositTransactionInfo: dict[str, str] | None
+    cashCardTransactionInfo: dict[str, str] | None
+    creditCardTransactionInfo: dict[str, str] | None
+    lineOfCreditTransactionInfo: dict[str, str] | None
+    loanTransactionInfo: dict[str, str] | None
+    modifiedDate: str

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
@@ -46,7 +47,8 @@ from bankfeeds.idx.schemas import (
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
 from bankfeeds.kit.security import same
-from bankfeeds.models import BankTransaction, Company, Connection, Credential, SourceAccount
+from bankfeeds.models import Company, Connection, Credential, SourceAccount
+from bankfeeds.source_accounts import service as source_accounts
 
 CONNECTED = "connected"
 MAX_PAGE_SIZE = 2000
@@ -287,8 +289,6 @@ def list_transactions(
 def _connect(
     session: Session, clock: Clock, settings: Settings, caller: _Caller, account: SourceAccount, link: Linking
 ) -> None:
-    from bankfeeds.source_accounts import service as source_accounts
-
     source_accounts.mark_connected(
         session, clock, settings, caller.company, caller.connection, account,
         feed_start_date=link.feed_start_date or clock.now().date(),
@@ -392,26 +392,34 @@ def account_to_wire(account: SourceAccount) -> dict[str, Any]:
     return out.model_dump(mode="python", by_alias=True)
 
 
-def transaction_to_wire(row: BankTransaction, account: SourceAccount, kind: tuple[str, str]) -> dict[str, Any]:
+def transaction_to_wire(row: Row[Any], account: SourceAccount, kind: tuple[str, str]) -> IntuitTransaction:
+    """A row of ``IdxRepository.transactions`` as an IDX transaction (see ``TRANSACTION_COLUMNS``)."""
     account_type = kind[0]
     day = row.date.date().isoformat()
-    by_sign = "debit" if row.amount < 0 else "credit"
-    detail = _TRANSACTION_TYPES[account_type].get(row.transaction_type or "", by_sign)
+    amount: Decimal = row.amount
+    negative = amount < 0
+    detail = _TRANSACTION_TYPES[account_type].get(row.transaction_type or "", "debit" if negative else "credit")
     info_key, type_key = _INFO_KEY[account_type]
-    out = IntuitTransaction(
-        transaction_id=row.transaction_id,
-        account_id=account.account_id,
-        account_type=account_type,
-        transaction_date=day,
-        posted_date=day,
-        funds_available_date=day,
-        transaction_description=row.description,
-        payee_name=row.counterparty,
-        reference_number=row.reference,
-        amount=Money(currency=account.currency, amount=decimal_text(row.amount)),
-        transaction_value_type="DEBIT" if row.amount < 0 else "CREDIT",
-        modified_date=format_datetime(row.modified_at),
-    )
-    body = out.model_dump(mode="python", by_alias=True)
-    body[info_key] = {type_key: detail}
+    body: IntuitTransaction = {
+        "transactionId": row.transaction_id,
+        "accountId": account.account_id,
+        "accountType": account_type,
+        "transactionDate": day,
+        "postedDate": day,
+        "fundsAvailableDate": day,
+        "transactionDescription": row.description,
+        "payeeName": row.counterparty,
+        "referenceNumber": row.reference,
+        "amount": {"currency": account.currency, "amount": decimal_text(amount)},
+        "transactionValueType": "DEBIT" if negative else "CREDIT",
+        "transactionMutability": False,
+        "status": "POSTED",
+        "depositTransactionInfo": None,
+        "cashCardTransactionInfo": None,
+        "creditCardTransactionInfo": None,
+        "lineOfCreditTransactionInfo": None,
+        "loanTransactionInfo": None,
+        "modifiedDate": format_datetime(row.modified_at),
+    }
+    body[info_key] = {type_key: detail}  # type: ignore[literal-required]
     return body

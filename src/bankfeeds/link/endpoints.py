@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
+from bankfeeds.config import Settings
 from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
 from bankfeeds.kit.surfaces import SurfaceRegistry
@@ -126,7 +127,7 @@ def company_page(companyId: uuid.UUID, request: Request, settings: SettingsDep, 
     return pages.render(request, settings, lang, "company.html", {})
 
 
-def _callout(settings: SettingsDep, lang: str) -> tuple[str | None, str | None]:
+def _callout(settings: Settings, lang: str) -> tuple[str | None, str | None]:
     """The bank's callout in the page's language; the English one when there is no French one."""
     title = getattr(settings, f"callout_title_{lang}", None)
     body = getattr(settings, f"callout_body_{lang}", None)

@@ -24,5 +24,7 @@ class DemoCustomer(Base):
     feed_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     # generatedDate of the event that set feed_status: older events never overwrite it.
     feed_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The event type that set it (orders events of the same instant).
+    feed_status_event: Mapped[str | None] = mapped_column(String(100), nullable=True)
     feed_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Protocol
 
 from bankfeeds.errors import ValidationItem
@@ -41,6 +42,7 @@ _ATTRIBUTES = {
     "reference": "reference", "reconciled": "reconciled", "amount": "amount", "balance": "balance",
     "transactionType": "transaction_type",
 }
+_TEXT_FIELDS = frozenset({"id", "description", "counterparty", "reference"})
 # Storage needs these whatever the platform says.
 ALWAYS_REQUIRED = ("id", "date", "amount")
 
@@ -83,7 +85,7 @@ def latest_local_now(now: datetime) -> datetime:
 
 
 def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and (not value or value.isspace()))
 
 
 def check_batch(platform: Platform, txns: Sequence[Transaction], *, now: datetime) -> Verdict:
@@ -96,6 +98,9 @@ def check_batch(platform: Platform, txns: Sequence[Transaction], *, now: datetim
     verdict = Verdict()
     errors, warnings = verdict.errors, verdict.warnings
     required = [(name, _ATTRIBUTES[name]) for name in required_fields(platform)]
+    # One C call fetches every required value; the per-field check runs only when one is missing.
+    fetch = attrgetter(*(attr for _, attr in required))
+    text_fields = [i for i, (name, _) in enumerate(required) if name in _TEXT_FIELDS]
     allowed_types = platform.transaction_types
     future_after = latest_local_now(now)
     oldest_day = (now.date() - timedelta(days=platform.max_age_days)) if platform.max_age_days else None
@@ -104,10 +109,20 @@ def check_batch(platform: Platform, txns: Sequence[Transaction], *, now: datetim
 
     for index, txn in enumerate(txns):
         tid = txn.id
-        label = tid if tid is not None and tid.strip() else f"transactions[{index}]"
-        for name, attr in required:
-            if _missing(getattr(txn, attr)):
-                errors.append(ValidationItem(label, f"'{name}' is required by {platform.name}.", "Required"))
+        has_id = tid is not None and not _missing(tid)
+        label = tid if has_id else f"transactions[{index}]"
+        values = fetch(txn)
+        missing = None in values
+        if not missing:
+            for i in text_fields:
+                text = values[i]
+                if not text or text.isspace():
+                    missing = True
+                    break
+        if missing:
+            for (name, _), value in zip(required, values, strict=True):
+                if _missing(value):
+                    errors.append(ValidationItem(label, f"'{name}' is required by {platform.name}.", "Required"))
         ttype = txn.transaction_type
         if ttype is not None:
             if allowed_types is not None and ttype not in allowed_types:
@@ -143,7 +158,7 @@ def check_batch(platform: Platform, txns: Sequence[Transaction], *, now: datetim
                     f"({previous.isoformat()}); transactions must be in chronological order.",
                     "Chronological"))
             previous = when
-        if tid is None or not tid.strip():
+        if not has_id or tid is None:
             continue
         if tid in seen:
             warnings.append(ValidationItem(

@@ -113,7 +113,9 @@ class Journal:
 
     @staticmethod
     @contextlib.contextmanager
-    def read_only(directory: Path, server_url: str, company: str, connection: str, account: str) -> Iterator[JournalState]:
+    def read_only(
+        directory: Path, server_url: str, company: str, connection: str, account: str
+    ) -> Iterator[JournalState]:
         """The state, without locking or creating anything (for --dry-run)."""
         j = Journal(directory, server_url, company, connection, account)
         if j.path.exists():

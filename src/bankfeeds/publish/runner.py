@@ -9,6 +9,7 @@ transactions "older than what the account holds" and leave a gap for good.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 from bankfeeds.publish.balances import Settled, settle
 from bankfeeds.publish.client import ApiError, BankFeedsClient, PushOperation, dumps
 from bankfeeds.publish.journal import Journal, JournalBusy, JournalState
-from bankfeeds.publish.model import MalformedFile, ParsedFile
+from bankfeeds.publish.model import MalformedFile, ParsedFile, paused_gc
 from bankfeeds.publish.parsers import CsvOptions, parse_file
 from bankfeeds.publish.plan import MAX_BATCH, AccountPlan, Outgoing, collect, schedule
 
@@ -63,6 +64,7 @@ class FileReport:
     to_send: int = 0
     published: int = 0
     failed: int = 0
+    pending: int = 0
     not_sent: int = 0
 
     @property
@@ -76,7 +78,8 @@ class FileReport:
             "unselectedAccounts": self.unselected, "notBooked": self.not_booked, "read": self.read,
             "skipped": {"total": self.skipped, "duplicateInInput": self.duplicate_in_input,
                         "alreadySent": self.already_sent, "olderThanAccount": self.older},
-            "toSend": self.to_send, "published": self.published, "failed": self.failed, "notSent": self.not_sent,
+            "toSend": self.to_send, "published": self.published, "failed": self.failed, "pending": self.pending,
+            "notSent": self.not_sent,
         }
 
 
@@ -114,6 +117,7 @@ class Result:
     failures: list[dict[str, Any]] = field(default_factory=list)
     fatal: str | None = None
     dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -122,21 +126,21 @@ class Result:
             return EXIT_BAD_INPUT
         published = sum(f.published for f in self.files)
         troubled = self.fatal or any(a.stopped for a in self.accounts) or any(
-            f.failed or f.not_sent for f in self.files)
+            f.failed or f.not_sent or f.pending for f in self.files)
         if not troubled:
             return EXIT_OK
         return EXIT_PARTIAL if published else EXIT_FAILED
 
     def to_json(self) -> dict[str, Any]:
         totals = {k: sum(getattr(f, k) for f in self.files)
-                  for k in ("read", "skipped", "published", "failed", "not_sent")}
+                  for k in ("read", "skipped", "published", "failed", "pending", "not_sent")}
         return {
             "dryRun": self.dry_run, "exitCode": self.exit_code, "fatal": self.fatal,
             "totals": {"read": totals["read"], "skipped": totals["skipped"], "published": totals["published"],
-                       "failed": totals["failed"], "notSent": totals["not_sent"]},
+                       "failed": totals["failed"], "pending": totals["pending"], "notSent": totals["not_sent"]},
             "files": [f.to_json() for f in self.files],
             "accounts": [a.to_json(self.dry_run) for a in self.accounts],
-            "failures": self.failures, "timings": self.timings,
+            "failures": self.failures, "notes": self.notes, "timings": self.timings,
         }
 
 
@@ -170,6 +174,11 @@ class Publisher:
         self.o = options
         self.client = client
         self.r: Reporter = reporter or SilentReporter()
+        self.notes: list[str] = []
+
+    def _note(self, message: str) -> None:
+        self.notes.append(message)
+        self.r.note(message)
 
     # -- reading ----------------------------------------------------------------------------
     def _select(self, parsed: ParsedFile, report: FileReport) -> None:
@@ -195,6 +204,7 @@ class Publisher:
     def read(self, paths: list[str]) -> tuple[list[FileReport], dict[str, dict[int, list[Settled]]]]:
         reports: list[FileReport] = []
         by_account: dict[str, dict[int, list[Settled]]] = {}
+        named_accounts: dict[str, set[str]] = {}
         for index, path in enumerate(paths):
             report = FileReport(path)
             reports.append(report)
@@ -215,6 +225,12 @@ class Publisher:
                 continue
             for target, settled in mine.items():
                 by_account.setdefault(target, {})[index] = settled
+                named = {a for a, t in report.accounts.items() if t == target and a}
+                seen = named_accounts.setdefault(target, set())
+                if named and seen and not named & seen:
+                    self._note(f"source account {target} gets transactions of {', '.join(sorted(seen | named))}: "
+                                "their running balances will not follow one another")
+                seen |= named
             report.read = sum(len(v) for v in mine.values())
             self.r.parsed(index, report)
         return reports, by_account
@@ -222,16 +238,15 @@ class Publisher:
     # -- the run ----------------------------------------------------------------------------
     def run(self, paths: list[str]) -> Result:
         started = time.perf_counter()
-        files, by_account = self.read(paths)
+        with paused_gc():
+            files, by_account = self.read(paths)
         result = Result(files=files, dry_run=self.o.dry_run)
         result.timings["read"] = time.perf_counter() - started
         plans: dict[str, AccountPlan] = {}
-        for account, settled in by_account.items():
-            plans[account] = collect(account, settled, use_bank_ids=self.o.use_bank_ids)
+        with paused_gc():
+            for account, settled in by_account.items():
+                plans[account] = collect(account, settled, use_bank_ids=self.o.use_bank_ids)
         result.timings["plan"] = time.perf_counter() - started - result.timings["read"]
-        if any(f.error for f in files):
-            # Files that could be read are still published; the exit code says some were refused.
-            pass
         send_started = time.perf_counter()
         for account, plan in plans.items():
             report = AccountReport(account, plan=plan)
@@ -255,6 +270,7 @@ class Publisher:
             result.timings["network"] = self.client.network_seconds
             result.timings["requests"] = float(self.client.requests)
         result.timings["total"] = time.perf_counter() - started
+        result.notes = self.notes
         return result
 
     def _schedule(self, plan: AccountPlan, state: JournalState, files: list[FileReport],
@@ -276,7 +292,7 @@ class Publisher:
                 self.r.planned(index, f.to_send, batches_per_file.get(index, 0))
         if plan.older:
             first = plan.older_examples[0]
-            self.r.note(
+            self._note(
                 f"{sum(plan.older.values())} transaction(s) for {plan.account} are older than what the account "
                 f"already holds ({state.newest or self.o.after}) and were never sent; they are skipped, "
                 f"e.g. {first.date_text} {first.amount} {first.description!r} ({files[first.file].path}:{first.line})")
@@ -294,7 +310,12 @@ class Publisher:
         with Journal(o.state_dir, o.server_url, o.company, o.connection, plan.account) as journal:
             report.journal = str(journal.path)
             if not self._resolve_open(journal, plan.account, report, result):
-                self._count_unsent([x for x in plan.incoming if x.id not in journal.state.sent_ids], files)
+                open_ids = {i for b in journal.state.open.values() for i in b.ids}
+                for x in plan.incoming:
+                    if x.id in open_ids:
+                        files[x.file].pending += 1
+                    elif x.id not in journal.state.sent_ids:
+                        files[x.file].not_sent += 1
                 return
             self._schedule(plan, journal.state, files, report)
             for number, batch in enumerate(plan.batches, start=1):
@@ -319,7 +340,7 @@ class Publisher:
                         continue
                     op = self.client.create_bank_transactions(
                         self.o.company, self.o.connection, account, body, open_batch.key,
-                        on_new_key=lambda k, b=open_batch.batch: journal.rekey(b, k))
+                        on_new_key=functools.partial(journal.rekey, open_batch.batch))
                     journal.pushed(open_batch.batch, op.key)
                 op = self.client.wait_for(self.o.company, op, timeout=self.o.wait_timeout)
             except ApiError as exc:
@@ -359,7 +380,7 @@ class Publisher:
                 journal.done(batch_id, "Rejected")
                 self._fail_batch(batch, files, result, account, str(exc), None)
                 report.stopped = str(exc)
-                if exc.status in (401, 403, 404):
+                if exc.status in (401, 403):
                     result.fatal = str(exc)
             else:
                 # It may or may not have landed: the batch stays open for the next run to settle.
@@ -376,8 +397,9 @@ class Publisher:
             return False
         if not op.finished:
             report.pending.append(op.key)
-            report.stopped = f"push operation {op.key} is still {op.status} after {self.o.wait_timeout:.0f} s"
-            self._count_unsent(batch, files)
+            report.stopped = f"push operation {op.key} is still {op.status} after {self.o.wait_timeout:g} s"
+            for x in batch:
+                files[x.file].pending += 1
             return False
         journal.done(batch_id, op.status, op=op.key)
         if op.status != "Success":

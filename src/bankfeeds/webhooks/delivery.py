@@ -1,8 +1,10 @@
 """Delivery: claim due messages, sign them, POST them, record every attempt, schedule retries.
 
 A worker *claims* a message in a short transaction (a lease: ``locked_by``/``locked_until``,
-taken with FOR UPDATE SKIP LOCKED on PostgreSQL), delivers it with no transaction open, then
-records the attempt in another short one. While a delivery is in flight the worker renews its
+taken with FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL), delivers it with no transaction open,
+then records the attempt in another short one; the delivery lane keeps up to ``concurrency``
+deliveries in flight and, each turn, records those that finished and claims new ones in one
+transaction. While a delivery is in flight the worker renews its
 leases; a worker that dies (even by SIGKILL) stops renewing, its leases run out and another
 worker sends those messages again, with the same ``webhook-id``: at-least-once, and the only
 duplicates are messages a dead worker held. On shutdown the worker lets in-flight deliveries
@@ -107,6 +109,13 @@ def post(client: httpx.Client, job: Job, timestamp: datetime, timeout: float) ->
     )
 
 
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    attempted_at: datetime
+    outcome: Outcome
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -163,60 +172,85 @@ class Deliverer:
 
     def claim(self, limit: int) -> list[Job]:
         """Take up to ``limit`` due messages (one short transaction)."""
-        if limit <= 0:
-            return []
-        with self.database.unit_of_work() as session:
-            now = self.clock.now()
-            claimed = WebhookRepository(session).claim_due(now, limit, self.name, now + self._lease())
-            return [
-                Job(
-                    message_id=c.message.id,
-                    consumer_id=c.consumer.id,
-                    url=c.consumer.url,
-                    signing_secrets=tuple(service.signing_secrets(self.settings, c.consumer, now)),
-                    body=jsonutil.dumps(c.body),
-                    trigger=c.message.trigger,
-                )
-                for c in claimed
-            ]
+        return self.settle_and_claim([], limit)
+
+    def send(self, job: Job) -> Result:
+        """The HTTP part of an attempt; touches no database."""
+        attempted_at = self.clock.now()
+        outcome = post(self.client, job, self.wall_clock.now(), self.options.timeout_seconds)
+        return Result(job, attempted_at, outcome)
 
     def attempt(self, job: Job) -> Outcome:
         """Deliver one claimed message and record the attempt."""
-        attempted_at = self.clock.now()
-        outcome = post(self.client, job, self.wall_clock.now(), self.options.timeout_seconds)
-        try:
-            self.record(job, attempted_at, outcome)
-        except Exception:
-            # The lease runs out and the message is sent again: at-least-once.
-            log.exception("could not record the attempt at %s; it will be retried", job.message_id)
-        return outcome
+        result = self.send(job)
+        self.settle_and_claim([result], 0)
+        return result.outcome
 
-    def record(self, job: Job, attempted_at: datetime, outcome: Outcome) -> None:
-        with self.database.unit_of_work() as session:
-            repo = WebhookRepository(session)
-            message = repo.held(self.name, job.message_id)
-            if message is None and repo.message(job.consumer_id, job.message_id) is None:
-                return  # its consumer was deleted meanwhile
+    def settle_and_claim(self, results: list[Result], limit: int) -> list[Job]:
+        """One short transaction: record finished attempts, then claim up to ``limit`` due messages.
+
+        If it fails, the results are lost and their messages are sent again once their leases
+        run out: at-least-once.
+        """
+        if not results and limit <= 0:
+            return []
+        try:
+            with self.database.unit_of_work() as session:
+                repo = WebhookRepository(session)
+                if results:
+                    self._settle(repo, results)
+                if limit <= 0:
+                    return []
+                now = self.clock.now()
+                claimed = repo.claim_due(now, limit, self.name, now + self._lease())
+                return [
+                    Job(
+                        message_id=c.message.id,
+                        consumer_id=c.consumer.id,
+                        url=c.consumer.url,
+                        signing_secrets=tuple(service.signing_secrets(self.settings, c.consumer, now)),
+                        body=jsonutil.dumps(c.body),
+                        trigger=c.message.trigger,
+                    )
+                    for c in claimed
+                ]
+        except Exception:
+            if results:
+                log.exception("could not record %d webhook attempt(s); they will be retried", len(results))
+                return []
+            raise
+
+    def _settle(self, repo: WebhookRepository, results: list[Result]) -> None:
+        held = repo.held_many(self.name, [r.job.message_id for r in results])
+        existing = set(held) | repo.existing_messages([r.job.message_id for r in results if r.job.message_id
+                                                       not in held])
+        now = self.clock.now()
+        succeeded: set[Any] = set()
+        failed: set[Any] = set()
+        for result in results:
+            job, outcome = result.job, result.outcome
+            if job.message_id not in existing:
+                continue  # its consumer was deleted meanwhile
             repo.add_attempt(
                 WebhookAttempt(
-                    message_id=job.message_id, consumer_id=job.consumer_id, attempted_at=attempted_at,
+                    message_id=job.message_id, consumer_id=job.consumer_id, attempted_at=result.attempted_at,
                     url=job.url, status_code=outcome.status_code, success=outcome.success,
                     latency_ms=outcome.latency_ms, response=outcome.response, error=outcome.error,
                     trigger=job.trigger, worker=self.name,
                 )
             )
+            message = held.get(job.message_id)
             if message is None:
-                return  # our lease ran out and another worker has it now: its result decides
-            now = self.clock.now()
+                continue  # our lease ran out and another worker has it now: its result decides
             message.locked_by = None
             message.locked_until = None
-            message.last_attempt_at = attempted_at
+            message.last_attempt_at = result.attempted_at
             if outcome.success:
                 message.status = "Success"
                 message.next_attempt_at = None
                 message.delivered_at = now
-                repo.consumer_succeeded(job.consumer_id)
-                return
+                succeeded.add(job.consumer_id)
+                continue
             message.attempts += 1
             if message.attempts >= len(RETRY_SCHEDULE):
                 message.status = "Failure"
@@ -224,9 +258,14 @@ class Deliverer:
             else:
                 message.status = "Attempting"
                 message.next_attempt_at = now + RETRY_SCHEDULE[message.attempts]
-            if repo.consumer_failed(job.consumer_id, now, now - DISABLE_AFTER):
+            failed.add(job.consumer_id)
+        repo.session.flush()
+        for consumer_id in succeeded - failed:
+            repo.consumer_succeeded(consumer_id)
+        for consumer_id in failed - succeeded:
+            if repo.consumer_failed(consumer_id, now, now - DISABLE_AFTER):
                 log.warning("webhook consumer %s disabled: every attempt failed for %s days",
-                            job.consumer_id, DISABLE_AFTER.days)
+                            consumer_id, DISABLE_AFTER.days)
 
     def renew(self, message_ids: list[str]) -> None:
         if not message_ids:
@@ -243,37 +282,38 @@ class Deliverer:
     # The Lane protocol of worker.runner
 
     def run_once(self) -> int:
-        """Claim what is due (up to ``concurrency``), deliver it all, wait. For drain() and tests."""
+        """Claim what is due (up to ``concurrency``), deliver it all, record it. For drain() and tests."""
         jobs = self.claim(self.options.concurrency)
-        if len(jobs) == 1:
-            self.attempt(jobs[0])
-        elif jobs:
-            for f in [self.pool.submit(self.attempt, job) for job in jobs]:
-                f.result()
+        results = [self.send(jobs[0])] if len(jobs) == 1 else list(self.pool.map(self.send, jobs))
+        self.settle_and_claim(results, 0)
         return len(jobs)
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
-        """Keep up to ``concurrency`` deliveries in flight until ``stop``; then wind down."""
-        in_flight: dict[str, Future[Outcome]] = {}
+        """Keep up to ``concurrency`` deliveries in flight until ``stop``; then wind down.
+
+        Each turn records the attempts that finished and claims as many new messages as there
+        are free slots, in one transaction.
+        """
+        in_flight: dict[str, Future[Result]] = {}
         poll = self.settings.worker_poll_seconds
         heartbeat = max(0.2, self.options.lease_seconds / 3)
         last_renewal = time.monotonic()
         while not stop.is_set():
             wake.clear()
-            for message_id in [m for m, f in in_flight.items() if f.done()]:
-                del in_flight[message_id]
+            finished = [m for m, f in in_flight.items() if f.done()]
+            results = [in_flight.pop(m).result() for m in finished]
             free = self.options.concurrency - len(in_flight)
             jobs: list[Job] = []
             try:
-                jobs = self.claim(free)
+                jobs = self.settle_and_claim(results, free)
             except Exception:
                 log.exception("claiming webhook messages failed; retrying")
             for job in jobs:
-                future = self.pool.submit(self.attempt, job)
+                future = self.pool.submit(self.send, job)
                 future.add_done_callback(lambda _f: wake.set())
                 in_flight[job.message_id] = future
             if time.monotonic() - last_renewal >= heartbeat:
-                self._renew_quietly([m for m, f in in_flight.items() if not f.done()])
+                self._renew_quietly(list(in_flight))
                 last_renewal = time.monotonic()
             if jobs and len(jobs) == free:
                 continue  # there may be more due: claim again as slots free up
@@ -286,24 +326,29 @@ class Deliverer:
         except Exception:
             log.exception("renewing webhook leases failed")
 
-    def _wind_down(self, in_flight: dict[str, Future[Outcome]], heartbeat: float) -> None:
+    def _wind_down(self, in_flight: dict[str, Future[Result]], heartbeat: float) -> None:
         """Graceful shutdown: finish in-flight deliveries for a while, then release the rest."""
         deadline = time.monotonic() + self.options.grace_seconds
         last_renewal = time.monotonic()
-        while time.monotonic() < deadline:
-            pending = [m for m, f in in_flight.items() if not f.done()]
-            if not pending:
-                return
+        while in_flight and time.monotonic() < deadline:
+            finished = [m for m, f in in_flight.items() if f.done()]
+            if finished:
+                self.settle_and_claim([in_flight.pop(m).result() for m in finished], 0)
+                continue
             if time.monotonic() - last_renewal >= heartbeat:
-                self._renew_quietly(pending)
+                self._renew_quietly(list(in_flight))
                 last_renewal = time.monotonic()
-            time.sleep(0.05)
-        left = [m for m, f in in_flight.items() if not f.done()]
+            time.sleep(0.02)
+        if not in_flight:
+            return
         try:
-            released = self.release(left)
+            released = self.release(list(in_flight))
             log.warning("shutting down: released %d webhook message(s) still in flight", released)
         except Exception:
             log.exception("could not release webhook messages; their leases will run out")
+        # A delivery that ends after this is recorded as an attempt (the message is no longer ours).
+        for future in in_flight.values():
+            future.add_done_callback(lambda f: self.settle_and_claim([f.result()], 0))
 
     def close(self) -> None:
         with self._lock:

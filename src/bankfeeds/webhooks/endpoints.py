@@ -1,7 +1,8 @@
 """``/webhooks``: Codat's webhook consumers (Platform API), plus bankfeeds' delivery extensions.
 
 The three Codat operations answer exactly as the Platform spec documents (200, 201, 204). The
-create response carries one extra field, ``signingSecret``, shown once. The other routes
+create response carries one extra field, ``signingSecret``, shown once; ``companyTags`` is left
+out when the consumer has none (the spec is OpenAPI 3.1, where ``nullable`` means nothing). The other routes
 (enable/disable, secret rotation, messages, attempts, resend, recover, replay) are not in
 Codat's API; they are marked ``x-bankfeeds-extension`` in the OpenAPI document.
 """
@@ -34,7 +35,8 @@ EXT_TAGS: list[Any] = ["Webhooks (bankfeeds extensions)"]
 
 @router.get("/webhooks", operation_id="list-webhook-consumers")
 def list_webhook_consumers(session: SessionDep) -> JSONResponse:
-    return JSONResponse({"results": [wire(service.to_wire(c)) for c in service.list_consumers(session)]})
+    results = [wire(service.to_wire(c), exclude_none=True) for c in service.list_consumers(session)]
+    return JSONResponse({"results": results})
 
 
 @router.post("/webhooks", operation_id="create-webhook-consumer", status_code=201)
@@ -43,7 +45,7 @@ def create_webhook_consumer(
 ) -> JSONResponse:
     consumer, secret = service.create(session, clock, settings, body)
     out = WebhookConsumerCreated(**service.to_wire(consumer).model_dump(), signing_secret=secret)
-    return JSONResponse(wire(out), status_code=201)
+    return JSONResponse(wire(out, exclude_none=True), status_code=201)
 
 
 @router.delete("/webhooks/{webhookId}", operation_id="delete-webhook-consumer", status_code=204)
@@ -59,14 +61,14 @@ def delete_webhook_consumer(webhookId: str, session: SessionDep) -> Response:
              tags=EXT_TAGS, openapi_extra=EXTENSION)
 def disable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
     consumer = service.disable(session, clock, service.get(session, webhookId, for_update=True))
-    return JSONResponse(wire(service.to_wire(consumer)))
+    return JSONResponse(wire(service.to_wire(consumer), exclude_none=True))
 
 
 @router.post("/webhooks/{webhookId}/enable", operation_id="bankfeeds-enable-webhook-consumer",
              tags=EXT_TAGS, openapi_extra=EXTENSION)
 def enable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
     consumer = service.enable(session, clock, service.get(session, webhookId, for_update=True))
-    return JSONResponse(wire(service.to_wire(consumer)))
+    return JSONResponse(wire(service.to_wire(consumer), exclude_none=True))
 
 
 @router.post("/webhooks/{webhookId}/secret/rotate", operation_id="bankfeeds-rotate-webhook-secret",

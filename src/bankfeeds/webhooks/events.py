@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from bankfeeds.config import Settings
     from bankfeeds.models import Connection
 
+# ``worker.signals`` topics: new outbox events (to fan out), messages due (to deliver).
+EVENTS_TOPIC = "webhook-events"
+MESSAGES_TOPIC = "webhook-messages"
+
 # The event types a consumer can subscribe to (Codat's names).
 EVENT_TYPES: tuple[str, ...] = (
     "company.created",
@@ -74,7 +78,7 @@ def record(
         created_at=now,
     )
     session.add(event)
-    signals.mark(session)
+    signals.mark(session, EVENTS_TOPIC)
     return event
 
 

@@ -123,12 +123,18 @@ class WebhookRepository:
         return list(self.session.scalars(stmt))
 
     def failed_since(self, consumer_id: uuid.UUID, since: datetime) -> list[WebhookMessage]:
-        stmt = select(WebhookMessage).where(
-            WebhookMessage.consumer_id == consumer_id,
-            WebhookMessage.status == "Failure",
-            WebhookMessage.created_at >= since,
+        """Messages that failed for good, of events that happened since ``since``."""
+        stmt = (
+            select(WebhookMessage)
+            .join(Event, Event.id == WebhookMessage.event_id)
+            .where(
+                WebhookMessage.consumer_id == consumer_id,
+                WebhookMessage.status == "Failure",
+                Event.created_at >= since,
+            )
+            .with_for_update(of=WebhookMessage)
         )
-        return list(self.session.scalars(stmt.with_for_update()))
+        return list(self.session.scalars(stmt))
 
     def make_pending_due(self, consumer_id: uuid.UUID, now: datetime) -> int:
         """Every pending message of the consumer becomes due now (re-enabling resumes them)."""
@@ -169,7 +175,9 @@ class WebhookRepository:
             .limit(limit)
         )
         if self._skip_locked:
-            stmt = stmt.with_for_update(skip_locked=True, of=WebhookMessage)
+            # NO KEY UPDATE: it does not wait for (or skip rows behind) the KEY SHARE locks that
+            # inserting attempts takes through their foreign key.
+            stmt = stmt.with_for_update(skip_locked=True, key_share=True, of=WebhookMessage)
         claimed = []
         for message, consumer, body in self.session.execute(stmt).all():
             message.locked_by = worker
@@ -193,14 +201,21 @@ class WebhookRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def held(self, worker: str, message_id: str) -> WebhookMessage | None:
-        """The message if ``worker`` still holds it (its lease was not taken over), locked."""
+    def held_many(self, worker: str, message_ids: Sequence[str]) -> dict[str, WebhookMessage]:
+        """Those of the messages that ``worker`` still holds (leases not taken over), locked."""
+        if not message_ids:
+            return {}
         stmt = (
             select(WebhookMessage)
-            .where(and_(WebhookMessage.id == message_id, WebhookMessage.locked_by == worker))
-            .with_for_update()
+            .where(and_(WebhookMessage.id.in_(list(message_ids)), WebhookMessage.locked_by == worker))
+            .with_for_update(key_share=True)
         )
-        return self.session.scalars(stmt).one_or_none()
+        return {m.id: m for m in self.session.scalars(stmt)}
+
+    def existing_messages(self, message_ids: Sequence[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        return set(self.session.scalars(select(WebhookMessage.id).where(WebhookMessage.id.in_(list(message_ids)))))
 
     def consumer_succeeded(self, consumer_id: uuid.UUID) -> None:
         # Conditional, so the common case (not failing) writes and locks nothing.

@@ -20,7 +20,7 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
 from bankfeeds.webhooks import signing
 from bankfeeds.webhooks.config import MAX_CONSUMERS, PREVIOUS_SECRET_TTL, REPLAY_WINDOW
-from bankfeeds.webhooks.events import EVENT_TYPES
+from bankfeeds.webhooks.events import EVENT_TYPES, MESSAGES_TOPIC
 from bankfeeds.webhooks.repository import WebhookRepository
 from bankfeeds.webhooks.schemas import AttemptOut, MessageOut, WebhookConsumerOut, WebhookConsumerPrototype
 from bankfeeds.worker import signals
@@ -201,7 +201,7 @@ def enable(session: Session, clock: Clock, consumer: WebhookConsumer) -> Webhook
         consumer.updated_at = now
         session.flush()
     if WebhookRepository(session).make_pending_due(consumer.id, now):
-        signals.mark(session)
+        signals.mark(session, MESSAGES_TOPIC)
     return consumer
 
 
@@ -262,7 +262,7 @@ def resend(session: Session, clock: Clock, consumer: WebhookConsumer, message_id
     """Send one message again (whatever its state), same ``webhook-id``, on a fresh schedule."""
     message = get_message(session, consumer, message_id, for_update=True)
     _requeue(message, clock.now(), "resend")
-    signals.mark(session)
+    signals.mark(session, MESSAGES_TOPIC)
     return message
 
 
@@ -275,7 +275,7 @@ def recover(session: Session, clock: Clock, consumer: WebhookConsumer, since: da
     for message in failed:
         _requeue(message, now, "recover")
     if failed:
-        signals.mark(session)
+        signals.mark(session, MESSAGES_TOPIC)
     return len(failed)
 
 
@@ -297,7 +297,7 @@ def replay_missing(session: Session, clock: Clock, consumer: WebhookConsumer, si
     ]
     repo.add_messages([_message(consumer, e, now, "replay") for e in missing])
     if missing:
-        signals.mark(session)
+        signals.mark(session, MESSAGES_TOPIC)
     return len(missing)
 
 
@@ -342,7 +342,7 @@ def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
     repo.add_messages(messages)
     repo.mark_dispatched(events, now)
     if messages:
-        signals.mark(session)
+        signals.mark(session, MESSAGES_TOPIC)
     return len(events)
 
 

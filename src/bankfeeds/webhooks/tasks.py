@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.webhooks import service
 from bankfeeds.webhooks.config import DeliveryOptions
 from bankfeeds.webhooks.delivery import Deliverer
+from bankfeeds.webhooks.events import EVENTS_TOPIC, MESSAGES_TOPIC
 from bankfeeds.worker.runner import Lane, LaneTask, Task, TaskContext, session_task
 
 
+@cache
+def _fanout_batch() -> int:
+    return DeliveryOptions().fanout_batch
+
+
 def _dispatch_events(session: Session, ctx: TaskContext) -> int:
-    return service.dispatch_events(session, ctx.clock, DeliveryOptions().fanout_batch)
+    return service.dispatch_events(session, ctx.clock, _fanout_batch())
 
 
 dispatch_events = session_task(_dispatch_events)
 dispatch_events.__name__ = "dispatch_webhook_events"
+dispatch_events.wakes_on = (EVENTS_TOPIC,)  # type: ignore[attr-defined]
 
 
 class DeliverMessages:
     """The delivery lane (see ``webhooks.delivery``). Options and clocks can be injected for tests."""
 
     __name__ = "deliver_webhook_messages"
+    wakes_on = (MESSAGES_TOPIC,)
 
     def __init__(self, options: DeliveryOptions | None = None, *, wall_clock: Clock | None = None) -> None:
         self.options = options

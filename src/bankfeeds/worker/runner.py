@@ -10,7 +10,8 @@ Each task runs in its own *lane* (a thread), so a slow one (a webhook endpoint t
 it is woken (``worker.signals``: a commit that made work due, here or, on PostgreSQL, in
 another process). A task is either a function doing one batch of due work in its own
 transaction(s) and returning how many items it handled, or a ``LaneTask`` with its own
-long-running loop (webhook delivery keeps deliveries in flight across passes).
+long-running loop (webhook delivery keeps deliveries in flight across passes). A task's
+``wakes_on`` attribute names the ``worker.signals`` topics that wake its lane.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ class Worker:
         self.lanes: list[Lane] = [
             t.open(self.ctx) if isinstance(t, LaneTask) else FunctionLane(t, self.ctx) for t in self.tasks
         ]
+        # The ``worker.signals`` topics whose commits wake each lane (a task's ``wakes_on``).
+        self.topics: list[tuple[str, ...]] = [tuple(getattr(t, "wakes_on", ())) for t in self.tasks]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakes: list[threading.Event] = []
@@ -167,7 +170,7 @@ class Worker:
             self._listener.start()
         for i, lane in enumerate(self.lanes):
             wake = threading.Event()
-            signals.register(wake)
+            signals.register(wake, self.topics[i])
             self._wakes.append(wake)
             thread = threading.Thread(
                 target=self._run_lane, args=(lane, wake), name=f"bankfeeds-worker-{i}", daemon=True

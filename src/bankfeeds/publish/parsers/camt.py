@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from bankfeeds.publish.model import Balance, Entry, MalformedFile, ParsedFile, Statement
+from bankfeeds.publish.model import Balance, Entry, MalformedFile, ParsedFile, Statement, paused_gc
 from bankfeeds.publish.parsers.common import plain_decimal, sign_type, squash
 
 NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
@@ -36,10 +36,12 @@ Field = tuple[str, int, str | None]
 class _Scope:
     """The leaf values under one element (a statement, a balance or an entry), by relative path."""
 
-    __slots__ = ("depth", "fields", "line", "tx_count")
+    __slots__ = ("cut", "depth", "fields", "line", "tx_count")
 
-    def __init__(self, depth: int, line: int) -> None:
+    def __init__(self, depth: int, line: int, prefix: str) -> None:
         self.depth = depth
+        # Length of the scope element's own path plus the slash: what to cut off a descendant's path.
+        self.cut = len(prefix) + 1
         self.line = line
         self.fields: dict[str, list[Field]] = {}
         self.tx_count = 0
@@ -67,6 +69,8 @@ class _Reader:
         self.parser.StartDoctypeDeclHandler = self._doctype
         self.parser.EntityDeclHandler = self._entity
         self.stack: list[str] = []
+        # Full path of each open element ("Document/BkToCstmrStmt/Stmt/..."), parallel to the stack.
+        self.paths: list[str] = []
         self.has_child: list[bool] = []
         self.chars: list[str] = []
         self.format: str | None = None
@@ -76,7 +80,9 @@ class _Reader:
         self.balance: _Scope | None = None
         self.entry: _Scope | None = None
         self.balances: list[_Scope] = []
-        self.entries: list[_Scope] = []
+        self.entries: list[Entry] = []
+        self.not_booked = 0
+        self.currency: str | None = None
 
     # -- expat callbacks -------------------------------------------------------------------
     def _fail(self, expected: str, found: str | None = None, line: int | None = None,
@@ -97,6 +103,7 @@ class _Reader:
         if self.has_child:
             self.has_child[-1] = True
         self.stack.append(name)
+        self.paths.append(f"{self.paths[-1]}/{name}" if self.paths else name)
         self.has_child.append(False)
         self.chars = []
         if depth == 0:
@@ -112,25 +119,25 @@ class _Reader:
             self.statement_tag, self.format = CONTAINERS[name]
             return
         if depth == 2 and name == self.statement_tag:
-            self.stmt = _Scope(depth + 1, line)
-            self.balances, self.entries = [], []
+            self.stmt = _Scope(depth + 1, line, self.paths[-1])
+            self.balances, self.entries, self.not_booked, self.currency = [], [], 0, None
             return
         if self.stmt is None:
             return
         if depth == 3 and name == "Bal":
-            self.balance = _Scope(depth + 1, line)
+            self.balance = _Scope(depth + 1, line, self.paths[-1])
         elif depth == 3 and name == "Ntry":
-            self.entry = _Scope(depth + 1, line)
+            self.entry = _Scope(depth + 1, line, self.paths[-1])
         elif self.entry is not None and name == "TxDtls":
             self.entry.tx_count += 1
-        if name == "Amt" or name == "Ccy":
+        if name == "Amt":
             ccy = attrs.get("Ccy")
             if ccy is not None:
                 scope = self.entry or self.balance or self.stmt
                 scope.fields.setdefault(self._rel(scope) + "@Ccy", []).append((ccy, line, None))
 
     def _rel(self, scope: _Scope) -> str:
-        return "/".join(self.stack[scope.depth:])
+        return self.paths[-1][scope.cut:]
 
     def _chars(self, data: str) -> None:
         self.chars.append(data)
@@ -147,13 +154,15 @@ class _Reader:
                 scope.fields.setdefault(self._rel(scope), []).append((text, line, None))
         self.chars = []
         self.stack.pop()
+        self.paths.pop()
         if self.stmt is None:
             return
         if depth == 3 and name == "Bal" and self.balance is not None:
             self.balances.append(self.balance)
             self.balance = None
         elif depth == 3 and name == "Ntry" and self.entry is not None:
-            self.entries.append(self.entry)
+            # Turned into an Entry at once: only small objects stay alive through a long statement.
+            self._take_entry(self.entry)
             self.entry = None
         elif depth == 2 and name == self.statement_tag:
             self.statements.append(self._statement(self.stmt))
@@ -212,19 +221,19 @@ class _Reader:
             amount, ccy = self._amount(bal, tag + "/Bal")
             when = self._date(bal, "Dt", tag + "/Bal", required=False)
             self._same_currency(stmt, ccy, bal.line, tag + "/Bal/Amt")
-            balance = Balance(amount, when[0] if when else None, bal.line)
+            amt_field = bal.get("Amt")
+            balance = Balance(amount, when[0] if when else None, amt_field[1] if amt_field else bal.line)
             if code in OPENING and stmt.opening is None:
                 stmt.opening = balance
             elif code in CLOSING and stmt.closing is None:
                 stmt.closing = balance
-        for ntry in self.entries:
-            status = ntry.text("Sts") or ntry.text("Sts/Cd") or ntry.text("Sts/Prtry")
-            if not status:
-                raise self._fail("<Sts> (BOOK, PDNG, INFO)", line=ntry.line, element=tag + "/Ntry/Sts")
-            if status != "BOOK":
-                stmt.not_booked += 1
-                continue
-            stmt.entries.append(self._entry(stmt, ntry, tag + "/Ntry"))
+        if stmt.currency is None:
+            stmt.currency = self.currency
+        elif self.currency is not None and self.currency != stmt.currency:
+            raise self._fail(f"amounts in the account currency {stmt.currency}", found=self.currency,
+                             line=scope.line, element=tag + "/Ntry/Amt")
+        stmt.entries = self.entries
+        stmt.not_booked = self.not_booked
         return stmt
 
     def _same_currency(self, stmt: Statement, ccy: str | None, line: int, where: str) -> None:
@@ -235,9 +244,23 @@ class _Reader:
         elif ccy != stmt.currency:
             raise self._fail(f"amounts in the account currency {stmt.currency}", found=ccy, line=line, element=where)
 
-    def _entry(self, stmt: Statement, ntry: _Scope, where: str) -> Entry:
+    def _take_entry(self, ntry: _Scope) -> None:
+        where = f"{self.statement_tag}/Ntry"
+        status = ntry.text("Sts") or ntry.text("Sts/Cd") or ntry.text("Sts/Prtry")
+        if not status:
+            raise self._fail("<Sts> (BOOK, PDNG, INFO)", line=ntry.line, element=where + "/Sts")
+        if status != "BOOK":
+            self.not_booked += 1
+            return
+        self.entries.append(self._entry(ntry, where))
+
+    def _entry(self, ntry: _Scope, where: str) -> Entry:
         amount, ccy = self._amount(ntry, where)
-        self._same_currency(stmt, ccy, ntry.line, where + "/Amt")
+        known = (self.stmt.text("Acct/Ccy") if self.stmt is not None else None) or self.currency
+        if ccy is not None and known is not None and ccy != known:
+            raise self._fail(f"amounts in the account currency {known}", found=ccy, line=ntry.line,
+                             element=where + "/Amt")
+        self.currency = known or ccy
         booked = self._date(ntry, "BookgDt", where, required=True)
         assert booked is not None
         tx = "NtryDtls/TxDtls/"
@@ -267,6 +290,11 @@ class _Reader:
 
 
 def parse(path: str | Path, source: BinaryIO | None = None) -> ParsedFile:
+    with paused_gc():
+        return _parse(path, source)
+
+
+def _parse(path: str | Path, source: BinaryIO | None) -> ParsedFile:
     reader = _Reader(str(path))
     handle = source or open(path, "rb")  # noqa: SIM115 - closed below when we opened it
     try:

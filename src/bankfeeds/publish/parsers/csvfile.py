@@ -128,17 +128,24 @@ def _parse_date(text: str, fmt: str) -> datetime:
 
 
 def _guess_format(path: str, cells: list[tuple[int, str]]) -> str:
-    fitting = []
+    """The one known format that reads every date; otherwise name the cell that breaks the best one."""
+    failures: dict[str, tuple[int, tuple[int, str]]] = {}
     for fmt in DATE_FORMATS:
-        try:
-            for _, c in cells:
-                _parse_date(c, fmt)
-        except ValueError:
-            continue
-        fitting.append(fmt)
+        bad = 0
+        first_bad: tuple[int, str] | None = None
+        for line, cell in cells:
+            try:
+                _parse_date(cell, fmt)
+            except ValueError:
+                bad += 1
+                first_bad = first_bad or (line, cell)
+        if first_bad is not None:
+            failures[fmt] = (bad, first_bad)
+    fitting = [fmt for fmt in DATE_FORMATS if fmt not in failures]
     if not fitting:
-        line, cell = cells[0] if cells else (None, "")
-        raise MalformedFile(path, "dates in one known format (or pass --date-format)", line=line,
+        best = min(failures, key=lambda f: failures[f][0])
+        line, cell = failures[best][1]
+        raise MalformedFile(path, f"a date like the others ({best}), or pass --date-format", line=line,
                             element="date", found=cell)
     if len(fitting) > 1:
         raise MalformedFile(path, f"one date format, but {' and '.join(fitting)} both read every date; "
@@ -183,14 +190,16 @@ def parse(path: str | Path, options: CsvOptions | None = None, raw: bytes | None
                             "credit), or a --csv-columns mapping", line=rows[0][0] if rows else 1)
     body = [(n, r) for n, r in rows[header_at + 1:] if any(c.strip() for c in r)]
     if not body:
-        raise MalformedFile(name, "at least one transaction row after the header", line=rows[header_at][0] if header_at >= 0 else 1)
+        raise MalformedFile(name, "at least one transaction row after the header",
+                            line=rows[header_at][0] if header_at >= 0 else 1)
     width = max(cols.values()) + 1
 
     def cell(fld: str, line: int, row: list[str]) -> str:
         if fld not in cols:
             return ""
         if cols[fld] >= len(row):
-            raise MalformedFile(name, f"at least {width} columns", line=line, element=fld, found=f"{len(row)} columns")
+            raise MalformedFile(name, f"at least {width} columns", line=line, element=fld,
+                                found=f"{len(row)} columns")
         return row[cols[fld]].strip()
 
     fmt = opts.date_format or _guess_format(name, [(n, cell("date", n, r)) for n, r in body])
@@ -200,7 +209,8 @@ def parse(path: str | Path, options: CsvOptions | None = None, raw: bytes | None
         try:
             when = _parse_date(raw_date, fmt)
         except ValueError:
-            raise MalformedFile(name, f"a date in the format {fmt}", line=line, element="date", found=raw_date) from None
+            raise MalformedFile(name, f"a date in the format {fmt}", line=line, element="date",
+                                found=raw_date) from None
 
         def money(fld: str, raw_value: str, line: int = line) -> Decimal:
             try:
@@ -215,12 +225,13 @@ def parse(path: str | Path, options: CsvOptions | None = None, raw: bytes | None
         else:
             debit, credit = cell("debit", line, row), cell("credit", line, row)
             if bool(debit) == bool(credit):
-                raise MalformedFile(name, "one of the debit and credit columns filled", line=line, element="debit/credit",
-                                    found=f"debit={debit!r} credit={credit!r}")
+                raise MalformedFile(name, "one of the debit and credit columns filled", line=line,
+                                    element="debit/credit", found=f"debit={debit!r} credit={credit!r}")
             amount = -abs(money("debit", debit)) if debit else abs(money("credit", credit))
         balance_text = cell("balance", line, row)
         balance = money("balance", balance_text) if balance_text else None
-        description = squash(cell("description", line, row)) or squash(cell("counterparty", line, row)) or sign_type(amount)
+        description = (squash(cell("description", line, row)) or squash(cell("counterparty", line, row))
+                       or sign_type(amount))
         entries.append(Entry(
             booked=when.date(), at=when.time() if when.time() != time(0) else None, amount=amount,
             description=description, line=line, counterparty=cell("counterparty", line, row) or None,

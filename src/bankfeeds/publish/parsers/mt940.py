@@ -207,12 +207,12 @@ def _statement(path: str, fields: list[_Field]) -> Statement:
         if f.tag in ("60F", "60M"):
             seen_opening = True
         elif f.tag == "61":
-            if not seen_opening or f.line > closing.line:
+            if not seen_opening or f.line > closing_field.line:
                 raise MalformedFile(path, ":61: lines between the opening :60: and the closing :62: balance",
                                     line=f.line, element=":61:")
             last = _entry(path, f, currency)
             stmt.entries.append(last)
-        elif f.tag == "86" and last is not None and f.line < closing.line:
+        elif f.tag == "86" and last is not None and f.line < closing_field.line:
             description, party, reference = _info(f.text)
             last.description = description or last.description
             last.counterparty = party

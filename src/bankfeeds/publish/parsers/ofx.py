@@ -18,6 +18,7 @@ import io
 import re
 import warnings
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -41,11 +42,16 @@ class _Located:
 
     def __init__(self, raw: bytes, message: str) -> None:
         self.message = message
-        self.before = raw.count(b"\n") - message.count("\n")
+        # Where the body starts in the file: the header's lines come before it.
+        decoded = raw.decode("latin-1")
+        body = message.lstrip()
+        start = decoded.find(body[:40]) if body else -1
+        self.before = decoded.count("\n", 0, start) if start >= 0 else 0
+        self.lead = len(message) - len(body)
         self._cache: dict[str, list[int]] = {}
 
     def line_at(self, offset: int) -> int:
-        return self.before + self.message.count("\n", 0, offset) + 1
+        return self.before + self.message.count("\n", self.lead, max(offset, self.lead)) + 1
 
     def lines(self, tag: str) -> list[int]:
         if tag not in self._cache:
@@ -53,9 +59,19 @@ class _Located:
             self._cache[tag] = [self.line_at(m.start()) for m in pattern.finditer(self.message)]
         return self._cache[tag]
 
+    def line_after(self, tag: str, line: int | None) -> int | None:
+        """The first line at or after ``line`` holding ``tag``."""
+        if line is None:
+            return None
+        return next((n for n in self.lines(tag) if n >= line), line)
+
     def line(self, tag: str, index: int) -> int | None:
         found = self.lines(tag)
         return found[index] if index < len(found) else None
+
+
+def _no_doctype(*args: Any) -> None:
+    raise xml.parsers.expat.ExpatError("a DOCTYPE is not allowed in OFX")
 
 
 def _spec_error(exc: Exception) -> str:
@@ -96,11 +112,14 @@ def _entry(path: str, where: _Located, index: int, elem: ET.Element) -> Entry:
     try:
         txn = _convert(elem)
     except InvalidOperation:
-        raise MalformedFile(path, "TRNAMT as a decimal amount like -12.50", line=line, element="STMTTRN/TRNAMT",
-                            found=_child_text(elem, "TRNAMT")) from None
+        raise MalformedFile(path, "TRNAMT as a decimal amount like -12.50", line=where.line_after("TRNAMT", line),
+                            element="STMTTRN/TRNAMT", found=_child_text(elem, "TRNAMT")) from None
     except Exception as exc:  # ofxtools raises ValueError subclasses, decimal and key errors alike
-        raise MalformedFile(path, "a transaction conforming to the OFX spec", line=line, element="STMTTRN",
-                            found=_spec_error(exc)) from None
+        m = re.search(r"STMTTRN\.([a-z0-9.]+)", str(exc))
+        child = m.group(1).upper() if m else None
+        raise MalformedFile(path, "a transaction conforming to the OFX spec",
+                            line=where.line_after(child, line) if child else line,
+                            element=f"STMTTRN/{child}" if child else "STMTTRN", found=_spec_error(exc)) from None
     raw_date = _child_text(elem, "DTPOSTED") or ""
     try:
         booked, at = _local_date(raw_date)
@@ -122,31 +141,39 @@ def parse(path: str | Path, raw: bytes | None = None) -> ParsedFile:
 
     name = str(path)
     data = raw if raw is not None else Path(path).read_bytes()
+    from ofxtools.header import parse_header
+
+    try:
+        header, body = parse_header(io.BytesIO(data))
+    except Exception as exc:  # OFXHeaderError, or a body that cannot be decoded
+        raise MalformedFile(name, "an OFX header (OFXHEADER:100 ... or <?OFX OFXHEADER=\"200\" ...?>)", line=1,
+                            found=str(exc)[:120]) from None
+    where = _Located(data, body)
+    if str(getattr(header, "ofxheader", "")) == "200":
+        # OFX 2.x is XML: expat names the line of any tag out of place, which ofxtools' reader does not.
+        checker = xml.parsers.expat.ParserCreate()
+        checker.StartDoctypeDeclHandler = _no_doctype
+        try:
+            checker.Parse(data, True)
+        except xml.parsers.expat.ExpatError as exc:
+            raise MalformedFile(name, "well-formed OFX tags (OFX 2.x is XML)", line=exc.lineno,
+                                found=xml.parsers.expat.ErrorString(exc.code)) from None
     tree = OFXTree()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree.parse(io.BytesIO(data))
     except ParseError as exc:
-        # The offset counts from the start of the body, after the header.
-        try:
-            from ofxtools.header import parse_header
-
-            _, body = parse_header(io.BytesIO(data))
-            where = _Located(data, body)
-            m = _POSITION.search(str(exc))
-            line = where.line_at(int(m.group(1))) if m else None
-        except Exception:
-            line = None
-        raise MalformedFile(name, "well-formed OFX tags", line=line, found=str(exc).split(" - position")[0]) from None
-    except Exception as exc:  # the header: OFXHeaderError, or an undecodable body
-        raise MalformedFile(name, "an OFX header (OFXHEADER:100 ... or <?OFX OFXHEADER=\"200\" ...?>)", line=1,
-                            found=str(exc)[:120]) from None
-    from ofxtools.header import parse_header
-
-    _, body = parse_header(io.BytesIO(data))
+        m = _POSITION.search(str(exc))
+        raise MalformedFile(name, "well-formed OFX tags", line=where.line_at(int(m.group(1))) if m else None,
+                            found=str(exc).split(" - position")[0]) from None
+    except Exception as exc:  # ofxtools' tree builder: an end tag with nothing open, and the like
+        raise MalformedFile(name, "well-formed OFX tags (every closing tag matching an open one)",
+                            found=f"{type(exc).__name__}: {exc}") from None
     where = _Located(data, body)
     root = tree.getroot()
+    if root is None:  # pragma: no cover - ofxtools raises before this
+        raise MalformedFile(name, "an <OFX> element", line=1)
     statements: list[Statement] = []
     txn_index = 0
     counters = {"STMTRS": 0, "CCSTMTRS": 0}

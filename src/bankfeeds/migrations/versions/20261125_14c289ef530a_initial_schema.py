@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c8d4495af77a
+Revision ID: 14c289ef530a
 Revises:
-Create Date: 2026-11-25 00:04:41.750116
+Create Date: 2026-11-25 00:18:23.931847
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import bankfeeds.kit.types
 
 
-revision: str = "c8d4495af77a"
+revision: str = "14c289ef530a"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("hub_connection_id", sa.Uuid(), nullable=True),
         sa.Column("feed_status", sa.String(length=30), nullable=True),
         sa.Column("feed_status_at", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("feed_status_event", sa.String(length=100), nullable=True),
         sa.Column("feed_message", sa.Text(), nullable=True),
         sa.Column("created_at", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -388,7 +389,7 @@ def upgrade() -> None:
 
     op.create_table(
         "webhook_attempts",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("message_id", sa.String(length=40), nullable=False),
         sa.Column("consumer_id", sa.Uuid(), nullable=False),
         sa.Column("attempted_at", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=False),

@@ -1,0 +1,198 @@
+"""Webhooks: deliveries per second to a local receiver, and the delay from commit to delivery when idle.
+
+For each database kind (SQLite file, throwaway PostgreSQL database) a consumer points at a
+receiver running in its own process (a keep-alive ``http.server`` on 127.0.0.1 that answers
+200 and logs each request's arrival time), and a worker runs in this process exactly as in
+``bankfeeds serve`` (its lanes in threads, woken by commits; on PostgreSQL also by NOTIFY).
+
+* **throughput**: ``BENCH_WEBHOOKS_N`` (default 2000) events are committed (100 per
+  transaction) with the worker stopped; then the worker starts and we time until every message
+  is recorded as delivered: fan-out, claim, sign, POST, record. Deliveries per second.
+* **idle delay**: with the worker idle, ``BENCH_WEBHOOKS_IDLE`` (default 200) events are
+  committed one at a time, each after the previous one arrived plus a short random pause; the
+  delay is the receiver's arrival time minus the moment the commit returned. p50, p99, max.
+
+Environment: ``BENCH_WEBHOOKS_DBS`` (default ``sqlite,postgresql``; PostgreSQL skipped when
+unreachable), ``BENCH_WEBHOOKS_CONCURRENCY`` (default 16), ``BANKFEEDS_BENCH_PG_URL`` admin URL.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bankfeeds.config import Settings
+from bankfeeds.kit import migrate
+from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.db import Database
+from bankfeeds.models import WebhookMessage
+from bankfeeds.webhooks import events
+from bankfeeds.webhooks import service as webhooks
+from bankfeeds.webhooks.config import DeliveryOptions
+from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
+from bankfeeds.worker.runner import Worker
+
+PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+RECEIVER = textwrap.dedent('''
+    import sys, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    log = open(sys.argv[1], "a", buffering=1)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            arrived = time.time()
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            log.write(f"{self.headers['webhook-id']} {arrived}\\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+''')
+
+
+@contextmanager
+def fresh_database(kind: str) -> Iterator[str | None]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            migrate.upgrade(url)
+            yield url
+        return
+    import psycopg
+
+    name = f"bankfeeds_bench_webhooks_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        yield None
+        return
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def receiver(log: Path) -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, "-c", RECEIVER, str(log)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}/webhooks"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def arrivals(log: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            msg_id, at = line.split()
+            out.setdefault(msg_id, float(at))
+    return out
+
+
+def payload(i: int) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "name": f"Bench company {i}", "description": None, "tags": {}}
+
+
+def delivered(database: Database) -> int:
+    with database.unit_of_work() as s:
+        return s.scalar(select(func.count()).select_from(WebhookMessage).where(WebhookMessage.status == "Success")) or 0
+
+
+def bench_kind(kind: str, n: int, idle: int, concurrency: int) -> None:
+    with fresh_database(kind) as url, tempfile.TemporaryDirectory(prefix="bench-webhooks-rx-") as tmp:
+        if url is None:
+            print(f"[{kind}] PostgreSQL not reachable at {PG_ADMIN_URL}: skipped")
+            return
+        log = Path(tmp) / "arrivals.log"
+        settings = Settings(environment="test", database_url=url, secret_key="bench-secret", run_worker=False,
+                            worker_poll_seconds=1.0)
+        database = Database(url)
+        clock = SystemClock()
+        options = DeliveryOptions(concurrency=concurrency)
+        with receiver(log) as url_rx:
+            with database.unit_of_work() as s:
+                webhooks.add(s, clock, settings, url_rx, ["company.created"])
+
+            # Throughput: a backlog of n events, then the worker.
+            for start in range(0, n, 100):
+                with database.unit_of_work() as s:
+                    for i in range(start, min(n, start + 100)):
+                        events.record(s, clock, "company.created", payload(i))
+            worker = Worker(database, settings, clock, tasks=[dispatch_events, DeliverMessages(options)])
+            started = time.perf_counter()
+            worker.start()
+            while delivered(database) < n:
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            print(f"[{kind}] throughput: {n} messages fanned out and delivered in {elapsed:.2f} s = "
+                  f"{n / elapsed:.0f} deliveries/s (one worker process, concurrency {concurrency})")
+
+            # Idle delay: one event at a time into an idle worker.
+            time.sleep(1.5)
+            seen = len(arrivals(log))
+            committed: dict[int, float] = {}
+            for i in range(idle):
+                time.sleep(random.uniform(0.02, 0.08))
+                with database.unit_of_work() as s:
+                    event = events.record(s, clock, "company.created", payload(n + i))
+                    event_id = event.id
+                committed[i] = time.time()
+                deadline = time.monotonic() + 10
+                while len(arrivals(log)) < seen + i + 1 and time.monotonic() < deadline:
+                    time.sleep(0.0005)
+                del event_id
+            worker.stop()
+            got = arrivals(log)
+            with database.unit_of_work() as s:
+                order = list(s.scalars(select(WebhookMessage.id).order_by(WebhookMessage.created_at)))[n:]
+            delays = sorted((got[m] - committed[i]) * 1000 for i, m in enumerate(order) if m in got)
+            missing = idle - len(delays)
+            q = statistics.quantiles(delays, n=100, method="inclusive")
+            print(f"[{kind}] idle commit-to-delivery delay over {len(delays)} events: p50 {q[49]:.1f} ms, "
+                  f"p99 {q[98]:.1f} ms, max {delays[-1]:.1f} ms" + (f" ({missing} missing!)" if missing else ""))
+        database.dispose()
+
+
+def main() -> None:
+    kinds = [k.strip() for k in os.environ.get("BENCH_WEBHOOKS_DBS", "sqlite,postgresql").split(",") if k.strip()]
+    n = int(os.environ.get("BENCH_WEBHOOKS_N", "2000"))
+    idle = int(os.environ.get("BENCH_WEBHOOKS_IDLE", "200"))
+    concurrency = int(os.environ.get("BENCH_WEBHOOKS_CONCURRENCY", "16"))
+    for kind in kinds:
+        bench_kind(kind, n, idle, concurrency)
+
+
+if __name__ == "__main__":
+    main()
