@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import SAWarning
 
 from tests.fixtures.app import basic
 
@@ -100,3 +102,24 @@ def test_auth_is_codat_basic_api_key(anon_client: TestClient, client: TestClient
         assert r.status_code == 401, header
         assert r.json()["statusCode"] == 401
     assert anon_client.get("/companies", headers={"Authorization": basic(api_key)}).status_code == 200
+
+
+def test_null_is_refused_on_create_and_replace_but_ignored_on_update(client: TestClient) -> None:
+    for body in [{"name": "A", "tags": None}, {"name": "A", "description": None}]:
+        r = client.post("/companies", json=body)
+        assert r.status_code == 400 and "null" in r.json()["error"], body
+    cid = create(client, description="d", tags={"a": "1"})["id"]
+    assert client.put(f"/companies/{cid}", json={"name": "B", "tags": None}).status_code == 400
+    r = client.patch(f"/companies/{cid}", json={"name": None, "description": None, "tags": None})
+    assert r.status_code == 200
+    assert (r.json()["name"], r.json()["description"], r.json()["tags"]) == ("Bank of Dave", "d", {"a": "1"})
+
+
+def test_delete_company_with_its_connection_deletes_each_row_once(client: TestClient) -> None:
+    cid = create(client)["id"]
+    assert client.post(f"/companies/{cid}/connections", json={"platformKey": "hcws"}).status_code == 200
+    with warnings.catch_warnings():
+        # A second DELETE of the connection row would only warn; here it fails the request.
+        warnings.simplefilter("error", SAWarning)
+        assert client.delete(f"/companies/{cid}").status_code == 204
+    assert client.get(f"/companies/{cid}/connections").status_code == 404

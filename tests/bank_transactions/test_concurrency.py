@@ -106,3 +106,38 @@ def test_concurrent_writers_keep_the_account_consistent(
     newest = max(succeeded)
     assert str(after.balance) == f"{newest}.029"
     assert after.newest_transaction_date is not None and after.newest_transaction_date.day == 10 + newest
+
+
+def test_writes_racing_a_company_delete_end_in_200_or_404(
+    live_server: LiveServer, api_key: str, database: Database, clock: FrozenClock
+) -> None:
+    """No deadlock, no 5xx: each write lands before the delete or finds the company gone."""
+    company, connection, _ = make_linked_feed(database, clock)
+    url = live_server.url + write_url(company, connection)
+    headers = {"Authorization": basic(api_key), "Content-Type": "application/json"}
+    statuses: list[int] = []
+    start = threading.Barrier(4)
+
+    def writer(w: int) -> None:
+        with httpx.Client(headers=headers, timeout=60) as http:
+            start.wait()
+            for n in range(6):
+                txns = [txn(i, date=DATE, id=f"{w}-{n}-{i}") for i in range(50)]
+                r = http.post(url, content=simplejson.dumps({"accountId": "acc-1", "transactions": txns},
+                                                            use_decimal=True))
+                statuses.append(r.status_code)
+
+    def deleter() -> None:
+        with httpx.Client(headers=headers, timeout=60) as http:
+            start.wait()
+            statuses.append(http.delete(f"{live_server.url}/companies/{company.id}").status_code)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)] + [threading.Thread(target=deleter)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(statuses) == 3 * 6 + 1
+    assert set(statuses) <= {200, 204, 404}, statuses
+    assert 204 in statuses
+    assert stored_ids(database) == []

@@ -145,3 +145,19 @@ def test_query_parameters(client: TestClient, database: Database, clock: FrozenC
     assert op["status"] == "Success" and op["timeoutInMinutes"] == 30
     op = write(client, company, connection, [txn(2)], allowSyncOnPushComplete="True")
     assert op["status"] == "Success"
+
+
+def test_account_ids_are_free_text(client: TestClient, database: Database, clock: FrozenClock) -> None:
+    """Codat's own examples include ids like "Checking 0202" (URL-encoded in the path)."""
+    company, connection, [account] = make_linked_feed(database, clock, accounts=("Checking 0202",))
+    op = write(client, company, connection, [txn(1)], account_id="Checking 0202")
+    assert op["status"] == "Success" and op["changes"][0]["recordRef"]["id"] == "Checking 0202"
+    assert [r.transaction_id for r in stored(database, account)] == ["t1"]
+
+
+def test_an_empty_batch_succeeds_and_stores_nothing(client: TestClient, database: Database,
+                                                    clock: FrozenClock) -> None:
+    company, connection, [account] = make_linked_feed(database, clock)
+    op = write(client, company, connection, [])
+    assert op["status"] == "Success" and op["changes"] == [] and op["validation"] == {"errors": [], "warnings": []}
+    assert stored(database, account) == [] and account_row(database, account).balance == Decimal("0")

@@ -53,6 +53,9 @@ def test_nothing_older_than_the_newest_stored(client: TestClient, database: Data
     op = write(client, company, connection, [txn(4), txn(6)])
     assert op["status"] == "Failed" and error_ids(op, "NotOlderThanNewest") == ["t4"]
     assert stored_ids(database) == ["t5"] and account_row(database, account).balance == Decimal("50")
+    # The batch was undone, the failed operation and its event were kept.
+    assert client.get(f"/companies/{company.id}/push/{op['pushOperationKey']}").json() == op
+    assert len(events(database, "bankTransactions.write.unsuccessful")) == 1
     # The same date as the newest is not older.
     op = write(client, company, connection, [txn(7, date="2026-11-23T10:05:00"), txn(8)])
     assert op["status"] == "Success" and stored_ids(database) == ["t5", "t7", "t8"]

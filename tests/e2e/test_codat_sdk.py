@@ -59,6 +59,15 @@ def link_the_feed(database: Database, clock: FrozenClock, settings: Settings, co
         connections.set_status(session, clock, settings, company, connection, connections.LINKED)
 
 
+def link_the_feed_connection(database: Database, clock: FrozenClock, settings: Settings, company_id: str,
+                             connection_id: str) -> None:
+    """The SMB authorised the platform: the connection is Linked (accounts left as they are)."""
+    with database.unit_of_work() as session:
+        company = companies.get(session, uuid.UUID(company_id))
+        connection = connections.get(session, company, uuid.UUID(connection_id))
+        connections.set_status(session, clock, settings, company, connection, connections.LINKED)
+
+
 def transactions(start: datetime, first: int, count: int, balance: Decimal) -> tuple[list[dict[str, Any]], Decimal]:
     rows = []
     for i in range(first, first + count):
@@ -188,6 +197,52 @@ def test_idempotency_key_through_the_sdk(sdk: CodatBankFeeds) -> None:
     again = sdk.companies.create(request={"name": "Bank of Dave"}, http_headers=headers)
     assert again.id == first.id
     assert sdk.companies.list(request={}).total_results == 1
+
+
+def test_the_other_sdk_calls(sdk: CodatBankFeeds, database: Database, clock: FrozenClock,
+                             settings: Settings) -> None:
+    """Every other SDK method we serve, once: on QuickBooks, then on Xero (mapping, tenant info)."""
+    company = sdk.companies.create(request={"name": "Replace me", "tags": {"region": "us"}})
+    replaced = sdk.companies.replace(request={"company_id": company.id,
+                                              "company_request_body": {"name": "Replaced"}})
+    assert replaced.name == "Replaced" and not replaced.tags
+    qbo = sdk.connections.create(request={"company_id": company.id, "request_body": {"platform_key": "hcws"}})
+    page = sdk.connections.list(request={"company_id": company.id})
+    assert page.total_results == 1 and page.results[0].id == qbo.id
+    ids = {"company_id": company.id, "connection_id": qbo.id}
+
+    single = _dump(sdk.source_accounts.create(request={**ids, "request_body": {
+        "id": "v1-acc", "accountName": "Old style", "accountType": "Debit", "accountNumber": "12",
+        "sortCode": "040004", "currency": "USD", "balance": Decimal("5.10")}}))
+    assert single["id"] == "v1-acc" and single["accountType"] == "Debit" and single["status"] == "pending"
+    updated = _dump(sdk.source_accounts.update(request={**ids, "account_id": "v1-acc", "source_account": {
+        "id": "v1-acc", "accountName": "Renamed"}}))
+    assert updated["accountName"] == "Renamed" and updated["accountNumber"] == "12"
+    model = sdk.transactions.get_create_model(request={**ids, "account_id": "v1-acc"})
+    assert model.type == "Object" and model.properties is not None and "transactions" in model.properties
+    with pytest.raises(errors.ErrorMessage) as otp:
+        sdk.source_accounts.generate_otp(request=ids)  # Sage only
+    assert otp.value.status_code == 400 and "Sage" in otp.value.data.error
+    assert sdk.source_accounts.delete_credentials(request=ids) is None
+    assert sdk.source_accounts.delete(request={**ids, "account_id": "v1-acc"}) is None
+    assert _items(sdk.source_accounts.list(request=ids)) == []
+
+    xero_company = sdk.companies.create(request={"name": "Xero Co"})
+    xero = sdk.connections.create(request={"company_id": xero_company.id, "request_body": {"platform_key": "gbol"}})
+    xids = {"company_id": xero_company.id, "connection_id": xero.id}
+    sdk.source_accounts.create_batch(request={**xids, "request_body": [
+        {"id": "x-1", "accountName": "Xero checking", "accountType": "checking", "accountNumber": "1",
+         "currency": "GBP", "sortCode": "040004", "balance": Decimal("0"),
+         "routingInfo": {"bankCode": "040004", "type": "sortcode"}}]})
+    info = sdk.company_information.get(request=xids)
+    assert info.company_name == "Xero Co"
+    mappings = [_dump(m) for m in sdk.account_mapping.get(request=xids)]
+    assert [(m["sourceAccountId"], m["status"]) for m in mappings] == [("x-1", "pending")]
+    link_the_feed_connection(database, clock, settings, xero_company.id, xero.id)
+    mapped = _dump(sdk.account_mapping.create(
+        request={**xids, "bank_feed_account_mapping": {"sourceAccountId": "x-1"}}))
+    assert mapped["sourceAccountId"] == "x-1" and mapped["status"] == "connecting"
+    assert mapped["targetAccountId"]  # no target given: a new account is made in the ledger
 
 
 def _dump(model: Any) -> Any:

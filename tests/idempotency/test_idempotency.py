@@ -384,7 +384,8 @@ def test_concurrent_http_requests_run_once(app: FastAPI, api_key: str, database:
 
 def test_worker_purges_expired_keys(client: TestClient, database: Database, clock: FrozenClock,
                                     settings: Settings) -> None:
-    assert "purge_expired_keys" in {t.__name__ for t in default_tasks()}
+    purge = [t for t in default_tasks() if t.__name__ == "purge_expired_keys"]
+    assert len(purge) == 1 and getattr(purge[0], "poll_seconds", None) == 60.0
     client.post("/companies", json={"name": "old"}, headers=key())
     clock.advance(timedelta(minutes=60))
     client.post("/companies", json={"name": "new"}, headers=key())
@@ -403,3 +404,31 @@ def test_commits_outside_requests_leave_keys_alone(database: Database, clock: Fr
     # Commits outside any request never touch idempotency rows.
     make_company(database, clock)
     assert rows(database) == [] and companies(database) == 1
+
+
+def test_database_outage_while_reserving_is_503(client: TestClient, database: Database,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bankfeeds.idempotency.middleware import IdempotencyMiddleware
+
+    def outage(*args: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(IdempotencyMiddleware, "_reserve", outage)
+    r = client.post("/companies", json={"name": "A"}, headers=key())
+    assert r.status_code == 503 and r.json()["canBeRetried"] == "True" and r.json()["statusCode"] == 503
+    assert companies(database) == 0
+
+
+def test_applies_to_the_public_api_paths_only(app: FastAPI, client: TestClient) -> None:
+    from bankfeeds.idempotency.middleware import IdempotencyMiddleware
+
+    client.get("/healthz")  # builds the middleware stack
+    middleware = IdempotencyMiddleware(app, database=app.state.database, settings=app.state.settings,
+                                       clock=app.state.clock, surfaces=app.state.surfaces)
+    for path in ["/companies", "/companies/x/connections", "/webhooks"]:
+        assert middleware.applies_to(path), path
+    for path in ["/link", "/link/companies/x", "/sandbox/x", "/demo", "/partners/intuit/idx/accounts",
+                 "/healthz", "/docs"]:
+        assert not middleware.applies_to(path), path

@@ -151,7 +151,7 @@ def test_the_disconnection_delay_is_configurable(
     assert reload(database, Connection, connection.id).status == "Unlinked"
 
 
-def test_an_unlinked_connection_is_relinked_by_a_pull(
+def test_unlinking_revokes_credentials_and_new_ones_relink(
     client: TestClient, anon_client: TestClient, database: Database, clock: FrozenClock
 ) -> None:
     connection, _ = _pending_feed(database, clock)
@@ -160,7 +160,12 @@ def test_an_unlinked_connection_is_relinked_by_a_pull(
     r = client.patch(f"/companies/{connection.company_id}/connections/{connection.id}", json={"status": "Unlinked"})
     assert r.status_code == 200 and r.json()["status"] == "Unlinked"
     clock.advance(timedelta(hours=3))
-    assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(*pair)).status_code == 200
+    # The bank gave up access: the platform's next pull with the old pair is refused, nothing relinks.
+    assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(*pair)).status_code == 401
+    assert reload(database, Connection, connection.id).status == "Unlinked"
+    # The user links again with a fresh pair: the connection is reconnected.
+    fresh = new_credentials(client, connection)
+    assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(*fresh)).status_code == 200
     assert reload(database, Connection, connection.id).status == "Linked"
     assert _types(database).count("connection.reconnected") == 1
     assert _types(database).count("connection.connected") == 1

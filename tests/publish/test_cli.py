@@ -99,3 +99,15 @@ def test_usage_errors_are_bad_input(tmp_path: Path) -> None:
                                 env={"BANKFEEDS_API_KEY": ""})
     assert no_key.exit_code == 2 and "BANKFEEDS_API_KEY" in no_key.output
     assert CliRunner().invoke(cli, [*base, "--account", "a", "--format", "pdf"]).exit_code == 2
+
+
+def test_mapping_file_sends_each_account_to_its_own(live_server: LiveServer, api_key: str, database: Database,
+                                                    clock: FrozenClock, tmp_path: Path) -> None:
+    company, connection, (eur, gbp) = make_linked_feed(database, clock, accounts=("acc-eur", "acc-gbp"))
+    mapping = tmp_path / "accounts.map"
+    mapping.write_text(f"# file account = source account\n{EUR} = acc-eur\n{GBP},acc-gbp\n")
+    run = publish(live_server.url, api_key, company, connection, [sample("camt053_two_accounts.xml")],
+                  tmp_path / "state", "--map-file", str(mapping), account=None)
+    assert run.exit_code == 0, run.output
+    assert run.data["files"][0]["accounts"] == {EUR: "acc-eur", GBP: "acc-gbp"}
+    assert (len(stored(database, eur)), len(stored(database, gbp))) == (5, 2)

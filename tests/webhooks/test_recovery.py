@@ -102,5 +102,37 @@ def test_messages_listing(client: TestClient, receiver: Receiver, worker: Worker
     assert m["status"] == "Success" and m["eventType"] == "company.created" and m["id"].startswith("msg_")
     assert m["delivered"] == "2026-11-24T15:00:00Z" and m["nextAttempt"] is None
     assert len(client.get(base, params={"limit": 2}).json()["results"]) == 2
+    assert len(client.get(base, params={"since": "2026-11-24T15:00:00"}).json()["results"]) == 3
+    assert client.get(base, params={"since": "2026-11-24T15:00:01Z"}).json()["results"] == []
+    assert client.get(base, params={"since": "soon"}).status_code == 400
     assert client.get(base, params={"status": "Nope"}).status_code == 400
     assert client.get(base, params={"limit": 0}).status_code == 400
+
+
+def test_events_are_purged_after_30_days_once_nothing_is_pending(
+    client: TestClient, receiver: Receiver, worker: Worker, database: Database, clock: FrozenClock
+) -> None:
+    from sqlalchemy import select
+
+    from bankfeeds.models import Event, WebhookAttempt
+    from bankfeeds.webhooks import service
+
+    switch = Switch(up=True)
+    receiver.responder = switch
+    subscribe(client, receiver, ["company.created"])
+    company(client, "Delivered")
+    worker.drain()
+    switch.up = False
+    company(client, "Still pending")
+    worker.drain()
+    clock.advance(timedelta(days=2))
+    company(client, "Recent")
+    worker.drain()
+    clock.advance(timedelta(days=28, hours=1))  # the first two are now 30 days and 1 hour old
+    with database.unit_of_work() as s:
+        assert service.purge_old_events(s, clock) == 1
+    with database.unit_of_work() as s:
+        names = sorted(e.body["payload"]["name"] for e in s.scalars(select(Event)))
+        attempts = len(list(s.scalars(select(WebhookAttempt))))
+    assert names == ["Recent", "Still pending"]
+    assert len(messages(database)) == 2 and attempts == 3  # two for "Still pending", one for "Recent"

@@ -67,15 +67,21 @@ class BankTransactionRepository:
         self.session = session
 
     def target(
-        self, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str
+        self, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str, *, key_share: bool = False
     ) -> tuple[Company, Connection, SourceAccount] | None:
-        """The company, its connection and the source account named by a write's path, in one query."""
-        row = self.session.execute(
+        """The company, its connection and the source account named by a write's path, in one query.
+
+        ``key_share``: FOR KEY SHARE OF the company row, as a foreign key check would take it.
+        """
+        stmt = (
             select(Company, Connection, SourceAccount)
             .join(Connection, Connection.company_id == Company.id)
             .join(SourceAccount, SourceAccount.connection_id == Connection.id)
             .where(Company.id == company_id, Connection.id == connection_id, SourceAccount.account_id == account_id)
-        ).one_or_none()
+        )
+        if key_share:
+            stmt = stmt.with_for_update(key_share=True, read=True, of=Company)
+        row = self.session.execute(stmt).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
     def lock_account(self, account: SourceAccount) -> SourceAccount:

@@ -27,8 +27,12 @@ validated and stored the same way but its operation stays ``Pending`` (delivery 
 yet); ``timeoutInMinutes`` moves it to ``TimedOut`` (push_operations/tasks.py).
 
 Concurrent writers to one account take turns on a row lock of the source account (PostgreSQL;
-SQLite serialises writers with BEGIN IMMEDIATE), so the duplicate check and the newest-date rule see
-every committed write. The unique (account, transaction id) constraint is the backstop.
+SQLite serialises writers with BEGIN IMMEDIATE), so the newest-date rule and the balance see every
+committed write. The duplicate check is the insert itself (INSERT ... ON CONFLICT DO NOTHING on the
+unique (account, transaction id) constraint, RETURNING what was new): one statement, and a stored
+id can never be stored twice. Locks are taken company (key share) first, then the account, the
+order a company delete takes them in, so a write racing a delete ends in 200 or 404, never a
+deadlock.
 """
 
 from __future__ import annotations
@@ -85,9 +89,12 @@ def parse_allow_sync(raw: str | None) -> bool:
 
 
 def resolve(
-    session: Session, company_id: str, connection_id: str, account_id: str
+    session: Session, company_id: str, connection_id: str, account_id: str, *, key_share: bool = False
 ) -> tuple[Company, Connection, SourceAccount]:
-    """The path's company, connection and source account, or the Codat 404 for the first one missing."""
+    """The path's company, connection and source account, or the Codat 404 for the first one missing.
+
+    ``key_share`` holds the company row against deletion until the transaction ends (PostgreSQL).
+    """
     try:
         company_key = uuid.UUID(company_id)
     except ValueError:
@@ -96,7 +103,7 @@ def resolve(
         connection_key = uuid.UUID(connection_id)
     except ValueError:
         raise NotFound(f"Data connection {connection_id} not found") from None
-    found = BankTransactionRepository(session).target(company_key, connection_key, account_id)
+    found = BankTransactionRepository(session).target(company_key, connection_key, account_id, key_share=key_share)
     if found is not None:
         return found
     company = companies.get(session, company_key)
@@ -122,7 +129,7 @@ def write(
             f"'{account_id}'; a request writes to one account.",
             errors=[ValidationItem("accountId", "must equal the accountId in the path", "AccountId")],
         )
-    company, connection, account = resolve(session, company_id, connection_id, account_id)
+    company, connection, account = resolve(session, company_id, connection_id, account_id, key_share=True)
     platform: Platform = PLATFORMS[connection.platform_key]
     txns = body.transactions
     op = push_operations.start(
@@ -131,8 +138,8 @@ def write(
         timeout_in_minutes=timeout_in_minutes, transaction_count=len(txns),
     )
     repo = BankTransactionRepository(session)
-    # The push operation row is in first (it takes the company's key-share lock), then the account's
-    # row lock: the same order as every other writer, so no deadlock with a company delete.
+    # The company is key-share locked first (by resolve), then the account: the order a company
+    # delete also takes them in, so the two cannot deadlock.
     account = repo.lock_account(account)
 
     refusal = _state_refusal(platform, connection, account)

@@ -151,6 +151,12 @@ def unlink(
     if connection.status != LINKED:
         raise BadRequest(f"Only a Linked connection can be unlinked; this one is {connection.status}.")
     set_status(session, clock, settings, company, connection, UNLINKED)
+    if platform_of(connection).uses_credentials:
+        # The bank gave up access: the platform's next pull must not quietly relink the feed.
+        # Linking again takes new credentials from a fresh linkUrl.
+        from bankfeeds.credentials import service as credentials
+
+        credentials.revoke_all(session, clock, connection)
     return connection
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,7 +62,11 @@ class IdempotencyMiddleware:
         if raw_key is None or not raw_key.strip() or not self.applies_to(scope["path"]):
             await self.app(scope, receive, send)
             return
-        api_key = await run_in_threadpool(self._authenticate, _header(scope, b"authorization"))
+        try:
+            api_key = await run_in_threadpool(self._authenticate, _header(scope, b"authorization"))
+        except OperationalError:
+            await self._unavailable(scope, receive, send)
+            return
         if api_key is None:
             await self.app(scope, receive, send)  # the route answers 401 itself; nothing to keep
             return
@@ -72,13 +77,25 @@ class IdempotencyMiddleware:
         if body is None:
             return  # the client went away before sending its body
         fingerprint = service.request_hash(scope["method"], scope["path"], scope.get("query_string", b""), body)
-        outcome = await run_in_threadpool(
-            self._reserve, api_key, service.key_hash(raw_key.strip()), fingerprint
-        )
+        try:
+            outcome = await run_in_threadpool(
+                self._reserve, api_key, service.key_hash(raw_key.strip()), fingerprint
+            )
+        except OperationalError:
+            await self._unavailable(scope, receive, send)
+            return
         if isinstance(outcome, service.Reserved):
             await self._run(scope, _replaying(body, receive), send, outcome.row_id)
             return
         response = self._answer(scope, outcome)
+        await response(scope, receive, send)
+
+    async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # As the app's own handler answers a database outage (this runs outside it).
+        log.warning("database unavailable while checking an Idempotency-Key")
+        response = self.surfaces.render(
+            Request(scope), errors.ServiceUnavailable("The database is busy or unavailable; retry shortly.")
+        )
         await response(scope, receive, send)
 
     # --- the first request with a key -----------------------------------------------------

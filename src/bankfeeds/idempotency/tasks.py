@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from bankfeeds.idempotency import service
-from bankfeeds.worker.runner import Task, TaskContext, session_task
+from bankfeeds.worker.runner import Task, TaskContext
 
 
-def purge_expired_keys(session: Session, ctx: TaskContext) -> int:
-    """One batch of expired keys (the middleware already treats them as absent)."""
-    return service.purge_expired(session, ctx.clock)
+class PurgeExpiredKeys:
+    """One batch of expired keys per run (the middleware already treats them as absent)."""
+
+    __name__ = "purge_expired_keys"
+    # Nothing is urgent here: the lane looks once a minute when it finds nothing to purge.
+    poll_seconds = 60.0
+
+    def __call__(self, ctx: TaskContext) -> int:
+        with ctx.database.unit_of_work() as session:
+            return service.purge_expired(session, ctx.clock)
 
 
-TASKS: list[Task] = [session_task(purge_expired_keys)]
+TASKS: list[Task] = [PurgeExpiredKeys()]

@@ -27,10 +27,9 @@ class PushOperationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, operation: PushOperation) -> PushOperation:
+    def save(self, operation: PushOperation) -> None:
+        """Into the session; written with the rest of the unit of work."""
         self.session.add(operation)
-        self.session.flush()
-        return operation
 
     def get(self, company_id: uuid.UUID, key: uuid.UUID) -> PushOperation | None:
         return self.session.scalars(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from bankfeeds.kit.wire import WireModel
 
@@ -46,7 +46,3 @@ class PushOperationOut(WireModel):
     error_message: str | None
     validation: ValidationOut
     status_code: int
-
-
-def empty_validation() -> dict[str, Any]:
-    return {"errors": [], "warnings": []}

@@ -98,25 +98,26 @@ def start(
     timeout_in_minutes: int | None,
     transaction_count: int,
 ) -> PushOperation:
-    """A new Pending operation, flushed so rows can refer to its key."""
+    """A new Pending operation, added to the session but not flushed: its row is written once, with
+    the outcome set by ``succeed`` or ``fail`` (or as it stands), in one INSERT at commit."""
     now = clock.now()
-    return PushOperationRepository(session).add(
-        PushOperation(
-            key=uuid.uuid4(),
-            company_id=company_id,
-            connection_id=connection_id,
-            source_account_id=source_account_id,
-            data_type=BANK_TRANSACTIONS,
-            status=PENDING,
-            status_code=STATUS_CODES[PENDING],
-            requested_at=now,
-            timeout_in_minutes=timeout_in_minutes,
-            timeout_at=now + timedelta(minutes=timeout_in_minutes) if timeout_in_minutes is not None else None,
-            validation={"errors": [], "warnings": []},
-            changes=None,
-            transaction_count=transaction_count,
-        )
+    op = PushOperation(
+        key=uuid.uuid4(),
+        company_id=company_id,
+        connection_id=connection_id,
+        source_account_id=source_account_id,
+        data_type=BANK_TRANSACTIONS,
+        status=PENDING,
+        status_code=STATUS_CODES[PENDING],
+        requested_at=now,
+        timeout_in_minutes=timeout_in_minutes,
+        timeout_at=now + timedelta(minutes=timeout_in_minutes) if timeout_in_minutes is not None else None,
+        validation={"errors": [], "warnings": []},
+        changes=None,
+        transaction_count=transaction_count,
     )
+    PushOperationRepository(session).save(op)
+    return op
 
 
 def _validation(errors: list[ValidationItem], warnings: list[ValidationItem]) -> dict[str, Any]:

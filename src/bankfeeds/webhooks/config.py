@@ -24,6 +24,8 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 DISABLE_AFTER = timedelta(days=5)
 # How far back "replay missing messages" may reach.
 REPLAY_WINDOW = timedelta(days=14)
+# Events (with their messages and attempts) are kept this long, then purged once nothing is pending.
+RETENTION = timedelta(days=30)
 # A rotated secret keeps signing (as a second signature) for this long.
 PREVIOUS_SECRET_TTL = timedelta(hours=24)
 # How much of a response body an attempt keeps.

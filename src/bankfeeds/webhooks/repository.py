@@ -75,6 +75,29 @@ class WebhookRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.scalars(stmt))
 
+    def purge_events_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` fanned-out events older than ``before`` with nothing pending.
+
+        Their messages and attempts go with them (ON DELETE CASCADE).
+        """
+        pending = select(WebhookMessage.id).where(
+            WebhookMessage.event_id == Event.id, WebhookMessage.status.in_(PENDING)
+        )
+        ids = list(self.session.scalars(
+            select(Event.seq)
+            .where(Event.created_at < before, Event.dispatched_at.is_not(None), ~pending.exists())
+            .order_by(Event.seq)
+            .limit(limit)
+        ))
+        if not ids:
+            return 0
+        event_ids = select(Event.id).where(Event.seq.in_(ids))
+        messages = select(WebhookMessage.id).where(WebhookMessage.event_id.in_(event_ids))
+        self.session.execute(delete(WebhookAttempt).where(WebhookAttempt.message_id.in_(messages)))
+        self.session.execute(delete(WebhookMessage).where(WebhookMessage.event_id.in_(event_ids)))
+        self.session.execute(delete(Event).where(Event.seq.in_(ids)))
+        return len(ids)
+
     def mark_dispatched(self, events: Sequence[Event], at: datetime) -> None:
         for e in events:
             e.dispatched_at = at

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
 from bankfeeds.webhooks import signing
-from bankfeeds.webhooks.config import MAX_CONSUMERS, PREVIOUS_SECRET_TTL, REPLAY_WINDOW
+from bankfeeds.webhooks.config import MAX_CONSUMERS, PREVIOUS_SECRET_TTL, REPLAY_WINDOW, RETENTION
 from bankfeeds.webhooks.events import EVENT_TYPES, MESSAGES_TOPIC
 from bankfeeds.webhooks.repository import WebhookRepository
 from bankfeeds.webhooks.schemas import AttemptOut, MessageOut, WebhookConsumerOut, WebhookConsumerPrototype
@@ -235,6 +235,8 @@ def messages(
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}.")
     if not 1 <= limit <= 1000:
         raise BadRequest("limit must be between 1 and 1000.")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # a date-time without a zone is UTC
     return WebhookRepository(session).messages(consumer.id, status=status, since=since, limit=limit)
 
 
@@ -344,6 +346,12 @@ def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
     if messages:
         signals.mark(session, MESSAGES_TOPIC)
     return len(events)
+
+
+def purge_old_events(session: Session, clock: Clock, limit: int = 1000) -> int:
+    """Forget events older than the retention period (30 days, beyond the 14-day replay window),
+    with their messages and attempts, once none of their messages is still pending."""
+    return WebhookRepository(session).purge_events_before(clock.now() - RETENTION, limit)
 
 
 def pending_counts(session: Session) -> dict[uuid.UUID, dict[str, int]]:

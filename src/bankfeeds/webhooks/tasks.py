@@ -28,6 +28,15 @@ dispatch_events.__name__ = "dispatch_webhook_events"
 dispatch_events.wakes_on = (EVENTS_TOPIC,)  # type: ignore[attr-defined]
 
 
+def _purge_old_events(session: Session, ctx: TaskContext) -> int:
+    return service.purge_old_events(session, ctx.clock)
+
+
+purge_old_events = session_task(_purge_old_events)
+purge_old_events.__name__ = "purge_old_webhook_events"
+purge_old_events.poll_seconds = 600.0  # type: ignore[attr-defined]
+
+
 class DeliverMessages:
     """The delivery lane (see ``webhooks.delivery``). Options and clocks can be injected for tests."""
 
@@ -44,4 +53,4 @@ class DeliverMessages:
         )
 
 
-TASKS: list[Task | LaneTask] = [dispatch_events, DeliverMessages()]
+TASKS: list[Task | LaneTask] = [dispatch_events, DeliverMessages(), purge_old_events]

@@ -11,7 +11,8 @@ it is woken (``worker.signals``: a commit that made work due, here or, on Postgr
 another process). A task is either a function doing one batch of due work in its own
 transaction(s) and returning how many items it handled, or a ``LaneTask`` with its own
 long-running loop (webhook delivery keeps deliveries in flight across passes). A task's
-``wakes_on`` attribute names the ``worker.signals`` topics that wake its lane.
+``wakes_on`` attribute names the ``worker.signals`` topics that wake its lane; its
+``poll_seconds`` attribute, how long its lane sleeps when idle (default: the setting).
 """
 
 from __future__ import annotations
@@ -111,10 +112,11 @@ class FunctionLane:
             return 0
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        poll = float(getattr(self.task, "poll_seconds", self.ctx.settings.worker_poll_seconds))
         while not stop.is_set():
             wake.clear()
             if self.run_once() == 0:
-                wake.wait(self.ctx.settings.worker_poll_seconds)
+                wake.wait(poll)
 
     def close(self) -> None:
         pass

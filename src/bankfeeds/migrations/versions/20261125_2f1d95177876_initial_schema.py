@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 14c289ef530a
+Revision ID: 2f1d95177876
 Revises:
-Create Date: 2026-11-25 00:18:23.931847
+Create Date: 2026-11-25 00:36:11.780292
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import bankfeeds.kit.types
 
 
-revision: str = "14c289ef530a"
+revision: str = "2f1d95177876"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -424,7 +424,6 @@ def upgrade() -> None:
         sa.Column("balance", bankfeeds.kit.types.ExactDecimal(), nullable=True),
         sa.Column("transaction_type", sa.String(length=20), nullable=True),
         sa.Column("modified_at", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["push_operation_key"], ["push_operations.key"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["source_account_id"], ["source_accounts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("source_account_id", "transaction_id", name="uq_bank_transactions_txn"),
@@ -432,9 +431,6 @@ def upgrade() -> None:
     with op.batch_alter_table("bank_transactions", schema=None) as batch_op:
         batch_op.create_index(
             "ix_bank_transactions_account_modified", ["source_account_id", "modified_at", "seq"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_bank_transactions_push_operation_key"), ["push_operation_key"], unique=False
         )
 
     op.create_table(
@@ -468,7 +464,6 @@ def downgrade() -> None:
 
     op.drop_table("sandbox_bank_transactions")
     with op.batch_alter_table("bank_transactions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_bank_transactions_push_operation_key"))
         batch_op.drop_index("ix_bank_transactions_account_modified")
 
     op.drop_table("bank_transactions")
