@@ -62,28 +62,24 @@ class IdempotencyMiddleware:
         if raw_key is None or not raw_key.strip() or not self.applies_to(scope["path"]):
             await self.app(scope, receive, send)
             return
-        try:
-            api_key = await run_in_threadpool(self._authenticate, _header(scope, b"authorization"))
-        except OperationalError:
-            await self._unavailable(scope, receive, send)
-            return
-        if api_key is None:
-            await self.app(scope, receive, send)  # the route answers 401 itself; nothing to keep
-            return
-        # The route's own authentication reuses this instead of asking the database again.
-        scope.setdefault("state", {})["api_key"] = api_key
-
         body = await _read_body(receive)
         if body is None:
             return  # the client went away before sending its body
         fingerprint = service.request_hash(scope["method"], scope["path"], scope.get("query_string", b""), body)
         try:
-            outcome = await run_in_threadpool(
-                self._reserve, api_key, service.key_hash(raw_key.strip()), fingerprint
+            found = await run_in_threadpool(
+                self._reserve, _header(scope, b"authorization"), service.key_hash(raw_key.strip()), fingerprint
             )
         except OperationalError:
             await self._unavailable(scope, receive, send)
             return
+        if found is None:
+            # Not a valid API key: the route answers 401 itself, and nothing is kept.
+            await self.app(scope, _replaying(body, receive), send)
+            return
+        api_key, outcome = found
+        # The route's own authentication reuses this instead of asking the database again.
+        scope.setdefault("state", {})["api_key"] = api_key
         if isinstance(outcome, service.Reserved):
             await self._run(scope, _replaying(body, receive), send, outcome.row_id)
             return
@@ -164,16 +160,17 @@ class IdempotencyMiddleware:
 
     # --- database work, in the threadpool ------------------------------------------------
 
-    def _authenticate(self, authorization: str | None) -> ApiKey | None:
-        try:
-            with self.database.unit_of_work() as session:
-                return api_keys.authenticate(session, authorization)
-        except errors.Unauthorized:
-            return None
-
-    def _reserve(self, api_key: ApiKey, key_digest: str, fingerprint: str) -> service.Outcome:
+    def _reserve(
+        self, authorization: str | None, key_digest: str, fingerprint: str
+    ) -> tuple[ApiKey, service.Outcome] | None:
+        """Authenticate and reserve in one short transaction; None for a missing or bad API key."""
         with self.database.unit_of_work() as session:
-            return service.reserve(session, self.clock, self.settings, api_key.id, key_digest, fingerprint)
+            try:
+                api_key = api_keys.authenticate(session, authorization)
+            except errors.Unauthorized:
+                return None
+            outcome = service.reserve(session, self.clock, self.settings, api_key.id, key_digest, fingerprint)
+            return api_key, outcome
 
     def _complete(self, row_id: Any, captured: _Captured) -> None:
         assert captured.status is not None

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from bankfeeds.models import IdempotencyKey
 
@@ -26,15 +28,24 @@ class IdempotencyRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def try_insert(self, row: IdempotencyKey) -> bool:
-        """Insert under a savepoint; False when the unique (api key, key) constraint refuses it."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-                self.session.flush()
-        except IntegrityError:
-            return False
-        return True
+    def insert_if_absent(self, row: IdempotencyKey) -> bool:
+        """Insert unless the (api key, key) pair exists; the unique constraint decides a race
+        (PostgreSQL waits for a concurrent inserter to commit or roll back). No exception, no
+        savepoint: one statement."""
+        values = {
+            "id": row.id, "api_key_id": row.api_key_id, "key_hash": row.key_hash,
+            "request_hash": row.request_hash, "state": row.state, "created_at": row.created_at,
+            "expires_at": row.expires_at,
+        }
+        keys = ["api_key_id", "key_hash"]
+        stmt: ReturningInsert[uuid.UUID]
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = pg_insert(IdempotencyKey).values(**values).on_conflict_do_nothing(
+                index_elements=keys).returning(IdempotencyKey.id)
+        else:
+            stmt = sqlite_insert(IdempotencyKey).values(**values).on_conflict_do_nothing(
+                index_elements=keys).returning(IdempotencyKey.id)
+        return self.session.execute(stmt).first() is not None
 
     def get(self, api_key_id: uuid.UUID, key_hash: str) -> IdempotencyKey | None:
         stmt = select(IdempotencyKey).where(
@@ -42,13 +53,9 @@ class IdempotencyRepository:
         ).execution_options(populate_existing=True)
         return self.session.scalars(stmt).one_or_none()
 
-    def delete_expired_key(self, api_key_id: uuid.UUID, key_hash: str, now: datetime) -> None:
+    def delete_expired(self, row_id: uuid.UUID, now: datetime) -> None:
         self.session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.api_key_id == api_key_id,
-                IdempotencyKey.key_hash == key_hash,
-                IdempotencyKey.expires_at <= now,
-            )
+            delete(IdempotencyKey).where(IdempotencyKey.id == row_id, IdempotencyKey.expires_at <= now)
         )
 
     def delete_in_flight(self, row_id: uuid.UUID) -> bool:

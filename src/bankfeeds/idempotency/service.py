@@ -103,17 +103,19 @@ def reserve(
     repo = IdempotencyRepository(session)
     now = clock.now()
     for _ in range(3):
-        repo.delete_expired_key(api_key_id, key_digest, now)
-        row = IdempotencyKey(
-            id=uuid.uuid4(), api_key_id=api_key_id, key_hash=key_digest, request_hash=fingerprint,
-            state="in_flight", created_at=now,
-            expires_at=now + timedelta(minutes=settings.idempotency_ttl_minutes),
-        )
-        if repo.try_insert(row):
-            return Reserved(row.id)
         existing = repo.get(api_key_id, key_digest)
-        if existing is None or utc(existing.expires_at) <= now:
-            continue  # gone or expired meanwhile: try again
+        if existing is not None and utc(existing.expires_at) <= now:
+            repo.delete_expired(existing.id, now)  # expired counts as absent
+            existing = None
+        if existing is None:
+            row = IdempotencyKey(
+                id=uuid.uuid4(), api_key_id=api_key_id, key_hash=key_digest, request_hash=fingerprint,
+                state="in_flight", created_at=now,
+                expires_at=now + timedelta(minutes=settings.idempotency_ttl_minutes),
+            )
+            if repo.insert_if_absent(row):
+                return Reserved(row.id)
+            continue  # another request took it meanwhile: read what it left
         if existing.request_hash != fingerprint:
             return Mismatch()
         if existing.state == COMPLETED:
