@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,16 +90,10 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
         return {"status": "ok"}
 
     public_api.mount(app)
-    # Later surfaces (idx/, link/, sandbox/, demo/, webhooks consumers) register here.
+    # Each further surface renders errors in its own envelope and registers its prefix.
     for module_name in ("bankfeeds.idx.endpoints", "bankfeeds.link.endpoints",
                         "bankfeeds.sandbox.endpoints", "bankfeeds.demo.endpoints"):
-        try:
-            module = __import__(module_name, fromlist=["mount"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.mount(app, surfaces)
+        importlib.import_module(module_name).mount(app, surfaces)
 
 
 def _install_error_handlers(app: FastAPI, surfaces: SurfaceRegistry) -> None:

@@ -24,11 +24,5 @@ RESOURCE_MODULES = (
 def mount(app: FastAPI) -> None:
     api = APIRouter(dependencies=[Depends(current_api_key)])
     for name in RESOURCE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        api.include_router(module.router)
+        api.include_router(importlib.import_module(name).router)
     app.include_router(api)

@@ -17,12 +17,7 @@ for _name, _module in (
     ("publish", "bankfeeds.cli.publish"),
     ("sandbox", "bankfeeds.cli.sandbox"),
 ):
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _module:
-            raise
-        continue
+    _mod = importlib.import_module(_module)
     if isinstance(getattr(_mod, "app", None), typer.Typer):
         app.add_typer(_mod.app, name=_name)
     else:

@@ -17,6 +17,7 @@ long-running loop (webhook delivery keeps deliveries in flight across passes). A
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -86,13 +87,7 @@ def default_tasks() -> list[Task | LaneTask]:
         "bankfeeds.sandbox.tasks",
         "bankfeeds.idempotency.tasks",
     ):
-        try:
-            module = __import__(module_name, fromlist=["TASKS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        tasks.extend(module.TASKS)
+        tasks.extend(importlib.import_module(module_name).TASKS)
     return tasks
 
 
