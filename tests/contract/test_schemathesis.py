@@ -1,7 +1,6 @@
 """Contract test: Codat's official Bank Feeds spec, run by schemathesis against the live app.
 
-Every operation of ``Codat-Bank-Feeds.json`` (a pinned copy of the official spec, identical to
-``/work/shared/specs/codat/``) that the app serves is tested: the list comes from the app's own
+Every operation of ``Codat-Bank-Feeds.json`` (the official spec, pinned in ``specs/codat/``) that the app serves is tested: the list comes from the app's own
 routes (their operationIds), less the x-internal operations and those we deliberately don't serve
 (managed bank feeds, bank accounts). Each operation starts from empty tables and fresh seed data:
 a company, a Linked QuickBooks connection, a connected source account and a push operation, at
@@ -26,7 +25,6 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,8 +41,9 @@ from bankfeeds.models import ApiKey, Company, Connection, PushOperation
 from tests.fixtures.app import NOW, LiveServer, make_settings
 from tests.fixtures.database import drop_pg_database, fresh_database_url
 from tests.fixtures.factories import make_source_account
+from tests.fixtures.specs import SPECS
 
-SPEC = Path(__file__).with_name("Codat-Bank-Feeds.json")
+SPEC = SPECS / "Codat-Bank-Feeds.json"
 # A fixed key, so the schemathesis config (which needs it to run ST401 properly) can be static.
 RAW_API_KEY = "contract-test-key-0123456789abcdefghij"
 AUTH = "Basic " + base64.b64encode(RAW_API_KEY.encode()).decode()

@@ -8,50 +8,25 @@ The spec is OpenAPI 3.1 written with 3.0's ``nullable``; it is rewritten to plai
 from __future__ import annotations
 
 import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
 from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
+from tests.fixtures.specs import SPECS, load_spec, response_schema
+from tests.fixtures.specs import validator as spec_validator
 from tests.source_accounts.helpers import V1, V2, accounts_url, create, feed, mapping_url
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "codat" / "Codat-Bank-Feeds.json"
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_plain(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _plain(v) for k, v in node.items() if k not in ("nullable", "examples", "example")}
-    if node.get("nullable") is True:
-        if "$ref" in out:
-            return {"anyOf": [{"$ref": out.pop("$ref")}, {"type": "null"}], **out}
-        if isinstance(out.get("type"), str):
-            out["type"] = [out["type"], "null"]
-            if "enum" in out:
-                out["enum"] = [*out["enum"], None]
-        else:
-            return {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-@cache
-def _spec() -> dict[str, Any]:
-    return json.loads(SPEC.read_text())
+SPEC = SPECS / "Codat-Bank-Feeds.json"
 
 
 def _response_schema(path: str, method: str, status: str) -> Any:
-    op = _spec()["paths"][path][method]
-    return op["responses"][status]["content"]["application/json"]["schema"]
+    return response_schema(SPEC.name, path, method, status)
 
 
 def validator(schema: Any) -> Any:
-    return jsonschema_rs.Draft202012Validator(_plain({**schema, "components": _spec()["components"]}))
+    return spec_validator(SPEC.name, schema)
 
 
 def one_of_matches(one_of: list[Any], instance: Any) -> int:
@@ -101,7 +76,7 @@ def test_source_account_answers_match_exactly_one_shape(
 def validator_items(array_ref: dict[str, Any]) -> Any:
     """The item schema of a ``{"$ref": ".../sourceAccounts"}`` array definition."""
     pointer = array_ref["$ref"].lstrip("#/").split("/")
-    node: Any = _spec()
+    node: Any = load_spec(SPEC.name)
     for part in pointer:
         node = node[part]
     return node["items"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -17,9 +16,10 @@ from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import WebhookConsumer
 from bankfeeds.webhooks import service as webhooks
+from tests.fixtures.specs import SPECS
 
 # Codat's Platform spec, trimmed to the /webhooks operations (see test_contract.py).
-SPEC = Path(__file__).with_name("Codat-Platform-webhooks.json")
+SPEC = SPECS / "Codat-Platform-webhooks.json"
 
 
 def _schema(pointer: str) -> dict[str, Any]:

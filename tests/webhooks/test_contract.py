@@ -13,7 +13,6 @@ import base64
 import uuid
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +28,9 @@ from bankfeeds.kit.security import sha256_hex
 from bankfeeds.models import ApiKey
 from bankfeeds.webhooks import service as webhooks
 from tests.fixtures.app import LiveServer
+from tests.fixtures.specs import SPECS
 
-SPEC = Path(__file__).with_name("Codat-Platform-webhooks.json")
+SPEC = SPECS / "Codat-Platform-webhooks.json"
 RAW_API_KEY = "webhooks-contract-key-0123456789abcdef"
 AUTH = "Basic " + base64.b64encode(RAW_API_KEY.encode()).decode()
 SEEDED_ID = "8a210b68-6988-11ed-a1eb-0242ac120002"

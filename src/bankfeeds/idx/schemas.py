@@ -6,7 +6,9 @@ the ones that do not apply as null, like the spec's examples.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
+
+from pydantic import Field
 
 from bankfeeds.kit.wire import WireModel
 
@@ -19,7 +21,8 @@ class Money(WireModel):
 class AccountDisplayInfo(WireModel):
     display_name: str | None
     description: str | None
-    nickname: str | None
+    # Not nullable in the spec: left out when the bank gave none.
+    nickname: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Balance(WireModel):
@@ -71,7 +74,7 @@ class IntuitAccount(WireModel):
     line_of_credit_account_info: dict[str, Any] | None = None
     loan_account_info: LoanAccountInfo | None = None
     line_of_business: str = "business"
-    account_open_date: str | None = None
+    account_open_date: str | None = Field(default=None, exclude_if=lambda v: v is None)
     bank_routing_info: list[BankRoutingInfo]
     account_holder_info: AccountHolderInfo
     status: str = "open"
@@ -89,7 +92,7 @@ class IntuitTransaction(TypedDict):
     postedDate: str
     fundsAvailableDate: str
     transactionDescription: str | None
-    payeeName: str | None
+    payeeName: NotRequired[str]
     referenceNumber: str | None
     amount: dict[str, str | None]
     transactionValueType: str

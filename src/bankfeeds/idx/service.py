@@ -408,7 +408,6 @@ def transaction_to_wire(row: Row[Any], account: SourceAccount, kind: tuple[str, 
         "postedDate": day,
         "fundsAvailableDate": day,
         "transactionDescription": row.description,
-        "payeeName": row.counterparty,
         "referenceNumber": row.reference,
         "amount": {"currency": account.currency, "amount": decimal_text(amount)},
         "transactionValueType": "DEBIT" if negative else "CREDIT",
@@ -422,4 +421,7 @@ def transaction_to_wire(row: Row[Any], account: SourceAccount, kind: tuple[str, 
         "modifiedDate": format_datetime(row.modified_at),
     }
     body[info_key] = {type_key: detail}  # type: ignore[literal-required]
+    if row.counterparty is not None:
+        # payeeName is a string, not nullable, in the spec: left out when there is no counterparty.
+        body["payeeName"] = row.counterparty
     return body
