@@ -30,12 +30,9 @@ from __future__ import annotations
 import base64
 import os
 import statistics
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,12 +45,11 @@ from bankfeeds.app import create_app
 from bankfeeds.config import Settings
 from bankfeeds.credentials import service as credentials
 from bankfeeds.idx.repository import IdxRepository
-from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
+from bench.common import fresh_database
 
-PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SMALL = int(os.environ.get("BENCH_IDX_SMALL", "10000"))
 BIG = int(os.environ.get("BENCH_IDX_BIG", "1000000"))
 REPEAT = int(os.environ.get("BENCH_IDX_REPEAT", "30"))
@@ -78,31 +74,6 @@ class Timings:
 # ---------------------------------------------------------------- databases
 
 
-@contextmanager
-def fresh_database(kind: str) -> Iterator[str | None]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-idx-") as tmp:
-            url = f"sqlite:///{tmp}/bench.sqlite3"
-            migrate.upgrade(url)
-            yield url
-        return
-    try:
-        import psycopg
-
-        name = f"bankfeeds_bench_idx_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL not reachable ({type(exc).__name__}): skipped")
-        yield None
-        return
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def settings_for(url: str) -> Settings:
@@ -344,7 +315,7 @@ def main() -> None:
     kinds = [k.strip() for k in os.environ.get("BENCH_IDX_DBS", "sqlite,postgresql").split(",") if k.strip()]
     results = []
     for kind in kinds:
-        with fresh_database(kind) as url:
+        with fresh_database(kind, label="idx") as url:
             if url is not None:
                 results.append(run(kind, url))
     report(results)

@@ -47,44 +47,19 @@ from sqlalchemy import func, select
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.app import create_app
 from bankfeeds.config import Settings
-from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
 from bankfeeds.publish.client import BankFeedsClient
 from bankfeeds.publish.runner import Options, Publisher
 from bankfeeds.publish.synthetic import write_camt053
+from bench.common import fresh_database
 
-PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 COUNT = int(os.environ.get("BENCH_PUBLISH_COUNT", "100000"))
 DBS = os.environ.get("BENCH_PUBLISH_DBS", "sqlite,postgresql").split(",")
 IBAN = "DE89370400440532013000"
 
 
-@contextmanager
-def fresh_database(kind: str, tmp: Path) -> Iterator[str | None]:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp}/bench.sqlite3"
-        migrate.upgrade(url)
-        yield url
-        return
-    try:
-        import psycopg
-
-        name = f"bankfeeds_bench_publish_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL not reachable ({type(exc).__name__}): skipped")
-        yield None
-        return
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class HubTimer:
@@ -176,7 +151,7 @@ def make_feed(database: Database, now: datetime) -> tuple[str, str, str]:
 
 
 def run_one(kind: str, tmp: Path, statement: Path, first: date) -> None:
-    with fresh_database(kind, tmp) as url:
+    with fresh_database(kind, tmp, label="publish") as url:
         if url is None:
             return
         database = Database(url)

@@ -34,7 +34,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bankfeeds.config import Settings
-from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import WebhookMessage
@@ -43,8 +42,7 @@ from bankfeeds.webhooks import service as webhooks
 from bankfeeds.webhooks.config import DeliveryOptions
 from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
 from bankfeeds.worker.runner import Worker
-
-PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from bench.common import PG_ADMIN_URL, fresh_database
 
 RECEIVER = textwrap.dedent('''
     import sys, time
@@ -75,30 +73,6 @@ RECEIVER = textwrap.dedent('''
 ''')
 
 
-@contextmanager
-def fresh_database(kind: str) -> Iterator[str | None]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
-            url = f"sqlite:///{tmp}/bench.sqlite3"
-            migrate.upgrade(url)
-            yield url
-        return
-    import psycopg
-
-    name = f"bankfeeds_bench_webhooks_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        yield None
-        return
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -132,7 +106,7 @@ def delivered(database: Database) -> int:
 
 
 def bench_kind(kind: str, n: int, idle: int, concurrency: int) -> None:
-    with fresh_database(kind) as url, tempfile.TemporaryDirectory(prefix="bench-webhooks-rx-") as tmp:
+    with fresh_database(kind, label="webhooks") as url, tempfile.TemporaryDirectory(prefix="bench-webhooks-rx-") as tmp:
         if url is None:
             print(f"[{kind}] PostgreSQL not reachable at {PG_ADMIN_URL}: skipped")
             return

@@ -47,12 +47,11 @@ from sqlalchemy import func, insert, select
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
-from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import BankTransaction, Company, Connection, PushOperation, SourceAccount
+from bench.common import PG_ADMIN_URL, fresh_database
 
-PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 WARMUP_BATCHES = 3
 TARGET_RATIO = 0.5
 
@@ -103,25 +102,6 @@ def make_bodies(account_id: str, total: int, batch: int, *, seed: int = 7) -> li
 # ---------------------------------------------------------------- databases
 
 
-@contextmanager
-def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    import psycopg
-
-    name = f"bankfeeds_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_reachable() -> bool:
@@ -319,11 +299,11 @@ def bench_kind(kind: str, total: int, batch: int, tmp: Path) -> list[Result]:
         "api": make_bodies("api-warmup", WARMUP_BATCHES * batch, batch, seed=1),
     }
     with ExitStack() as stack:
-        orm = stack.enter_context(closing(RawStore(stack.enter_context(fresh_database(kind, tmp)),
+        orm = stack.enter_context(closing(RawStore(stack.enter_context(fresh_database(kind, tmp, label="write", required=True)),
                                                    "raw store (ORM bulk insert)", app_sql=False)))
-        sql = stack.enter_context(closing(RawStore(stack.enter_context(fresh_database(kind, tmp)),
+        sql = stack.enter_context(closing(RawStore(stack.enter_context(fresh_database(kind, tmp, label="write", required=True)),
                                                    "raw store (app's SQL)", app_sql=True)))
-        api_url = stack.enter_context(fresh_database(kind, tmp))
+        api_url = stack.enter_context(fresh_database(kind, tmp, label="write", required=True))
         api = stack.enter_context(closing(Api(api_url, stack.enter_context(server(api_url)))))
         modes: list[RawStore | Api] = [orm, sql, api]
         for mode in modes:

@@ -45,7 +45,7 @@ def main() -> None:
     os.environ.setdefault("BANKFEEDS_DEMO", "true")
     settings = get_settings()
     migrate.upgrade(settings.database_url)
-    console = Console()
+    console = Console(soft_wrap=True)
     clock = SystemClock()
     database = Database(settings.database_url)
     from bankfeeds.demo.config import DemoBankConfig
