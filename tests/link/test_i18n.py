@@ -40,6 +40,7 @@ def test_french_is_really_french() -> None:
     fr = i18n.translations("fr")
     assert fr.gettext("Get credentials") == "Obtenir des identifiants"
     assert fr.gettext("Revoke credentials") == "Révoquer les identifiants"
+    assert fr.gettext("Cancel") == "Annuler"
     assert i18n.translations("en").gettext("Get credentials") == "Get credentials"
 
 

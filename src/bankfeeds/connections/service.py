@@ -15,6 +15,7 @@ from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, Conne
 from bankfeeds.errors import BadRequest, Conflict, NotFound
 from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.security import keyed_hash, new_otp
 from bankfeeds.models import Company, Connection, LinkOtp
@@ -76,7 +77,7 @@ def to_wire(settings: Settings, connection: Connection, otp: str | None = None) 
         status=connection.status,
         last_sync=connection.last_sync,
         created=connection.created_at,
-        data_connection_errors=[],
+        data_connection_errors=[dict(connection.last_error)] if connection.last_error else [],
         connection_info=None,
     )
 
@@ -171,6 +172,10 @@ def set_status(
     event_type = None
     if status == LINKED:
         connection.linked_at = clock.now()
+        if connection.last_error and connection.last_error.get("status") == "Active":
+            # A failed link (say, the SMB cancelled) that was restarted and has now succeeded.
+            connection.last_error = {**connection.last_error, "status": "Resolved",
+                                     "resolvedOnUtc": format_datetime(connection.linked_at)}
         event_type = "connection.connected" if old == PENDING_AUTH else "connection.reconnected"
     elif status in (UNLINKED, DEAUTHORIZED):
         event_type = "connection.disconnected"

@@ -5,6 +5,8 @@
 * ``GET .../connections/{connectionId}``: page 1, "Connect to QuickBooks Online Bank Feeds".
 * ``GET .../connections/{connectionId}/setup``: page 2, "Set up QuickBooks".
 * ``POST .../setup/credentials``: Get credentials (shown once). ``POST .../setup/revoke``: Revoke.
+* ``POST .../connections/{connectionId}/cancel``: Cancel (pages 1 and 2): ``connection.failed``, the
+  session ends, and a page says how to start again.
 * ``GET /link/company/{companyId}``: the company's ``redirect``; points to the connection link.
 
 Every page takes ``?lang=en|fr`` (remembered in a cookie). Errors render as pages.
@@ -38,7 +40,8 @@ CsrfField = Annotated[str | None, Form()]
 def _urls(company_id: uuid.UUID, connection_id: uuid.UUID) -> dict[str, Any]:
     base = f"{pages.PREFIX}/companies/{company_id}/connections/{connection_id}"
     return {"connect_url": base, "setup_url": f"{base}/setup",
-            "credentials_url": f"{base}/setup/credentials", "revoke_url": f"{base}/setup/revoke"}
+            "credentials_url": f"{base}/setup/credentials", "revoke_url": f"{base}/setup/revoke",
+            "cancel_url": f"{base}/cancel"}
 
 
 def start_session(
@@ -82,8 +85,9 @@ def start(
 
 @router.get(CONNECTION)
 def connect_page(link: LinkDep, request: Request, settings: SettingsDep, lang: LanguageDep) -> Response:
-    _, connection = link
-    return pages.render(request, settings, lang, "connect.html", _urls(connection.company_id, connection.id))
+    link_session, connection = link
+    return pages.render(request, settings, lang, "connect.html", {
+        "csrf_token": link_session.csrf, **_urls(connection.company_id, connection.id)})
 
 
 @router.get(CONNECTION + "/setup")
@@ -120,6 +124,21 @@ def revoke_credentials(
     service.revoke_credentials(session, clock, link_session, connection, csrf_token)
     url = _urls(connection.company_id, connection.id)["setup_url"] + "?revoked=1"
     return RedirectResponse(url, status_code=303, headers=pages.security_headers(settings))
+
+
+@router.post(CONNECTION + "/cancel")
+def cancel(
+    link: LinkDep, session: SessionDep, clock: ClockDep, settings: SettingsDep, lang: LanguageDep,
+    csrf_token: CsrfField = None,
+) -> Response:
+    link_session, connection = link
+    outcome = service.cancel(session, clock, settings, link_session, connection, csrf_token)
+    response = pages.render_dual(settings, lang, "cancelled.html", {
+        "cancelled": outcome.cancelled, "credentials_revoked": outcome.credentials_revoked > 0,
+        **_urls(connection.company_id, connection.id)})
+    if outcome.cancelled:
+        pages.clear_session_cookie(response, settings, service.SESSION_COOKIE)
+    return response
 
 
 @router.get("/company/{companyId}")

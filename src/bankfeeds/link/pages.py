@@ -81,6 +81,10 @@ def set_session_cookie(response: Response, settings: Settings, name: str, value:
                         secure=_secure(settings))
 
 
+def clear_session_cookie(response: Response, settings: Settings, name: str) -> None:
+    response.delete_cookie(name, path=PREFIX, httponly=True, samesite="lax", secure=_secure(settings))
+
+
 def _base_context(settings: Settings, lang: str) -> dict[str, Any]:
     return {"lang": lang, "institution": settings.institution_name, "logo_url": logo_url(settings)}
 

@@ -34,7 +34,11 @@ class LinkRepository:
         self.session.delete(otp)
         self.session.flush()
 
-    def connection(self, company_id: uuid.UUID, connection_id: uuid.UUID) -> Connection | None:
-        return self.session.scalars(
-            select(Connection).where(Connection.id == connection_id, Connection.company_id == company_id)
-        ).one_or_none()
+    def connection(
+        self, company_id: uuid.UUID, connection_id: uuid.UUID, *, for_update: bool = False
+    ) -> Connection | None:
+        stmt = select(Connection).where(Connection.id == connection_id, Connection.company_id == company_id)
+        if for_update:
+            # populate_existing: the row read earlier in this request is refreshed under the lock.
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(stmt).one_or_none()

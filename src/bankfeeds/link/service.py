@@ -7,6 +7,10 @@
   Reloading the start URL afterwards finds the session and carries on; without it, 401.
 * Every form carries a CSRF token that must equal the one inside the signed session.
 * Wrong OTPs are throttled per address (``credentials.throttle.LINK_ADDRESS``).
+* **Cancel** (pages 1 and 2): linking a ``PendingAuth`` connection fails as in Codat's example
+  (``connection.failed``, 403 "User cancelled linking"); the connection stays ``PendingAuth``, keeps
+  that error (``dataConnectionErrors``) until it links, and loses any credentials got in the journey.
+  The session ends; linking again takes a fresh linkUrl. Any other status: nothing happens.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
-from bankfeeds.connections.service import otp_hash
+from bankfeeds.connections.service import PENDING_AUTH, otp_hash
 from bankfeeds.credentials import service as credentials
 from bankfeeds.credentials import throttle
 from bankfeeds.credentials.schemas import BankAccountCredentials
@@ -31,6 +35,7 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.security import same
 from bankfeeds.link.repository import LinkRepository
 from bankfeeds.models import Connection
+from bankfeeds.webhooks import events
 
 SESSION_COOKIE = "bankfeeds_link"
 SESSION_TTL = timedelta(minutes=30)
@@ -140,3 +145,28 @@ def revoke_credentials(session: Session, clock: Clock, link: LinkSession, connec
                        token: str | None) -> None:
     check_csrf(link, token)
     credentials.revoke_all(session, clock, connection)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    # False: the connection was not PendingAuth any more (already linked...), nothing was recorded.
+    cancelled: bool
+    credentials_revoked: int = 0
+
+
+def cancel(
+    session: Session, clock: Clock, settings: Settings, link: LinkSession, connection: Connection, token: str | None
+) -> Cancelled:
+    """The SMB gave up linking: ``connection.failed`` with Codat's "User cancelled" error."""
+    check_csrf(link, token)
+    locked = LinkRepository(session).connection(connection.company_id, connection.id, for_update=True)
+    if locked is None:
+        raise Unauthorized(_EXPIRED)
+    if locked.status != PENDING_AUTH:
+        return Cancelled(cancelled=False)
+    event = events.connection_failed(session, clock, settings, locked.company, locked)
+    locked.last_error = dict(event.body["payload"]["connection"]["dataConnectionErrors"][0])
+    # Credentials got on page 2 must not link the connection later, after it was reported failed.
+    revoked = credentials.revoke_all(session, clock, locked)
+    session.flush()
+    return Cancelled(cancelled=True, credentials_revoked=revoked)

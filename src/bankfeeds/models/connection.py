@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bankfeeds.kit.db import Base
@@ -29,5 +29,8 @@ class Connection(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_sync: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     linked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The last linking failure as reported in ``connection.failed`` (Codat's DataConnectionError:
+    # statusCode, statusText, errorMessage, erroredOnUtc, status); Resolved once the connection links.
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     company: Mapped[Company] = relationship(back_populates="connections")

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2f1d95177876
+Revision ID: 35d361e05d6c
 Revises:
-Create Date: 2026-11-25 00:36:11.780292
+Create Date: 2026-11-25 01:16:23.557839
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import bankfeeds.kit.types
 
 
-revision: str = "2f1d95177876"
+revision: str = "35d361e05d6c"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -154,6 +154,7 @@ def upgrade() -> None:
         sa.Column("created_at", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("last_sync", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("linked_at", bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["company_id"], ["companies.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("company_id", name="uq_connections_company_id"),
