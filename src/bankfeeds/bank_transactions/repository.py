@@ -3,14 +3,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+from bankfeeds.platforms.write_rules import Transaction
 
 # PostgreSQL: the whole batch as one array per column, one statement, the unique constraint
 # deciding what is new. Faster than executemany/multi-row VALUES (one parse, binary arrays) and,
@@ -37,29 +37,6 @@ _PG_PARAMS = (
     ("references", "reference"), ("reconciled", "reconciled"), ("amounts", "amount"), ("balances", "balance"),
     ("types", "transaction_type"),
 )
-
-
-class NewTransaction(Protocol):
-    """What storing a transaction reads from it (the parsed wire item)."""
-
-    @property
-    def id(self) -> str | None: ...
-    @property
-    def date(self) -> datetime | None: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def counterparty(self) -> str | None: ...
-    @property
-    def reference(self) -> str | None: ...
-    @property
-    def reconciled(self) -> bool | None: ...
-    @property
-    def amount(self) -> Decimal | None: ...
-    @property
-    def balance(self) -> Decimal | None: ...
-    @property
-    def transaction_type(self) -> str | None: ...
 
 
 class BankTransactionRepository:
@@ -95,7 +72,7 @@ class BankTransactionRepository:
 
     def insert_new(
         self, account_pk: uuid.UUID, operation_key: uuid.UUID, modified_at: datetime,
-        txns: Sequence[NewTransaction],
+        txns: Sequence[Transaction],
     ) -> set[str]:
         """Insert the transactions whose id the account does not have yet; returns the ids inserted.
 

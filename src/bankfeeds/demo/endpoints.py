@@ -32,12 +32,7 @@ def get_pages(request: Request) -> Pages:
 
 
 async def get_form(request: Request) -> FormData:
-    try:
-        form = await request.form(max_files=0, max_fields=20)
-    except Exception:
-        raise BadRequest("The form could not be read; submit it again from the page.") from None
-    get_pages(request).check_csrf(request, form)
-    return form
+    return await get_pages(request).read_form(request, max_fields=20)
 
 
 BankDep = Annotated[DemoBank, Depends(get_bank)]

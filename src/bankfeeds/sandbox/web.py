@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bankfeeds.errors import BankfeedsError, Forbidden
+from bankfeeds.errors import BadRequest, BankfeedsError, Forbidden
 from bankfeeds.kit.surfaces import Renderer
 
 CSRF_FIELD = "csrf_token"
@@ -79,6 +79,15 @@ class Pages:
                 "This form has expired or did not come from this site (its security token is missing or "
                 "wrong). Go back, reload the page and submit it again."
             )
+
+    async def read_form(self, request: Request, *, max_fields: int) -> FormData:
+        """The posted form, CSRF-checked. A body that is no form is a 400."""
+        try:
+            form = await request.form(max_files=0, max_fields=max_fields)
+        except Exception:
+            raise BadRequest("The form could not be read; submit it again from the page.") from None
+        self.check_csrf(request, form)
+        return form
 
     # -- responses --------------------------------------------------------------------------
     def headers(self, response: Response) -> Response:
