@@ -7,24 +7,12 @@ from typing import Any
 
 import pytest
 from codat_bankfeeds import CodatBankFeeds
-from codat_bankfeeds.models import errors, shared
-from codat_bankfeeds.utils import BackoffStrategy, RetryConfig
+from codat_bankfeeds.models import errors
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from tests.bank_transactions.helpers import stored
-from tests.fixtures.app import LiveServer, basic
 from tests.fixtures.factories import make_linked_feed
-
-
-@pytest.fixture
-def sdk(live_server: LiveServer, api_key: str) -> CodatBankFeeds:
-    return CodatBankFeeds(
-        server_url=live_server.url,
-        security=shared.Security(auth_header=basic(api_key)),
-        retry_config=RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False),
-        timeout_ms=10000,
-    )
 
 
 def dump(model: Any) -> Any:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import pytest
 from codat_bankfeeds import CodatBankFeeds
-from codat_bankfeeds.models import errors, shared
-from codat_bankfeeds.utils import BackoffStrategy, RetryConfig
+from codat_bankfeeds.models import errors
 from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from tests.fixtures.app import LiveServer, basic
 from tests.fixtures.factories import make_company, make_connection
 from tests.idx.helpers import IDX, idx_headers
 
 
-def test_sdk_generate_and_delete(live_server: LiveServer, anon_client: TestClient, api_key: str,
+def test_sdk_generate_and_delete(sdk: CodatBankFeeds, anon_client: TestClient,
                                  database: Database, clock: FrozenClock) -> None:
     connection = make_connection(database, clock, make_company(database, clock))
-    sdk = CodatBankFeeds(server_url=live_server.url, security=shared.Security(auth_header=basic(api_key)),
-                         retry_config=RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False), timeout_ms=10000)
     ids = {"company_id": str(connection.company_id), "connection_id": str(connection.id)}
     pair = sdk.source_accounts.generate_credentials(request={**ids, "request_body": b""})
     assert pair.username and pair.password

@@ -9,18 +9,15 @@ gives is the one the SDK saw.
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from codat_bankfeeds import CodatBankFeeds
-from codat_bankfeeds.models import errors, shared
-from codat_bankfeeds.utils import BackoffStrategy, RetryConfig
+from codat_bankfeeds.models import errors
 
 from bankfeeds.companies import service as companies
 from bankfeeds.config import Settings
@@ -28,23 +25,10 @@ from bankfeeds.connections import service as connections
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.source_accounts import service as source_accounts
-from tests.fixtures.app import LiveServer
 
-NO_RETRIES = RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False)
 TOTAL = 2500
 BATCH = 1000
 
-
-@pytest.fixture
-def sdk(live_server: LiveServer, api_key: str) -> Iterator[CodatBankFeeds]:
-    assert not live_server.url.endswith("/")  # 13.0.0 would call //companies
-    auth = "Basic " + base64.b64encode(api_key.encode()).decode()
-    yield CodatBankFeeds(
-        server_url=live_server.url,
-        security=shared.Security(auth_header=auth),
-        retry_config=NO_RETRIES,
-        timeout_ms=60_000,
-    )
 
 
 def link_the_feed(database: Database, clock: FrozenClock, settings: Settings, company_id: str,
