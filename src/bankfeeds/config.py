@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
+    # Xero (``gbol``): the bank's own Xero app. The OAuth redirect URI is {public_url}/link/xero/callback.
+    xero_client_id: str = "bankfeeds-demo-xero-client"
+    xero_client_secret: str = "bankfeeds-demo-xero-secret"
+    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    xero_token_url: str = "https://identity.xero.com/connect/token"
+    xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
+    # Base of /connections, /api.xro/2.0/... and /bankfeeds.xro/1.0/...
+    xero_api_url: str = "https://api.xero.com"
+    # Xero's published limits, shared by every worker process through the database.
+    xero_calls_per_minute: int = Field(default=60, ge=1)
+    xero_calls_per_day: int = Field(default=5000, ge=1)
+    xero_concurrent_calls: int = Field(default=5, ge=1)
+    xero_statements_per_minute: int = Field(default=180, ge=1)
+    xero_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long after sending a statement (and between polls) its outcome is asked for.
+    xero_statement_poll_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
