@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Key for HMACs and signed cookies of the hosted pages; must be set outside development.
     secret_key: str = _DEV_SECRET
+    # The secret key before a rotation: stored secrets encrypted with it still decrypt (kit/crypto.py).
+    secret_key_previous: str | None = None
     # Largest request body accepted by the public API, in bytes (a 1000-transaction batch is ~250 kB).
     max_body_bytes: int = 2_000_000
     # Idempotency-Key responses are replayed for this long.
@@ -41,6 +43,14 @@ class Settings(BaseSettings):
     # Run the background worker inside `bankfeeds serve`.
     run_worker: bool = True
     worker_poll_seconds: float = 1.0
+    # Xero (``gbol``): the bank's Xero app and Xero's endpoints (the built-in sandbox in `make run`).
+    # The OAuth redirect URI is fixed: {public_url}/link/xero/callback.
+    xero_client_id: str = ""
+    xero_client_secret: str = ""
+    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    xero_token_url: str = "https://identity.xero.com/connect/token"
+    xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
+    xero_api_url: str = "https://api.xero.com"
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
 

@@ -25,6 +25,8 @@ from bankfeeds.models.source_account import SourceAccount
 from bankfeeds.models.webhook_attempt import WebhookAttempt
 from bankfeeds.models.webhook_consumer import WebhookConsumer
 from bankfeeds.models.webhook_message import WebhookMessage
+from bankfeeds.models.xero_authorization import XeroAuthorization
+from bankfeeds.models.xero_grant import XeroGrant
 
 __all__ = [
     "ApiKey",
@@ -52,4 +54,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookConsumer",
     "WebhookMessage",
+    "XeroAuthorization",
+    "XeroGrant",
 ]
