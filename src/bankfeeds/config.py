@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Key for HMACs and signed cookies of the hosted pages; must be set outside development.
     secret_key: str = _DEV_SECRET
+    # The secret key before a rotation: stored secrets encrypted with it still decrypt (kit/crypto.py).
+    secret_key_previous: str | None = None
     # Largest request body accepted by the public API, in bytes (a 1000-transaction batch is ~250 kB).
     max_body_bytes: int = 2_000_000
     # Idempotency-Key responses are replayed for this long.
@@ -41,16 +43,16 @@ class Settings(BaseSettings):
     # Run the background worker inside `bankfeeds serve`.
     run_worker: bool = True
     worker_poll_seconds: float = 1.0
-    # Demo mode: the clock may be advanced from the sandbox and demo pages.
-    demo: bool = False
-    # Xero (``gbol``): the bank's own Xero app. The OAuth redirect URI is {public_url}/link/xero/callback.
-    xero_client_id: str = "bankfeeds-demo-xero-client"
-    xero_client_secret: str = "bankfeeds-demo-xero-secret"
+    # Xero (``gbol``): the bank's Xero app and Xero's endpoints (the built-in sandbox in `make run`).
+    # The OAuth redirect URI is fixed: {public_url}/link/xero/callback.
+    xero_client_id: str = ""
+    xero_client_secret: str = ""
     xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
     xero_token_url: str = "https://identity.xero.com/connect/token"
     xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
-    # Base of /connections, /api.xro/2.0/... and /bankfeeds.xro/1.0/...
     xero_api_url: str = "https://api.xero.com"
+    # Demo mode: the clock may be advanced from the sandbox and demo pages.
+    demo: bool = False
     # Xero's published limits, shared by every worker process through the database.
     xero_calls_per_minute: int = Field(default=60, ge=1)
     xero_calls_per_day: int = Field(default=5000, ge=1)

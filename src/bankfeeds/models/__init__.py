@@ -26,8 +26,10 @@ from bankfeeds.models.statement_delivery import StatementDelivery
 from bankfeeds.models.webhook_attempt import WebhookAttempt
 from bankfeeds.models.webhook_consumer import WebhookConsumer
 from bankfeeds.models.webhook_message import WebhookMessage
+from bankfeeds.models.xero_authorization import XeroAuthorization
 from bankfeeds.models.xero_budget import XeroBudget
 from bankfeeds.models.xero_call import XeroCall
+from bankfeeds.models.xero_grant import XeroGrant
 
 __all__ = [
     "ApiKey",
@@ -56,6 +58,8 @@ __all__ = [
     "WebhookAttempt",
     "WebhookConsumer",
     "WebhookMessage",
+    "XeroAuthorization",
     "XeroBudget",
     "XeroCall",
+    "XeroGrant",
 ]

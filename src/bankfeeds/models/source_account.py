@@ -50,5 +50,10 @@ class SourceAccount(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # When the accounting platform last pulled this account over the IDX API.
     last_pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Xero: the feed connection (Xero's id) carrying this account, the accountToken it was created
+    # with (our id for the account, unique within the bank), and why Xero refused the last mapping.
+    feed_connection_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    account_token: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    feed_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # Date of the newest transaction written to it: nothing older may follow (QuickBooks' rule).
     newest_transaction_date: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,7 +1,7 @@
 """xero delivery and budgets
 
 Revision ID: d2e7c4a9f610
-Revises: 35d361e05d6c
+Revises: 9a3f6b2c8e15
 Create Date: 2026-11-30 22:46:48.520399
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import bankfeeds.kit.types
 
 
 revision: str = 'd2e7c4a9f610'
-down_revision: str | None = '35d361e05d6c'
+down_revision: str | None = '9a3f6b2c8e15'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
