@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     xero_api_url: str = "https://api.xero.com"
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
+    # Xero's published limits, shared by every worker process through the database.
+    xero_calls_per_minute: int = Field(default=60, ge=1)
+    xero_calls_per_day: int = Field(default=5000, ge=1)
+    xero_concurrent_calls: int = Field(default=5, ge=1)
+    xero_statements_per_minute: int = Field(default=180, ge=1)
+    xero_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long after sending a statement (and between polls) its outcome is asked for.
+    xero_statement_poll_seconds: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

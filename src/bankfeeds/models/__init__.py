@@ -22,10 +22,13 @@ from bankfeeds.models.sandbox_bank_transaction import SandboxBankTransaction
 from bankfeeds.models.sandbox_company import SandboxCompany
 from bankfeeds.models.sandbox_feed import SandboxFeed
 from bankfeeds.models.source_account import SourceAccount
+from bankfeeds.models.statement_delivery import StatementDelivery
 from bankfeeds.models.webhook_attempt import WebhookAttempt
 from bankfeeds.models.webhook_consumer import WebhookConsumer
 from bankfeeds.models.webhook_message import WebhookMessage
 from bankfeeds.models.xero_authorization import XeroAuthorization
+from bankfeeds.models.xero_budget import XeroBudget
+from bankfeeds.models.xero_call import XeroCall
 from bankfeeds.models.xero_grant import XeroGrant
 
 __all__ = [
@@ -51,9 +54,12 @@ __all__ = [
     "SandboxCompany",
     "SandboxFeed",
     "SourceAccount",
+    "StatementDelivery",
     "WebhookAttempt",
     "WebhookConsumer",
     "WebhookMessage",
     "XeroAuthorization",
+    "XeroBudget",
+    "XeroCall",
     "XeroGrant",
 ]

@@ -32,5 +32,7 @@ class Connection(Base):
     # The last linking failure as reported in ``connection.failed`` (Codat's DataConnectionError:
     # statusCode, statusText, errorMessage, erroredOnUtc, status); Resolved once the connection links.
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # When the worker last checked the platform's side of the feeds (Xero: daily, for feeds removed there).
+    platform_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     company: Mapped[Company] = relationship(back_populates="connections")
