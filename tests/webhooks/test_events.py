@@ -99,7 +99,7 @@ def to_status(status: str) -> Act:
 
 def act_connection_failed(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
     company, connection = _rows(s, scene)
-    events.connection_failed(s, clock, settings, company, connection)
+    connections.fail_link(s, clock, settings, company, connection)
 
 
 def act_unlink(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:

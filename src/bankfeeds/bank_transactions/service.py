@@ -60,7 +60,6 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
 from bankfeeds.platforms import PLATFORMS, write_rules
 from bankfeeds.platforms.base import Platform
-from bankfeeds.platforms.gbol import delivery
 from bankfeeds.push_operations import service as push_operations
 
 CONNECTED = "connected"
@@ -186,12 +185,8 @@ def write(
         if last.date is not None and (newest is None or last.date > newest):
             account.newest_transaction_date = last.date
         account.modified_at = now
-    if platform.completes_on_write or not stored:
-        # Nothing to deliver (QuickBooks pulls it over IDX; or every transaction was a repeat).
-        push_operations.succeed(session, clock, settings, company, op, account.account_id if stored else None)
-    else:
-        # Delivered by the worker; the push stays Pending until the platform has it (outbox row).
-        delivery.enqueue(session, clock, op, account, now)
+    # QuickBooks completes here (it pulls over IDX); Xero leaves it Pending for the worker's delivery.
+    platform.accepted(session, clock, settings, company, op, account if stored else None, written_at=now)
     return op
 
 

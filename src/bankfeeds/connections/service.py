@@ -1,4 +1,10 @@
-"""Connections: one bank-feeds connection per company, its status machine and its linkUrl."""
+"""Connections: one bank-feeds connection per company, its status machine and its linkUrl.
+
+Every ``connection.*`` transition goes through here: ``create`` (``connection.created``),
+``set_status`` (``connection.connected`` / ``reconnected`` / ``disconnected``), ``fail_link``
+(``connection.failed``) and ``delete`` (``connection.deleted``). What differs per platform is
+asked of the platform (``bankfeeds.platforms``), never tested here.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,13 @@ from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, Conne
 from bankfeeds.errors import BadRequest, Conflict, NotFound
 from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.http import wire
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.security import keyed_hash, new_otp
 from bankfeeds.models import Company, Connection, LinkOtp
 from bankfeeds.platforms import PLATFORMS, valid_keys
+from bankfeeds.platforms.base import Platform
 from bankfeeds.webhooks import events
 
 PENDING_AUTH = "PendingAuth"
@@ -29,7 +37,7 @@ DEAUTHORIZED = "Deauthorized"
 _KEY = re.compile(r"^[a-z]{4}$")
 
 
-def platform_of(connection: Connection) -> Any:
+def platform_of(connection: Connection) -> Platform:
     return PLATFORMS[connection.platform_key]
 
 
@@ -46,9 +54,7 @@ def link_url(settings: Settings, connection: Connection, otp: str | None) -> str
 
 
 def mint_otp(session: Session, clock: Clock, settings: Settings, connection: Connection) -> str | None:
-    """A fresh one-time password for the linkUrl of a platform linked by credentials (QuickBooks)."""
-    if not platform_of(connection).uses_credentials:
-        return None
+    """A fresh one-time password for the connection's linkUrl (every platform links through it)."""
     now = clock.now()
     repo = ConnectionRepository(session)
     repo.purge_expired_otps(connection.id, now)
@@ -83,8 +89,6 @@ def to_wire(settings: Settings, connection: Connection, otp: str | None = None) 
 
 
 def event_payload(settings: Settings, company: Company, connection: Connection) -> dict[str, Any]:
-    from bankfeeds.kit.http import wire
-
     return {
         "referenceCompany": events.reference_company(company, settings.public_url),
         "connection": wire(to_wire(settings, connection)),
@@ -152,12 +156,7 @@ def unlink(
     if connection.status != LINKED:
         raise BadRequest(f"Only a Linked connection can be unlinked; this one is {connection.status}.")
     set_status(session, clock, settings, company, connection, UNLINKED)
-    if platform_of(connection).uses_credentials:
-        # The bank gave up access: the platform's next pull must not quietly relink the feed.
-        # Linking again takes new credentials from a fresh linkUrl.
-        from bankfeeds.credentials import service as credentials
-
-        credentials.revoke_all(session, clock, connection)
+    platform_of(connection).on_unlinked(session, clock, connection)
     return connection
 
 
@@ -188,3 +187,30 @@ def set_status(
     session.flush()
     if event_type:
         events.record(session, clock, event_type, event_payload(settings, company, connection), company=company)
+
+
+def fail_link(
+    session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection, *,
+    status_code: str = "403",
+    status_text: str = "User cancelled linking",
+    error_message: str = "User cancelled",
+) -> bool:
+    """Linking failed (the SMB cancelled or refused consent, or the platform refused):
+    ``connection.failed``, as in Codat's example. Only a ``PendingAuth`` connection fails (False
+    otherwise, nothing recorded); it stays ``PendingAuth`` and keeps the error
+    (``dataConnectionErrors``) until it links."""
+    if connection.status != PENDING_AUTH:
+        return False
+    error = {
+        "statusCode": status_code,
+        "statusText": status_text,
+        "errorMessage": error_message,
+        "erroredOnUtc": format_datetime(clock.now()),
+        "status": "Active",
+    }
+    connection.last_error = error
+    session.flush()
+    payload = event_payload(settings, company, connection)
+    payload["connection"]["dataConnectionErrors"] = [dict(error)]
+    events.record(session, clock, "connection.failed", payload, company=company)
+    return True

@@ -65,6 +65,11 @@ def revoke_all(session: Session, clock: Clock, connection: Connection) -> int:
     return CredentialRepository(session).revoke_all(connection.id, clock.now())
 
 
+def end_all(session: Session, clock: Clock, connection: Connection) -> int:
+    """Revoke whatever pairs the connection has, whatever its platform (none: 0)."""
+    return CredentialRepository(session).revoke_all(connection.id, clock.now())
+
+
 def has_active(session: Session, connection: Connection) -> bool:
     return CredentialRepository(session).count_active(connection.id) > 0
 

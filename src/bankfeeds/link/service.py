@@ -26,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
+from bankfeeds.connections import service as connections
 from bankfeeds.connections.service import PENDING_AUTH, otp_hash
 from bankfeeds.credentials import service as credentials
 from bankfeeds.credentials import throttle
@@ -35,7 +36,6 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.security import same
 from bankfeeds.link.repository import LinkRepository
 from bankfeeds.models import Connection
-from bankfeeds.webhooks import events
 
 SESSION_COOKIE = "bankfeeds_link"
 SESSION_TTL = timedelta(minutes=30)
@@ -164,9 +164,8 @@ def cancel(
         raise Unauthorized(_EXPIRED)
     if locked.status != PENDING_AUTH:
         return Cancelled(cancelled=False)
-    event = events.connection_failed(session, clock, settings, locked.company, locked)
-    locked.last_error = dict(event.body["payload"]["connection"]["dataConnectionErrors"][0])
+    connections.fail_link(session, clock, settings, locked.company, locked)
     # Credentials got on page 2 must not link the connection later, after it was reported failed.
-    revoked = credentials.revoke_all(session, clock, locked)
+    revoked = credentials.end_all(session, clock, locked)
     session.flush()
     return Cancelled(cancelled=True, credentials_revoked=revoked)

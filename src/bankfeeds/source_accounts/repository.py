@@ -57,8 +57,8 @@ class SourceAccountRepository:
         self.session.delete(account)
         self.session.flush()
 
-    def claim_stale(self, platform_key: str, cutoff: datetime, limit: int) -> list[SourceAccount]:
-        """Connected accounts of ``platform_key`` connections not pulled (or, if never pulled, not
+    def claim_stale(self, platform_keys: list[str], cutoff: datetime, limit: int) -> list[SourceAccount]:
+        """Connected accounts of connections to ``platform_keys`` not pulled (or, if never pulled, not
         connected) since ``cutoff``. On PostgreSQL the account and connection rows are claimed with
         ``FOR UPDATE SKIP LOCKED`` so workers share the work and never wait on a busy connection."""
         since = func.coalesce(SourceAccount.last_pulled_at, SourceAccount.connected_at, SourceAccount.created_at)
@@ -66,7 +66,7 @@ class SourceAccountRepository:
             select(SourceAccount)
             .join(Connection, Connection.id == SourceAccount.connection_id)
             .where(
-                Connection.platform_key == platform_key,
+                Connection.platform_key.in_(platform_keys),
                 SourceAccount.status == "connected",
                 since < cutoff,
             )

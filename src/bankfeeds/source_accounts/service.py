@@ -386,7 +386,7 @@ def mark_disconnected(
     session.flush()
     events.record(session, clock, EVENT_DISCONNECTED, event_payload(settings, company, connection, account),
                   company=company)
-    if not connections.platform_of(connection).uses_credentials:
+    if not connections.platform_of(connection).unlinks_without_feeds:
         return
     repo = SourceAccountRepository(session)
     # Lock the connection before counting, so two accounts disconnected at once cannot both

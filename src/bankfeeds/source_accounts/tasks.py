@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import Connection
-from bankfeeds.platforms.hcws import QUICKBOOKS
+from bankfeeds.platforms import PLATFORMS
 from bankfeeds.source_accounts import service
 from bankfeeds.source_accounts.repository import SourceAccountRepository
 from bankfeeds.worker.runner import Task, TaskContext, session_task
@@ -27,7 +27,8 @@ BATCH_SIZE = 100
 def disconnect_stale(session: Session, ctx: TaskContext) -> int:
     """One bounded batch of stale connected QuickBooks accounts, disconnected; returns how many."""
     cutoff = ctx.clock.now() - timedelta(days=ctx.settings.source_account_disconnect_days)
-    accounts = SourceAccountRepository(session).claim_stale(QUICKBOOKS.key, cutoff, BATCH_SIZE)
+    keys = [key for key, platform in PLATFORMS.items() if platform.pulls_over_idx]
+    accounts = SourceAccountRepository(session).claim_stale(keys, cutoff, BATCH_SIZE)
     for account in accounts:
         connection = session.get(Connection, account.connection_id)
         assert connection is not None  # the join in claim_stale guarantees it

@@ -8,7 +8,7 @@ commit wakes it (``worker.signals``) so it does not wait for its next poll.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,10 +16,6 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Company, Event
 from bankfeeds.worker import signals
-
-if TYPE_CHECKING:
-    from bankfeeds.config import Settings
-    from bankfeeds.models import Connection
 
 # ``worker.signals`` topics: new outbox events (to fan out), messages due (to deliver).
 EVENTS_TOPIC = "webhook-events"
@@ -81,32 +77,3 @@ def record(
     signals.mark(session, EVENTS_TOPIC)
     return event
 
-
-def connection_failed(
-    session: Session,
-    clock: Clock,
-    settings: Settings,
-    company: Company,
-    connection: Connection,
-    *,
-    status_code: str = "403",
-    status_text: str = "User cancelled linking",
-    error_message: str = "User cancelled",
-) -> Event:
-    """Linking failed (the SMB cancelled, or the platform refused): ``connection.failed``.
-
-    The connection stays ``PendingAuth``; ``dataConnectionErrors`` says why, as in Codat's example.
-    """
-    from bankfeeds.connections.service import event_payload
-
-    payload = event_payload(settings, company, connection)
-    payload["connection"]["dataConnectionErrors"] = [
-        {
-            "statusCode": status_code,
-            "statusText": status_text,
-            "errorMessage": error_message,
-            "erroredOnUtc": format_datetime(clock.now()),
-            "status": "Active",
-        }
-    ]
-    return record(session, clock, "connection.failed", payload, company=company)
