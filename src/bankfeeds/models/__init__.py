@@ -25,6 +25,20 @@ from bankfeeds.models.source_account import SourceAccount
 from bankfeeds.models.webhook_attempt import WebhookAttempt
 from bankfeeds.models.webhook_consumer import WebhookConsumer
 from bankfeeds.models.webhook_message import WebhookMessage
+from bankfeeds.models.xero_sandbox_account import XeroSandboxAccount
+from bankfeeds.models.xero_sandbox_auth_code import XeroSandboxAuthCode
+from bankfeeds.models.xero_sandbox_call import XeroSandboxCall
+from bankfeeds.models.xero_sandbox_client import XeroSandboxClient
+from bankfeeds.models.xero_sandbox_connection import XeroSandboxConnection
+from bankfeeds.models.xero_sandbox_feed_connection import XeroSandboxFeedConnection
+from bankfeeds.models.xero_sandbox_grant import XeroSandboxGrant
+from bankfeeds.models.xero_sandbox_idempotency_key import XeroSandboxIdempotencyKey
+from bankfeeds.models.xero_sandbox_membership import XeroSandboxMembership
+from bankfeeds.models.xero_sandbox_organisation import XeroSandboxOrganisation
+from bankfeeds.models.xero_sandbox_statement import XeroSandboxStatement
+from bankfeeds.models.xero_sandbox_statement_line import XeroSandboxStatementLine
+from bankfeeds.models.xero_sandbox_token import XeroSandboxToken
+from bankfeeds.models.xero_sandbox_user import XeroSandboxUser
 
 __all__ = [
     "ApiKey",
@@ -52,4 +66,18 @@ __all__ = [
     "WebhookAttempt",
     "WebhookConsumer",
     "WebhookMessage",
+    "XeroSandboxAccount",
+    "XeroSandboxAuthCode",
+    "XeroSandboxCall",
+    "XeroSandboxClient",
+    "XeroSandboxConnection",
+    "XeroSandboxFeedConnection",
+    "XeroSandboxGrant",
+    "XeroSandboxIdempotencyKey",
+    "XeroSandboxMembership",
+    "XeroSandboxOrganisation",
+    "XeroSandboxStatement",
+    "XeroSandboxStatementLine",
+    "XeroSandboxToken",
+    "XeroSandboxUser",
 ]
