@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/bankfeeds.sqlite3"
 _DEV_SECRET = "dev-only-secret-change-me"
+_DEV_XERO_SECRET = "dev-only-xero-client-secret"
 
 
 class Settings(BaseSettings):
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
+    # The bank's Xero app (its OAuth client); the defaults are the built-in Xero sandbox's demo app.
+    xero_client_id: str = "bankfeeds-demo-xero-client"
+    xero_client_secret: str = _DEV_XERO_SECRET
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
