@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/bankfeeds.sqlite3"
 _DEV_SECRET = "dev-only-secret-change-me"
+_DEV_XERO_SECRET = "dev-only-xero-client-secret"
 
 
 class Settings(BaseSettings):
@@ -45,8 +46,9 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Xero (``gbol``): the bank's Xero app and Xero's endpoints (the built-in sandbox in `make run`).
     # The OAuth redirect URI is fixed: {public_url}/link/xero/callback.
-    xero_client_id: str = ""
-    xero_client_secret: str = ""
+    # The defaults are the built-in Xero sandbox's demo app; a bank sets its own Xero app's.
+    xero_client_id: str = "bankfeeds-demo-xero-client"
+    xero_client_secret: str = _DEV_XERO_SECRET
     xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
     xero_token_url: str = "https://identity.xero.com/connect/token"
     xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
