@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
-from bankfeeds.kit.clock import FrozenClock
+from bankfeeds.kit.clock import Clock, FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import (
     Company,
@@ -47,7 +47,7 @@ class XeroFeed:
     feed_id: str
 
 
-def link(database: Database, clock: FrozenClock, settings: Settings, http: httpx.Client,
+def link(database: Database, clock: Clock, settings: Settings, http: httpx.Client,
          organisation: str = "Acme Trading Ltd", *, company_name: str = "Acme Trading Ltd") -> tuple[Company, Connection, str]:
     """A gbol connection linked to ``organisation`` by a real OAuth consent in the sandbox."""
     company = make_company(database, clock, company_name)
@@ -71,7 +71,7 @@ def link(database: Database, clock: FrozenClock, settings: Settings, http: httpx
     return company, connection, tenant.tenant_id
 
 
-def feed(database: Database, clock: FrozenClock, settings: Settings, http: httpx.Client, company: Company,
+def feed(database: Database, clock: Clock, settings: Settings, http: httpx.Client, company: Company,
          connection: Connection, tenant_id: str, account_id: str = "acc-1", *, currency: str = "GBP",
          balance: Decimal = Decimal("100.00")) -> XeroFeed:
     """A source account fed into a new Xero bank account (a feed connection made at the sandbox)."""

@@ -66,7 +66,6 @@ TOPIC = "xero.statements"
 # Backoff after a transient fault, by attempt (then the last value), as webhooks retry.
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(minutes=30), timedelta(hours=1))
-LEASE = timedelta(minutes=2)
 
 # Gives a live access token for a connection (tokens.access_for, bound to its database and api).
 AccessFor = Callable[[uuid.UUID], Access]
@@ -95,10 +94,16 @@ class Deliverer:
         self.api = api
         self.access_for = access_for
 
+    @property
+    def lease(self) -> timedelta:
+        """Long enough for one step: a wait for an in-flight slot and one call, each bounded by the timeout.
+        A killed worker's rows come back when it ends."""
+        return timedelta(seconds=2 * self.settings.xero_timeout_seconds + 10)
+
     def claim(self, limit: int) -> list[uuid.UUID]:
         now = self.clock.now()
         with self.database.unit_of_work() as session:
-            return DeliveryRepository(session).claim_due(now, now + LEASE, limit, connections.LINKED)
+            return DeliveryRepository(session).claim_due(now, now + self.lease, limit, connections.LINKED)
 
     def process(self, key: uuid.UUID) -> None:
         """One step of one claimed delivery (see the module doc); every outcome is committed."""
