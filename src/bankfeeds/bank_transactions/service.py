@@ -185,7 +185,7 @@ def write(
         if last.date is not None and (newest is None or last.date > newest):
             account.newest_transaction_date = last.date
         account.modified_at = now
-    platform.accepted(session, clock, settings, company, op, account.account_id if stored else None)
+    platform.accepted(session, clock, settings, company, op, account, len(stored))
     return op
 
 

@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     from bankfeeds.config import Settings
     from bankfeeds.kit.clock import Clock
     from bankfeeds.kit.db import Database
-    from bankfeeds.models import Company, Connection, PushOperation
+    from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
 
 
-class Platform(ABC):  # noqa: B024 (every hook has a default; a platform overrides what differs)
+class Platform(ABC):
     key: str
     name: str
     # The name used in sentences ("QuickBooks Online", "Xero").
@@ -121,7 +121,7 @@ class Platform(ABC):  # noqa: B024 (every hook has a default; a platform overrid
 
     def accepted(
         self, session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
-        account_id: str | None,
+        account: SourceAccount, stored: int,
     ) -> None:
-        """A push passed the hub's rules and its new transactions are stored (``account_id``: the
-        source account when any were new). Platforms that deliver later leave it Pending."""
+        """A push passed the hub's rules and ``stored`` new transactions were written to
+        ``account``. Complete it, or hand it to the platform's delivery (it stays Pending)."""

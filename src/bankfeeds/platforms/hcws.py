@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from bankfeeds.config import Settings
     from bankfeeds.kit.clock import Clock
-    from bankfeeds.models import Company, Connection, PushOperation
+    from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
 
 
 class QuickBooks(Platform):
@@ -42,9 +42,10 @@ class QuickBooks(Platform):
 
     def accepted(
         self, session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
-        account_id: str | None,
+        account: SourceAccount, stored: int,
     ) -> None:
-        push_operations.succeed(session, clock, settings, company, op, account_id)
+        # Complete on write: QuickBooks pulls the transactions later over IDX.
+        push_operations.succeed(session, clock, settings, company, op, account.account_id if stored else None)
 
 
 PLATFORM = QuickBooks()
