@@ -23,7 +23,6 @@ SQLite, the write lock) while waiting for the platform.
 from __future__ import annotations
 
 import uuid
-from abc import ABC
 from typing import TYPE_CHECKING, Any
 
 from bankfeeds.errors import BadRequest, NotFound
@@ -38,7 +37,10 @@ if TYPE_CHECKING:
     from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
 
 
-class Platform(ABC):
+class Platform:
+    """Base of every platform: identity and write rules as class attributes, hooks as methods
+    (a default where most platforms agree; ``accepted`` each platform must give)."""
+
     key: str
     name: str
     # The name used in sentences ("QuickBooks Online", "Xero").
@@ -125,3 +127,4 @@ class Platform(ABC):
     ) -> None:
         """A push passed the hub's rules and ``stored`` new transactions were written to
         ``account``. Complete it, or hand it to the platform's delivery (it stays Pending)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how an accepted push is delivered")
