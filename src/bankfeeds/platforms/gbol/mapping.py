@@ -38,7 +38,7 @@ from bankfeeds.models import Company, Connection, SourceAccount
 from bankfeeds.platforms.gbol.client import as_error, open_api
 from bankfeeds.platforms.gbol.grants import HOLDING, XeroRepository
 from bankfeeds.platforms.gbol.tokens import REFRESH_PURPOSE, NotAuthorized, access_for
-from bankfeeds.platforms.gbol.xero_api import Access, XeroApi, XeroError
+from bankfeeds.platforms.gbol.xero_api import Access, InvalidGrant, XeroApi, XeroError
 from bankfeeds.source_accounts import service as source_accounts
 from bankfeeds.source_accounts.schemas import parse_datetime_text
 
@@ -141,7 +141,9 @@ def mappings(
                 a.status not in HOLDING for a in state.accounts):
             try:
                 chart = load_chart(api, access_for(database, clock, settings, api, connection.id))
-            except (XeroError, NotAuthorized) as exc:
+            except (NotAuthorized, InvalidGrant):
+                chart = None  # no working grant: nothing to offer (the connection says why)
+            except XeroError as exc:
                 raise as_error(exc, clock, connection.id) from None
     return [mapping_item(a, chart, state.held) for a in state.accounts]
 
