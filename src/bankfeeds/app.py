@@ -92,7 +92,8 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     public_api.mount(app)
     # Each further surface renders errors in its own envelope and registers its prefix.
     for module_name in ("bankfeeds.idx.endpoints", "bankfeeds.link.endpoints",
-                        "bankfeeds.sandbox.endpoints", "bankfeeds.demo.endpoints"):
+                        "bankfeeds.sandbox.endpoints", "bankfeeds.xero_sandbox.endpoints",
+                        "bankfeeds.demo.endpoints"):
         importlib.import_module(module_name).mount(app, surfaces)
 
 

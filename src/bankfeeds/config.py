@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/bankfeeds.sqlite3"
 _DEV_SECRET = "dev-only-secret-change-me"
+_DEV_XERO_SECRET = "dev-only-xero-client-secret"
 
 
 class Settings(BaseSettings):
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     xero_api_url: str = "https://api.xero.com"
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
+<<<<<<< HEAD
     # Xero's published limits, shared by every worker process through the database.
     xero_calls_per_minute: int = Field(default=60, ge=1)
     xero_calls_per_day: int = Field(default=5000, ge=1)
@@ -61,6 +63,11 @@ class Settings(BaseSettings):
     xero_timeout_seconds: float = Field(default=30.0, gt=0)
     # How long after sending a statement (and between polls) its outcome is asked for.
     xero_statement_poll_seconds: float = Field(default=5.0, gt=0)
+=======
+    # The bank's Xero app (its OAuth client); the defaults are the built-in Xero sandbox's demo app.
+    xero_client_id: str = "bankfeeds-demo-xero-client"
+    xero_client_secret: str = _DEV_XERO_SECRET
+>>>>>>> xero-sandbox
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

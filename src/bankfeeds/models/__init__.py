@@ -30,6 +30,20 @@ from bankfeeds.models.xero_authorization import XeroAuthorization
 from bankfeeds.models.xero_budget import XeroBudget
 from bankfeeds.models.xero_call import XeroCall
 from bankfeeds.models.xero_grant import XeroGrant
+from bankfeeds.models.xero_sandbox_account import XeroSandboxAccount
+from bankfeeds.models.xero_sandbox_auth_code import XeroSandboxAuthCode
+from bankfeeds.models.xero_sandbox_call import XeroSandboxCall
+from bankfeeds.models.xero_sandbox_client import XeroSandboxClient
+from bankfeeds.models.xero_sandbox_connection import XeroSandboxConnection
+from bankfeeds.models.xero_sandbox_feed_connection import XeroSandboxFeedConnection
+from bankfeeds.models.xero_sandbox_grant import XeroSandboxGrant
+from bankfeeds.models.xero_sandbox_idempotency_key import XeroSandboxIdempotencyKey
+from bankfeeds.models.xero_sandbox_membership import XeroSandboxMembership
+from bankfeeds.models.xero_sandbox_organisation import XeroSandboxOrganisation
+from bankfeeds.models.xero_sandbox_statement import XeroSandboxStatement
+from bankfeeds.models.xero_sandbox_statement_line import XeroSandboxStatementLine
+from bankfeeds.models.xero_sandbox_token import XeroSandboxToken
+from bankfeeds.models.xero_sandbox_user import XeroSandboxUser
 
 __all__ = [
     "ApiKey",
@@ -62,4 +76,18 @@ __all__ = [
     "XeroBudget",
     "XeroCall",
     "XeroGrant",
+    "XeroSandboxAccount",
+    "XeroSandboxAuthCode",
+    "XeroSandboxCall",
+    "XeroSandboxClient",
+    "XeroSandboxConnection",
+    "XeroSandboxFeedConnection",
+    "XeroSandboxGrant",
+    "XeroSandboxIdempotencyKey",
+    "XeroSandboxMembership",
+    "XeroSandboxOrganisation",
+    "XeroSandboxStatement",
+    "XeroSandboxStatementLine",
+    "XeroSandboxToken",
+    "XeroSandboxUser",
 ]
