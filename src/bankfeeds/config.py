@@ -46,15 +46,15 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Xero (``gbol``): the bank's Xero app and Xero's endpoints (the built-in sandbox in `make run`).
     # The OAuth redirect URI is fixed: {public_url}/link/xero/callback.
-    xero_client_id: str = ""
-    xero_client_secret: str = ""
+    # The bank's Xero app (its OAuth client); the defaults are the built-in Xero sandbox's demo app.
+    xero_client_id: str = "bankfeeds-demo-xero-client"
+    xero_client_secret: str = _DEV_XERO_SECRET
     xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
     xero_token_url: str = "https://identity.xero.com/connect/token"
     xero_revoke_url: str = "https://identity.xero.com/connect/revocation"
     xero_api_url: str = "https://api.xero.com"
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
-<<<<<<< HEAD
     # Xero's published limits, shared by every worker process through the database.
     xero_calls_per_minute: int = Field(default=60, ge=1)
     xero_calls_per_day: int = Field(default=5000, ge=1)
@@ -63,11 +63,6 @@ class Settings(BaseSettings):
     xero_timeout_seconds: float = Field(default=30.0, gt=0)
     # How long after sending a statement (and between polls) its outcome is asked for.
     xero_statement_poll_seconds: float = Field(default=5.0, gt=0)
-=======
-    # The bank's Xero app (its OAuth client); the defaults are the built-in Xero sandbox's demo app.
-    xero_client_id: str = "bankfeeds-demo-xero-client"
-    xero_client_secret: str = _DEV_XERO_SECRET
->>>>>>> xero-sandbox
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -185,7 +185,8 @@ def write(
         if last.date is not None and (newest is None or last.date > newest):
             account.newest_transaction_date = last.date
         account.modified_at = now
-    platform.accepted(session, clock, settings, company, op, account, len(stored))
+    # QuickBooks completes here (it pulls over IDX); Xero leaves it Pending for the worker's delivery.
+    platform.accepted(session, clock, settings, company, op, account if stored else None, written_at=now)
     return op
 
 

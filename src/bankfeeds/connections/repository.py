@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bankfeeds.kit.query import QueryField
@@ -47,6 +47,23 @@ class ConnectionRepository:
         total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = self.session.scalars(base.order_by(*order).offset(offset).limit(limit))
         return list(rows), total
+
+    def claim_platform_checks(self, platform_key: str, linked: str, checked_before: datetime, now: datetime,
+                              limit: int) -> list[uuid.UUID]:
+        """Linked connections of a platform not checked since ``checked_before``, marked checked now (SKIP LOCKED)."""
+        stmt = (
+            select(Connection)
+            .where(Connection.platform_key == platform_key, Connection.status == linked,
+                   or_(Connection.platform_checked_at.is_(None), Connection.platform_checked_at < checked_before))
+            .order_by(Connection.platform_checked_at.asc().nulls_first(), Connection.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = list(self.session.scalars(stmt))
+        for connection in claimed:
+            connection.platform_checked_at = now
+        self.session.flush()
+        return [c.id for c in claimed]
 
     def delete(self, connection: Connection) -> None:
         self.session.delete(connection)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -182,6 +182,12 @@ def unlink(
     set_status(session, clock, settings, company, connection, UNLINKED)
     platform_of(connection).on_unlinked(session, clock, connection)
     return connection
+
+
+def claim_platform_checks(session: Session, platform_key: str, checked_before: datetime, now: datetime,
+                          limit: int) -> list[uuid.UUID]:
+    """Linked connections due for the worker's check of the platform's side (Xero: daily)."""
+    return ConnectionRepository(session).claim_platform_checks(platform_key, LINKED, checked_before, now, limit)
 
 
 def set_status(

@@ -23,6 +23,7 @@ SQLite, the write lock) while waiting for the platform.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bankfeeds.errors import BadRequest, NotFound
@@ -123,8 +124,9 @@ class Platform:
 
     def accepted(
         self, session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
-        account: SourceAccount, stored: int,
+        account: SourceAccount | None, *, written_at: datetime,
     ) -> None:
-        """A push passed the hub's rules and ``stored`` new transactions were written to
-        ``account``. Complete it, or hand it to the platform's delivery (it stays Pending)."""
+        """A push passed the hub's rules and its new transactions are stored at ``written_at``
+        (``account``: the source account when any were new). Platforms that deliver later leave it
+        Pending and queue its delivery in this same transaction."""
         raise NotImplementedError(f"{type(self).__name__} must say how an accepted push is delivered")

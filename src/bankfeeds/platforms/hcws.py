@@ -11,6 +11,8 @@ from bankfeeds.platforms.base import Platform
 from bankfeeds.push_operations import service as push_operations
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.orm import Session
 
     from bankfeeds.config import Settings
@@ -42,10 +44,9 @@ class QuickBooks(Platform):
 
     def accepted(
         self, session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
-        account: SourceAccount, stored: int,
+        account: SourceAccount | None, *, written_at: datetime,
     ) -> None:
-        # Complete on write: QuickBooks pulls the transactions later over IDX.
-        push_operations.succeed(session, clock, settings, company, op, account.account_id if stored else None)
+        push_operations.succeed(session, clock, settings, company, op, account.account_id if account else None)
 
 
 PLATFORM = QuickBooks()

@@ -84,6 +84,7 @@ def default_tasks() -> list[Task | LaneTask]:
         "bankfeeds.push_operations.tasks",
         "bankfeeds.source_accounts.tasks",
         "bankfeeds.webhooks.tasks",
+        "bankfeeds.platforms.gbol.tasks",
         "bankfeeds.sandbox.tasks",
         "bankfeeds.idempotency.tasks",
     ):

@@ -9,6 +9,7 @@ information, clean-up before delete), ``delivery``/``statements``/``budget`` (pu
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bankfeeds.platforms.base import Platform
@@ -66,14 +67,14 @@ class Xero(Platform):
 
     def accepted(
         self, session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
-        account: SourceAccount, stored: int,
+        account: SourceAccount | None, *, written_at: datetime,
     ) -> None:
-        if not stored:
-            # Every transaction was a repeat: nothing to deliver.
+        if account is None:
+            # Every transaction was one the account already holds: nothing to send.
             push_operations.succeed(session, clock, settings, company, op, None)
             return
         # Delivered by the worker (platforms/gbol/delivery.py); Pending until Xero has it.
-        delivery.enqueue(session, clock, op, account, clock.now())
+        delivery.enqueue(session, clock, op, account, written_at)
 
 
 PLATFORM = Xero()

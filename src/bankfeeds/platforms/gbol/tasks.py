@@ -1,0 +1,153 @@
+"""Background work for Xero: deliver statements, and check each organisation's feeds once a day.
+
+Both are lanes of the worker (``worker.runner``) holding one ``XeroApi`` each (its HTTP client
+keeps connections to Xero alive across calls). Statement delivery runs several deliveries at
+once on a small thread pool; the shared budget keeps each tenant within Xero's limits however
+many threads and processes call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+
+from bankfeeds.connections import service as connections
+from bankfeeds.models import Connection
+from bankfeeds.platforms.gbol import XERO, tokens
+from bankfeeds.platforms.gbol.delivery import TOPIC, Deliverer
+from bankfeeds.platforms.gbol.xero_api import Access, InvalidGrant, XeroApi, XeroError
+from bankfeeds.source_accounts import service as source_accounts
+from bankfeeds.worker.runner import Lane, LaneTask, TaskContext
+
+log = logging.getLogger("bankfeeds.xero")
+
+CLAIM_BATCH = 32
+CHECK_EVERY = timedelta(days=1)
+CHECK_BATCH = 10
+
+
+class _ApiLane:
+    poll_seconds: float
+
+    def __init__(self, ctx: TaskContext, http: httpx.Client | None) -> None:
+        self.ctx = ctx
+        self.api = XeroApi(ctx.settings, ctx.database, ctx.clock, http=http)
+
+    def access(self, connection_id: uuid.UUID) -> Access:
+        return tokens.access_for(self.ctx.database, self.ctx.clock, self.ctx.settings, self.api, connection_id)
+
+    def run_once(self) -> int:
+        raise NotImplementedError
+
+    def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        while not stop.is_set():
+            wake.clear()
+            try:
+                done = self.run_once()
+            except Exception:
+                log.exception("xero lane %s failed; it runs again", type(self).__name__)
+                done = 0
+            if done == 0:
+                wake.wait(self.poll_seconds)
+
+    def close(self) -> None:
+        self.api.close()
+
+
+class _StatementLane(_ApiLane):
+    def __init__(self, ctx: TaskContext, http: httpx.Client | None, threads: int) -> None:
+        super().__init__(ctx, http)
+        self.poll_seconds = min(ctx.settings.worker_poll_seconds, ctx.settings.xero_statement_poll_seconds)
+        self.deliverer = Deliverer(ctx.database, ctx.clock, ctx.settings, self.api, self.access)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="xero-statements")
+
+    def _process(self, key: uuid.UUID) -> None:
+        try:
+            self.deliverer.process(key)
+        except Exception:
+            # The row keeps its lease and comes back when it ends.
+            log.exception("delivering xero statement %s failed; it will be tried again", key)
+
+    def run_once(self) -> int:
+        keys = self.deliverer.claim(CLAIM_BATCH)
+        list(self.pool.map(self._process, keys))
+        return len(keys)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        super().close()
+
+
+class DeliverStatements:
+    """Deliver accepted pushes to Xero as statements and learn their outcome (``delivery``)."""
+
+    __name__ = "deliver_xero_statements"
+    wakes_on = (TOPIC,)
+
+    def __init__(self, *, http: httpx.Client | None = None, threads: int = 8) -> None:
+        self.http = http
+        self.threads = threads
+
+    def open(self, ctx: TaskContext) -> Lane:
+        return _StatementLane(ctx, self.http, self.threads)
+
+
+class _FeedCheckLane(_ApiLane):
+    poll_seconds = 300.0
+
+    def run_once(self) -> int:
+        now = self.ctx.clock.now()
+        with self.ctx.database.unit_of_work() as session:
+            due = connections.claim_platform_checks(session, XERO.key, now - CHECK_EVERY, now, CHECK_BATCH)
+        for connection_id in due:
+            try:
+                self.check(connection_id)
+            except InvalidGrant:
+                pass  # the connection is Deauthorized now; nothing more to check
+            except XeroError as exc:
+                log.info("checking the Xero feeds of connection %s failed (%s); trying again tomorrow",
+                         connection_id, type(exc).__name__)
+        return len(due)
+
+    def check(self, connection_id: uuid.UUID) -> int:
+        """Feeds removed on Xero's side turn their source accounts disconnected; returns how many."""
+        held = {str(item.get("id")) for item in self.api.list_feed_connections(self.access(connection_id))}
+        removed = 0
+        with self.ctx.database.unit_of_work() as session:
+            connection = session.get(Connection, connection_id, with_for_update=True)
+            if connection is None or connection.status != connections.LINKED:
+                return 0
+            company = connection.company
+            accounts = source_accounts.list_accounts(session, connection)
+            for account in accounts:
+                if (account.status == source_accounts.CONNECTED and account.feed_connection_id
+                        and account.feed_connection_id not in held):
+                    source_accounts.mark_disconnected(session, self.ctx.clock, self.ctx.settings, company,
+                                                      connection, account)
+                    removed += 1
+            still_fed = any(a.status in (source_accounts.CONNECTED, source_accounts.CONNECTING) for a in accounts)
+            if removed and not still_fed:
+                connections.set_status(session, self.ctx.clock, self.ctx.settings, company, connection,
+                                       connections.UNLINKED)
+        return removed
+
+
+class CheckFeeds:
+    """Once a day per Xero connection: notice feeds removed in Xero (Codat's certification asks it)."""
+
+    __name__ = "check_xero_feeds"
+    poll_seconds = 300.0
+
+    def __init__(self, *, http: httpx.Client | None = None) -> None:
+        self.http = http
+
+    def open(self, ctx: TaskContext) -> Lane:
+        return _FeedCheckLane(ctx, self.http)
+
+
+TASKS: list[LaneTask] = [DeliverStatements(), CheckFeeds()]
