@@ -55,7 +55,7 @@ def test_standalone_sandbox_links_a_feed_on_a_hub_over_http(hub: Hub, tmp_path: 
 
 def test_the_cli_checks_its_options() -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["sandbox", "--help"])
+    result = runner.invoke(cli, ["sandbox", "qbo", "--help"])
     assert result.exit_code == 0 and "--hub-url" in result.output and "--partner-key" in result.output
-    bad = runner.invoke(cli, ["sandbox", "--hub-url", "ftp://hub", "--partner-key", "k"])
+    bad = runner.invoke(cli, ["sandbox", "qbo", "--hub-url", "ftp://hub", "--partner-key", "k"])
     assert bad.exit_code != 0 and "http" in bad.output
