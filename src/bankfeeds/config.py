@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Xero (``gbol``): the bank's Xero app and Xero's endpoints (the built-in sandbox in `make run`).
     # The OAuth redirect URI is fixed: {public_url}/link/xero/callback.
-    # The defaults are the built-in Xero sandbox's demo app; a bank sets its own Xero app's.
+    # The bank's Xero app (its OAuth client); the defaults are the built-in Xero sandbox's demo app.
     xero_client_id: str = "bankfeeds-demo-xero-client"
     xero_client_secret: str = _DEV_XERO_SECRET
     xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"

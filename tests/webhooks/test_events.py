@@ -26,7 +26,6 @@ from bankfeeds.connections.schemas import ConnectionCreate, ConnectionUnlink
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Event, SourceAccount
-from bankfeeds.webhooks import events
 from bankfeeds.webhooks.events import EVENT_TYPES
 from bankfeeds.worker.runner import Worker
 from tests.fixtures.factories import make_company, make_connection, make_source_account

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from bankfeeds.companies import service as companies
 from bankfeeds.connections import service
 from bankfeeds.connections.schemas import ConnectionCreate, ConnectionUnlink
-from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
 
@@ -55,10 +55,10 @@ def get_connection(
 @router.delete("/companies/{companyId}/connections/{connectionId}", operation_id="delete-connection")
 def delete_connection(
     companyId: uuid.UUID, connectionId: uuid.UUID,
-    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
 ) -> Response:
-    company = companies.get(session, companyId, for_update=True)
-    service.delete(session, clock, settings, company, service.get(session, company, connectionId))
+    # No request-wide transaction: the platform may be told first, over the network.
+    service.delete_and_release(database, clock, settings, companyId, connectionId)
     return Response(status_code=200)
 
 

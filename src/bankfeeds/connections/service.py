@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bankfeeds.companies.repository import CompanyRepository
 from bankfeeds.config import Settings
 from bankfeeds.connections.repository import FIELDS, ConnectionRepository
 from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, ConnectionUnlink
 from bankfeeds.errors import BadRequest, Conflict, NotFound
 from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import wire
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
@@ -145,6 +147,28 @@ def delete(session: Session, clock: Clock, settings: Settings, company: Company,
     events.record(session, clock, "connection.deleted", event_payload(settings, company, connection),
                   company=company)
     ConnectionRepository(session).delete(connection)
+
+
+def delete_and_release(
+    database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID
+) -> None:
+    """delete-connection: the platform is told first, best effort (Xero: its feeds are removed and
+    the grant revoked), outside any transaction; then the connection goes in one transaction.
+    The delete itself never fails because the platform is down."""
+    with database.unit_of_work() as session:
+        connection = get(session, _company(session, company_id), connection_id)
+        platform = platform_of(connection)
+    platform.release(database, clock, settings, connection_id)
+    with database.unit_of_work() as session:
+        company = _company(session, company_id, for_update=True)
+        delete(session, clock, settings, company, get(session, company, connection_id))
+
+
+def _company(session: Session, company_id: uuid.UUID, *, for_update: bool = False) -> Company:
+    company = CompanyRepository(session).get(company_id, for_update=for_update)
+    if company is None:
+        raise NotFound(f"No company was found with ID {company_id}")
+    return company
 
 
 def unlink(

@@ -24,10 +24,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
 from bankfeeds.config import Settings
+from bankfeeds.connections.service import platform_of
 from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
 from bankfeeds.kit.surfaces import SurfaceRegistry
-from bankfeeds.link import i18n, pages, service
+from bankfeeds.link import i18n, pages, service, xero
 from bankfeeds.models import Connection
 
 router = APIRouter(prefix=pages.PREFIX, include_in_schema=False)
@@ -86,6 +87,10 @@ def start(
 @router.get(CONNECTION)
 def connect_page(link: LinkDep, request: Request, settings: SettingsDep, lang: LanguageDep) -> Response:
     link_session, connection = link
+    page = pages.PREFIX + platform_of(connection).link_page(connection)
+    if page != request.url.path:
+        # The linkUrl opens this page for every platform; each platform has its own first page.
+        return RedirectResponse(page, status_code=303, headers=pages.security_headers(settings))
     return pages.render(request, settings, lang, "connect.html", {
         "csrf_token": link_session.csrf, **_urls(connection.company_id, connection.id)})
 
@@ -179,5 +184,6 @@ def _install_log_redaction() -> None:
 def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     surfaces.register(pages.PREFIX, pages.render_error)
     app.include_router(router)
+    app.include_router(xero.router)
     app.mount(f"{pages.PREFIX}/static", StaticFiles(directory=i18n.HERE / "static"), name="link-static")
     _install_log_redaction()

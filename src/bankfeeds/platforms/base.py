@@ -23,7 +23,6 @@ SQLite, the write lock) while waiting for the platform.
 from __future__ import annotations
 
 import uuid
-from abc import ABC
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,10 @@ if TYPE_CHECKING:
     from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
 
 
-class Platform(ABC):  # noqa: B024 (every hook has a default; a platform overrides what differs)
+class Platform:
+    """Base of every platform: identity and write rules as class attributes, hooks as methods
+    (a default where most platforms agree; ``accepted`` each platform must give)."""
+
     key: str
     name: str
     # The name used in sentences ("QuickBooks Online", "Xero").
@@ -127,3 +129,4 @@ class Platform(ABC):  # noqa: B024 (every hook has a default; a platform overrid
         """A push passed the hub's rules and its new transactions are stored at ``written_at``
         (``account``: the source account when any were new). Platforms that deliver later leave it
         Pending and queue its delivery in this same transaction."""
+        raise NotImplementedError(f"{type(self).__name__} must say how an accepted push is delivered")

@@ -1,7 +1,7 @@
 """xero sandbox
 
 Revision ID: 7e0c5a1b9d42
-Revises: d2e7c4a9f610
+Revises: 35d361e05d6c
 Create Date: 2026-11-30 22:45:42.169471
 """
 from collections.abc import Sequence

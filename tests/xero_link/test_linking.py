@@ -1,0 +1,221 @@
+"""Linking a Xero organisation from the hosted pages, against the Xero sandbox over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from bankfeeds.kit.clock import FrozenClock
+from bankfeeds.kit.db import Database
+from tests.fixtures.xero_sandbox import DEMO_EMAIL, DEMO_PASSWORD, XeroSandboxServer, consent
+from tests.xero_link.helpers import (
+    authorize,
+    callback_path,
+    events,
+    grant,
+    link,
+    new_xero_connection,
+    open_link,
+    query,
+    status,
+)
+
+
+def test_one_organisation_links_at_once(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection, link_url = new_xero_connection(client, database, clock)
+    page = open_link(browser, link_url)
+    shown = browser.get(page)
+    assert shown.status_code == 200 and "Connect to Xero" in shown.text
+    url = authorize(browser, page)
+    assert url.startswith(xero_sandbox.authorize_url + "?")
+    q = query(url)
+    assert q["response_type"] == ["code"] and q["client_id"] == [xero_sandbox.client_id]
+    assert q["redirect_uri"] == ["http://testserver/link/xero/callback"]
+    assert q["scope"] == ["offline_access accounting.settings.read bankfeeds"]
+    assert q["code_challenge_method"] == ["S256"] and len(q["code_challenge"][0]) == 43
+    assert len(q["state"][0]) >= 32
+    location = consent(xero_browser, url, email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"])
+    r = browser.get(callback_path(location))
+    assert r.status_code == 303 and r.headers["location"].endswith("/xero/accounts?linked=1")
+    assert status(database, connection) == "Linked"
+    connected = events(database, "connection.connected")
+    assert len(connected) == 1 and connected[0]["payload"]["connection"]["id"] == str(connection.id)
+    stored = grant(database, connection)
+    assert stored is not None and stored.tenant_name == "Acme Trading Ltd" and stored.tenant_id
+    assert "bankfeeds" in stored.scope
+    accounts = browser.get(r.headers["location"])
+    assert accounts.status_code == 200 and "Acme Trading Ltd" in accounts.text
+    # The API says Linked too, and the company information comes from the organisation.
+    assert client.get(f"/companies/{company.id}/connections/{connection.id}").json()["status"] == "Linked"
+    info = client.get(f"/companies/{company.id}/connections/{connection.id}/bankFeeds/info")
+    assert info.status_code == 200, info.text
+    assert info.json() == {"companyName": "Acme Trading Ltd", "baseCurrency": "GBP", "planType": "Standard",
+                           "multicurrencyEnabled": True, "currencies": ["GBP", "USD"]}
+
+
+def test_tokens_are_stored_encrypted(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    _, connection, _ = link(client, browser, xero_browser, database, clock)
+    with xero_sandbox.database.unit_of_work() as session:
+        issued = [r[0] for r in session.execute(text("SELECT * FROM xero_sandbox_tokens")).all()]
+    stored = grant(database, connection)
+    assert stored is not None
+    with database.engine.connect() as conn:
+        raw = " ".join(str(v) for v in conn.execute(text("SELECT * FROM xero_grants")).one())
+    assert stored.access_token_encrypted.startswith("gAAAAA")  # Fernet tokens
+    for value in issued:
+        assert str(value) not in raw
+    # The stored values are not the tokens Xero gave: reading one takes the key.
+    from bankfeeds.kit import crypto
+    from bankfeeds.platforms.gbol.tokens import ACCESS_PURPOSE
+
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    access = crypto.decrypt(settings, stored.access_token_encrypted, purpose=ACCESS_PURPOSE)
+    assert access and access not in raw
+
+
+def test_several_organisations_the_user_chooses(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+) -> None:
+    _, connection, r = link(client, browser, xero_browser, database, clock,
+                            organisations=["Bluebird Cafe LLC", "Kiwi Coffee Co"])
+    assert r.status_code == 303 and r.headers["location"].endswith("/xero/organisations")
+    assert status(database, connection) == "PendingAuth"
+    page = browser.get(r.headers["location"])
+    assert page.status_code == 200 and "Bluebird Cafe LLC" in page.text and "Kiwi Coffee Co" in page.text
+    assert "Acme Trading Ltd" not in page.text
+    import re
+
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    kiwi = re.search(r'value="([0-9a-f-]{36})"[^>]*>\s*<span[^>]*>Kiwi Coffee Co', page.text) or \
+        re.search(r'value="([0-9a-f-]{36})"[^<]*<[^<]*Kiwi Coffee Co', page.text)
+    assert csrf and kiwi, page.text
+    chosen = browser.post(r.headers["location"], data={"csrf_token": csrf.group(1), "tenant_id": kiwi.group(1)})
+    assert chosen.status_code == 303 and chosen.headers["location"].endswith("/xero/accounts?linked=1")
+    assert status(database, connection) == "Linked"
+    stored = grant(database, connection)
+    assert stored is not None and stored.tenant_name == "Kiwi Coffee Co"
+    assert len(events(database, "connection.connected")) == 1
+
+
+def test_consent_refused_fails_the_link(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+) -> None:
+    _, connection, link_url = new_xero_connection(client, database, clock)
+    page = open_link(browser, link_url)
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"], allow=False)
+    assert query(location)["error"] == ["access_denied"]
+    r = browser.get(callback_path(location))
+    assert r.status_code == 200 and "did not allow" in r.text
+    assert status(database, connection) == "PendingAuth" and grant(database, connection) is None
+    failed = events(database, "connection.failed")
+    assert len(failed) == 1
+    assert failed[0]["payload"]["connection"]["dataConnectionErrors"][0]["statusText"] == "User denied access"
+    assert events(database, "connection.connected") == []
+
+
+def test_bad_and_replayed_state(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+) -> None:
+    _, connection, link_url = new_xero_connection(client, database, clock)
+    page = open_link(browser, link_url)
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"])
+    code = query(location)["code"][0]
+    # A forged state: refused, connection.failed, nothing linked.
+    bad = browser.get(f"/link/xero/callback?code={code}&state={'x' * 43}")
+    assert bad.status_code == 400 and "could not be checked" in bad.text
+    assert status(database, connection) == "PendingAuth" and grant(database, connection) is None
+    assert len(events(database, "connection.failed")) == 1
+    # The genuine answer still links (the forged one spent nothing).
+    assert browser.get(callback_path(location)).status_code == 303
+    assert status(database, connection) == "Linked"
+    # Replayed: the state was single use; the linked connection is left alone.
+    again = browser.get(callback_path(location))
+    assert again.status_code == 400
+    assert status(database, connection) == "Linked" and len(events(database, "connection.connected")) == 1
+
+
+def test_state_is_bound_to_the_browser_session(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    app: object,
+) -> None:
+    """An attacker's callback URL opened in another browser links nothing."""
+    _, connection, link_url = new_xero_connection(client, database, clock)
+    page = open_link(browser, link_url)
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"])
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as other:  # type: ignore[arg-type]
+        r = other.get(callback_path(location))
+    assert r.status_code == 400
+    assert status(database, connection) == "PendingAuth" and grant(database, connection) is None
+
+
+def test_pkce_verifier_is_required_by_the_token_endpoint(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    """The hub sends its verifier: the code alone (no verifier) is refused by the sandbox."""
+    _, _, link_url = new_xero_connection(client, database, clock)
+    page = open_link(browser, link_url)
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"])
+    code = query(location)["code"][0]
+    r = httpx.post(xero_sandbox.token_url, data={"grant_type": "authorization_code", "code": code,
+                                                 "redirect_uri": "http://testserver/link/xero/callback"},
+                   headers={"Authorization": xero_sandbox.basic_auth()})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_token_expiry_rotation_and_invalid_grant(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection, _ = link(client, browser, xero_browser, database, clock)
+    info = f"/companies/{company.id}/connections/{connection.id}/bankFeeds/info"
+    first = grant(database, connection)
+    assert first is not None
+    # 31 minutes later the access token has expired: the hub refreshes and stores the rotated pair.
+    clock.advance(timedelta(minutes=31))
+    xero_sandbox.clock.advance(timedelta(minutes=31))
+    assert client.get(info).status_code == 200
+    second = grant(database, connection)
+    assert second is not None
+    assert second.refresh_token_encrypted != first.refresh_token_encrypted
+    assert second.access_expires_at > first.access_expires_at
+    # Within the margin nothing is refreshed.
+    assert client.get(info).status_code == 200
+    third = grant(database, connection)
+    assert third is not None and third.refresh_token_encrypted == second.refresh_token_encrypted
+    # The organisation disconnects the app in Xero: the next refresh is invalid_grant.
+    with xero_sandbox.database.unit_of_work() as session:
+        session.execute(text("DELETE FROM xero_sandbox_tokens"))
+        session.execute(text("DELETE FROM xero_sandbox_grants"))
+    clock.advance(timedelta(minutes=31))
+    xero_sandbox.clock.advance(timedelta(minutes=31))
+    r = client.get(info)
+    assert r.status_code == 400 and "no working Xero authorization" in r.json()["error"]
+    assert status(database, connection) == "Deauthorized" and grant(database, connection) is None
+    disconnected = events(database, "connection.disconnected")
+    assert len(disconnected) == 1 and disconnected[0]["payload"]["connection"]["status"] == "Deauthorized"
+
+
+def test_linkurl_of_a_linked_connection_opens_manage(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+) -> None:
+    company, connection, _ = link(client, browser, xero_browser, database, clock)
+    link_url = client.get(f"/companies/{company.id}/connections/{connection.id}").json()["linkUrl"]
+    r = browser.get(link_url)
+    r = browser.get(r.headers["location"])
+    assert r.status_code == 303 and urlsplit(r.headers["location"]).path.endswith("/xero/accounts")
