@@ -28,7 +28,7 @@ from bankfeeds.models import (
     XeroSandboxStatementLine,
 )
 from bankfeeds.platforms.gbol import tokens
-from bankfeeds.platforms.gbol.tasks import CheckFeeds, DeliverStatements
+from bankfeeds.platforms.gbol.tasks import CheckFeeds, ConfirmFeeds, DeliverStatements
 from bankfeeds.platforms.gbol.xero_api import XeroApi
 from bankfeeds.source_accounts import service as source_accounts
 from bankfeeds.worker.runner import Worker
@@ -73,7 +73,7 @@ def link(database: Database, clock: Clock, settings: Settings, http: httpx.Clien
 
 def feed(database: Database, clock: Clock, settings: Settings, http: httpx.Client, company: Company,
          connection: Connection, tenant_id: str, account_id: str = "acc-1", *, currency: str = "GBP",
-         balance: Decimal = Decimal("100.00")) -> XeroFeed:
+         balance: Decimal = Decimal("100.00"), connect: bool = True) -> XeroFeed:
     """A source account fed into a new Xero bank account (a feed connection made at the sandbox)."""
     account = make_source_account(database, clock, connection, account_id, status="pending", currency=currency,
                                   balance=balance, account_number=f"40-{abs(hash(account_id)) % 10**8:08d}",
@@ -91,8 +91,11 @@ def feed(database: Database, clock: Clock, settings: Settings, http: httpx.Clien
         conn = session.get(Connection, connection.id)
         assert row is not None and conn is not None
         row.feed_connection_id = feed_id
-        source_accounts.mark_connected(session, clock, settings, conn.company, conn, row,
-                                       feed_start_date=clock.now() - timedelta(days=30))
+        if connect:
+            source_accounts.mark_connected(session, clock, settings, conn.company, conn, row,
+                                           feed_start_date=clock.now() - timedelta(days=30))
+        else:
+            row.status = source_accounts.CONNECTING  # mapped; Xero has not confirmed the feed yet
     return XeroFeed(company, connection, account, tenant_id, feed_id)
 
 
@@ -129,7 +132,8 @@ class Lanes:
     def __init__(self, database: Database, settings: Settings, clock: FrozenClock, check: SpecCheck) -> None:
         self.http = checked_client(check, timeout=30)
         self.worker = Worker(database, settings, clock,
-                             tasks=[DeliverStatements(http=self.http, threads=4), CheckFeeds(http=self.http)])
+                             tasks=[DeliverStatements(http=self.http, threads=4), CheckFeeds(http=self.http),
+                                    ConfirmFeeds(http=self.http)])
         self.clock = clock
 
     def deliver(self, rounds: int = 20, step: timedelta = timedelta(seconds=6)) -> None:
@@ -141,6 +145,9 @@ class Lanes:
 
     def check_feeds(self) -> int:
         return self.worker.lanes[1].run_once()
+
+    def confirm_feeds(self) -> None:
+        self.worker.lanes[2].run_once()
 
     def close(self) -> None:
         self.worker.close()

@@ -237,3 +237,18 @@ def test_a_feed_removed_in_xero_disconnects_its_account_and_the_connection(
         assert connection is not None and connection.status == "Unlinked"
         assert session.scalar(select(func.count()).select_from(Event)
                               .where(Event.event_type == "bankFeeds.sourceAccount.disconnected")) == 1
+
+
+def test_a_mapped_feed_is_confirmed_by_the_worker_and_its_account_turns_connected(
+        database: Database, xero: XeroSandboxServer, lanes: Lanes, settings: Settings, clock: FrozenClock) -> None:
+    from tests.xero.helpers import feed, link
+
+    company, connection, tenant = link(database, clock, settings, lanes.http)
+    waiting = feed(database, clock, settings, lanes.http, company, connection, tenant, connect=False)
+    assert events(database, "bankFeeds.sourceAccount.connected") == []
+    lanes.confirm_feeds()
+    with database.unit_of_work() as session:
+        account = session.get(SourceAccount, waiting.account.id)
+        assert account is not None and account.status == "connected"
+        assert account.target_account_id  # the Xero bank account the feed goes to
+    assert len(events(database, "bankFeeds.sourceAccount.connected")) == 1
