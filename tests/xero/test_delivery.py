@@ -252,3 +252,17 @@ def test_a_mapped_feed_is_confirmed_by_the_worker_and_its_account_turns_connecte
         assert account is not None and account.status == "connected"
         assert account.target_account_id  # the Xero bank account the feed goes to
     assert len(events(database, "bankFeeds.sourceAccount.connected")) == 1
+
+
+def test_a_push_whose_feed_was_disconnected_before_delivery_fails_with_what_to_do(
+        client: TestClient, database: Database, xero: XeroSandboxServer, fed: XeroFeed, lanes: Lanes) -> None:
+    op = push(client, fed, txns(1, 1))
+    with database.unit_of_work() as session:
+        account = session.get(SourceAccount, fed.account.id)
+        assert account is not None
+        account.feed_connection_id, account.status = None, "disconnected"
+    lanes.deliver(rounds=2)
+    failed = op_of(database, op["pushOperationKey"])
+    assert failed.status == "Failed"
+    assert "connect it again" in failed.validation["errors"][0]["message"]
+    assert statements_at_xero(xero, fed.tenant_id) == []

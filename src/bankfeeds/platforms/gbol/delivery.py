@@ -67,6 +67,10 @@ TOPIC = "xero.statements"
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(minutes=30), timedelta(hours=1))
 
+# Why a push whose account lost its feed (removed in Xero, or disconnected) is not sent.
+NO_FEED = {"type": "feed-disconnected", "title": "No bank feed",
+           "detail": "The source account has no Xero bank feed any more; connect it again, then push again."}
+
 # Gives a live access token for a connection (tokens.access_for, bound to its database and api).
 AccessFor = Callable[[uuid.UUID], Access]
 
@@ -115,6 +119,9 @@ class Deliverer:
             statement = self._statement(session, delivery) if status == QUEUED else None
             idem = delivery.idempotency_key
             connection_id = delivery.connection_id
+        if status == QUEUED and statement is None:
+            self._finish(key, delivered=False, errors=[NO_FEED])
+            return
         try:
             access = self.access_for(connection_id)
             if status == QUEUED:
@@ -149,9 +156,12 @@ class Deliverer:
 
     # -- steps --------------------------------------------------------------------------------
 
-    def _statement(self, session: Session, delivery: StatementDelivery) -> dict[str, Any]:
+    def _statement(self, session: Session, delivery: StatementDelivery) -> dict[str, Any] | None:
+        """The push as a statement; None when the account has no Xero feed any more."""
         repo = DeliveryRepository(session)
         _, account, _ = repo.context(delivery)
+        if not account.feed_connection_id:
+            return None
         rows = repo.lines(delivery)
         lines = [
             statements.Line(
@@ -161,10 +171,7 @@ class Deliverer:
             )
             for r in rows
         ]
-        feed_id = account.feed_connection_id
-        if not feed_id or not lines:
-            raise XeroError("the account has no Xero feed, or the push no transactions")
-        return statements.build(feed_id, lines)
+        return statements.build(account.feed_connection_id, lines)
 
     def _advance(self, key: uuid.UUID, was: str, answer: dict[str, Any]) -> None:
         state = str(answer.get("status") or "").upper()
