@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
@@ -25,13 +26,21 @@ from tests.source_accounts.helpers import (
     send,
     stored,
 )
+from tests.xero_link.helpers import link
 
 CONNECTED = "bankFeeds.sourceAccount.connected"
 
 
-def xero(client: TestClient, database: Database, clock: FrozenClock, status: str = "Linked"
-         ) -> tuple[Company, Connection]:
-    company, connection = feed(database, clock, platform="gbol", status=status)
+def xero(client: TestClient, database: Database, clock: FrozenClock, status: str = "Linked",
+         browser: TestClient | None = None, xero_browser: httpx.Client | None = None) -> tuple[Company, Connection]:
+    """A Xero connection with a GBP debit account and a USD credit card. Linked: to the sandbox's
+    "Acme Trading Ltd" (GBP, with a USD account) through the hosted pages and Xero's consent."""
+    if status == "Linked":
+        assert browser is not None and xero_browser is not None
+        company, connection, r = link(client, browser, xero_browser, database, clock)
+        assert r.status_code == 303, r.text
+    else:
+        company, connection = feed(database, clock, platform="gbol", status=status)
     create(client, company, connection, V1)  # GBP, Debit
     create(client, company, connection, {**V2, "accountType": "creditCard"})  # USD, credit card
     return company, connection
@@ -43,10 +52,10 @@ def mappings(client: TestClient, company: Company, connection: Connection) -> di
     return {m["sourceAccountId"]: m for m in exact(r)}
 
 
-def test_get_lists_each_source_account_with_stand_in_options(
-    client: TestClient, database: Database, clock: FrozenClock
+def test_get_lists_each_source_account_with_the_organisations_options(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock
 ) -> None:
-    company, connection = xero(client, database, clock)
+    company, connection = xero(client, database, clock, browser=browser, xero_browser=xero_browser)
     items = mappings(client, company, connection)
     debit = items["acc-v1"]
     assert {k: v for k, v in debit.items() if k != "targetAccountOptions"} == {
@@ -55,17 +64,14 @@ def test_get_lists_each_source_account_with_stand_in_options(
         "feedStartDate": None,
     }
     names = [o["name"] for o in debit["targetAccountOptions"]]
-    assert names == ["Stand-in bank account 1 (GBP)", "Stand-in bank account 2 (GBP)"]
-    credit = items["acc-v2"]["targetAccountOptions"]
-    assert [o["name"] for o in credit] == ["Stand-in credit card 1 (USD)", "Stand-in credit card 2 (USD)"]
-    for option in debit["targetAccountOptions"] + credit:
+    assert names == ["Business Current Account", "Business Savings Account"]
+    # Acme has no USD credit card: nothing to offer but a new account.
+    assert items["acc-v2"]["targetAccountOptions"] == []
+    for option in debit["targetAccountOptions"]:
         uuid.UUID(option["id"])
         assert set(option) == {"id", "name", "balance", "sortCode", "accountNumber"}
-    # Stable across calls, different for another connection.
+    # Stable across calls.
     assert mappings(client, company, connection)["acc-v1"] == debit
-    other_company, other = xero(client, database, clock)
-    other_ids = {o["id"] for o in mappings(client, other_company, other)["acc-v1"]["targetAccountOptions"]}
-    assert other_ids.isdisjoint({o["id"] for o in debit["targetAccountOptions"]})
 
 
 def test_no_options_before_the_connection_is_linked(
@@ -78,14 +84,17 @@ def test_no_options_before_the_connection_is_linked(
     assert stored(database, connection, "acc-v1").status == "pending"  # type: ignore[union-attr]
 
 
-def test_mapping_to_an_option_connects_the_account(client: TestClient, database: Database, clock: FrozenClock) -> None:
-    company, connection = xero(client, database, clock)
+def test_mapping_to_an_option_connects_the_account(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock
+) -> None:
+    company, connection = xero(client, database, clock, browser=browser, xero_browser=xero_browser)
     option = mappings(client, company, connection)["acc-v1"]["targetAccountOptions"][1]
     r = client.post(mapping_url(company, connection),
                     json={"sourceAccountId": "acc-v1", "targetAccountId": option["id"],
                           "feedStartDate": "2026-11-01T00:00:00Z"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"sourceAccountId": "acc-v1", "targetAccountId": option["id"], "status": "connecting"}
+    # Xero (the sandbox) has the feed by the time the mapping polls it once: connected.
+    assert r.json() == {"sourceAccountId": "acc-v1", "targetAccountId": option["id"], "status": "connected"}
     item = mappings(client, company, connection)["acc-v1"]
     assert item["status"] == "connected" and item["targetAccountId"] == option["id"]
     assert item["targetAccountName"] == option["name"] and item["targetAccountOptions"] is None
@@ -98,29 +107,30 @@ def test_mapping_to_an_option_connects_the_account(client: TestClient, database:
     # Posting the same mapping again succeeds and records nothing new.
     again = client.post(mapping_url(company, connection),
                         json={"sourceAccountId": "acc-v1", "targetAccountId": option["id"]})
-    assert again.status_code == 200 and again.json()["status"] == "connecting"
+    assert again.status_code == 200 and again.json()["status"] == "connected"
     assert len(events(database, CONNECTED)) == 1
     # The connection itself is not moved by a mapping.
     assert connection_status(database, connection) == "Linked"
 
 
 def test_mapping_without_a_target_creates_one_named_after_the_source(
-    client: TestClient, database: Database, clock: FrozenClock
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock
 ) -> None:
-    company, connection = xero(client, database, clock)
+    company, connection = xero(client, database, clock, browser=browser, xero_browser=xero_browser)
     r = client.post(mapping_url(company, connection), json={"sourceAccountId": "acc-v2", "targetAccountId": None})
     assert r.status_code == 200, r.text
     target = r.json()["targetAccountId"]
     uuid.UUID(target)
     item = mappings(client, company, connection)["acc-v2"]
     assert item["targetAccountId"] == target and item["targetAccountName"] == "Checking"
+    assert item["status"] == "connected"
     assert item["feedStartDate"] == "2026-11-24"  # today by the clock
 
 
 def test_a_held_target_fails_and_a_remap_needs_a_disconnect(
-    client: TestClient, database: Database, clock: FrozenClock
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock
 ) -> None:
-    company, connection = xero(client, database, clock)
+    company, connection = xero(client, database, clock, browser=browser, xero_browser=xero_browser)
     create(client, company, connection, {**V1, "id": "second"})
     options = mappings(client, company, connection)["acc-v1"]["targetAccountOptions"]
     url = mapping_url(company, connection)
@@ -140,15 +150,17 @@ def test_a_held_target_fails_and_a_remap_needs_a_disconnect(
     assert patch.status_code == 200
     assert connection_status(database, connection) == "Linked"  # Xero stays linked
     r = client.post(url, json={"sourceAccountId": "acc-v1", "targetAccountId": options[1]["id"]})
-    assert r.status_code == 200 and r.json()["status"] == "connecting"
+    assert r.status_code == 200 and r.json()["status"] == "connected", r.text
     assert len(events(database, CONNECTED)) == 2
     # The first target is free again once its account is deleted or moved.
     r = client.post(url, json={"sourceAccountId": "second", "targetAccountId": options[0]["id"]})
-    assert r.status_code == 200 and r.json()["status"] == "connecting"
+    assert r.status_code == 200 and r.json()["status"] == "connected", r.text
 
 
-def test_delete_removes_the_mapping(client: TestClient, database: Database, clock: FrozenClock) -> None:
-    company, connection = xero(client, database, clock)
+def test_delete_removes_the_mapping(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock
+) -> None:
+    company, connection = xero(client, database, clock, browser=browser, xero_browser=xero_browser)
     option = mappings(client, company, connection)["acc-v1"]["targetAccountOptions"][0]
     client.post(mapping_url(company, connection), json={"sourceAccountId": "acc-v1", "targetAccountId": option["id"]})
     assert client.delete(accounts_url(company, connection) + "/acc-v1").status_code == 204
@@ -157,8 +169,10 @@ def test_delete_removes_the_mapping(client: TestClient, database: Database, cloc
     assert option["id"] in {o["id"] for o in mappings(client, company, connection)["again"]["targetAccountOptions"]}
 
 
-def test_bad_mapping_requests(client: TestClient, database: Database, clock: FrozenClock) -> None:
-    company, connection = xero(client, database, clock)
+def test_bad_mapping_requests(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock
+) -> None:
+    company, connection = xero(client, database, clock, browser=browser, xero_browser=xero_browser)
     url = mapping_url(company, connection)
     for raw, needle in [(b"", "empty"), (b"{", "not valid JSON"), (b"[]", "dictionary"),
                         (b"{}", "sourceAccountId"), (b'{"sourceAccountId": 5}', "sourceAccountId"),

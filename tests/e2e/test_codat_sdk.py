@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from codat_bankfeeds import CodatBankFeeds
 from codat_bankfeeds.models import errors
+from fastapi.testclient import TestClient
 
 from bankfeeds.companies import service as companies
 from bankfeeds.config import Settings
@@ -25,10 +27,10 @@ from bankfeeds.connections import service as connections
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.source_accounts import service as source_accounts
+from tests.xero_link.helpers import link_through
 
 TOTAL = 2500
 BATCH = 1000
-
 
 
 def link_the_feed(database: Database, clock: FrozenClock, settings: Settings, company_id: str,
@@ -183,8 +185,8 @@ def test_idempotency_key_through_the_sdk(sdk: CodatBankFeeds) -> None:
     assert sdk.companies.list(request={}).total_results == 1
 
 
-def test_the_other_sdk_calls(sdk: CodatBankFeeds, database: Database, clock: FrozenClock,
-                             settings: Settings) -> None:
+def test_the_other_sdk_calls(sdk: CodatBankFeeds, database: Database, clock: FrozenClock, settings: Settings,
+                             browser: TestClient, xero_browser: httpx.Client) -> None:
     """Every other SDK method we serve, once: on QuickBooks, then on Xero (mapping, tenant info)."""
     company = sdk.companies.create(request={"name": "Replace me", "tags": {"region": "us"}})
     replaced = sdk.companies.replace(request={"company_id": company.id,
@@ -218,14 +220,15 @@ def test_the_other_sdk_calls(sdk: CodatBankFeeds, database: Database, clock: Fro
         {"id": "x-1", "accountName": "Xero checking", "accountType": "checking", "accountNumber": "1",
          "currency": "GBP", "sortCode": "040004", "balance": Decimal("0"),
          "routingInfo": {"bankCode": "040004", "type": "sortcode"}}]})
-    info = sdk.company_information.get(request=xids)
-    assert info.company_name == "Xero Co"
     mappings = [_dump(m) for m in sdk.account_mapping.get(request=xids)]
     assert [(m["sourceAccountId"], m["status"]) for m in mappings] == [("x-1", "pending")]
-    link_the_feed_connection(database, clock, settings, xero_company.id, xero.id)
+    # The SMB follows the linkUrl and consents in Xero (the sandbox, over HTTP).
+    link_through(browser, xero_browser, xero.link_url)
+    info = sdk.company_information.get(request=xids)
+    assert info.company_name == "Acme Trading Ltd"
     mapped = _dump(sdk.account_mapping.create(
         request={**xids, "bank_feed_account_mapping": {"sourceAccountId": "x-1"}}))
-    assert mapped["sourceAccountId"] == "x-1" and mapped["status"] == "connecting"
+    assert mapped["sourceAccountId"] == "x-1" and mapped["status"] == "connected"
     assert mapped["targetAccountId"]  # no target given: a new account is made in the ledger
 
 

@@ -6,13 +6,24 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from codat_bankfeeds import CodatBankFeeds
 from codat_bankfeeds.models import errors
+from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
+from tests.fixtures.xero_hub import (  # noqa: F401 (fixtures: this module's hub talks to a Xero sandbox)
+    app,
+    browser,
+    settings,
+    xero_browser,
+    xero_sandbox,
+    xero_sandbox_db_url,
+)
 from tests.source_accounts.helpers import feed
+from tests.xero_link.helpers import link_through
 
 
 def dump(model: Any) -> Any:
@@ -21,8 +32,11 @@ def dump(model: Any) -> Any:
     return model.model_dump(by_alias=True) if hasattr(model, "model_dump") else model
 
 
-def test_source_account_operations_through_the_sdk(sdk: CodatBankFeeds, database: Database, clock: FrozenClock) -> None:
-    company, connection = feed(database, clock, platform="gbol", status="Linked")
+def test_source_account_operations_through_the_sdk(
+    sdk: CodatBankFeeds, database: Database, clock: FrozenClock,
+    browser: TestClient, xero_browser: httpx.Client,  # noqa: F811 (fixtures imported above)
+) -> None:
+    company, connection = feed(database, clock, platform="gbol", status="PendingAuth")
     ids = {"company_id": str(company.id), "connection_id": str(connection.id)}
     v2 = {"id": "sdk-v2", "account_name": "Checking", "account_type": "checking", "account_number": "1234",
           "currency": "USD", "balance": Decimal("12345678901234.5678")}
@@ -56,13 +70,15 @@ def test_source_account_operations_through_the_sdk(sdk: CodatBankFeeds, database
                                                   "source_account": {"id": "sdk-v1", "account_name": "Renamed"}})
     assert dump(updated)["accountName"] == "Renamed"
 
+    link_url = sdk.connections.get(request=ids).link_url
+    link_through(browser, xero_browser, link_url, ["Bluebird Cafe LLC"])  # a USD organisation
     mapping = dump(sdk.account_mapping.get(request=ids))
     option = next(m for m in mapping if m["sourceAccountId"] == "sdk-v2")["targetAccountOptions"][0]["id"]
     mapped = dump(sdk.account_mapping.create(request={**ids, "bank_feed_account_mapping": {
         "source_account_id": "sdk-v2", "target_account_id": option}}))
-    assert mapped["status"] == "connecting"
+    assert mapped["status"] == "connected"  # the sandbox has the feed when the mapping polls it
     info = dump(sdk.company_information.get(request=ids))
-    assert info["companyName"] == "Acme Ltd" and info["baseCurrency"] == "USD"
+    assert info["companyName"] == "Bluebird Cafe LLC" and info["baseCurrency"] == "USD"
 
     assert sdk.source_accounts.delete(request={**ids, "account_id": "b2"}) is None
     with pytest.raises(errors.ErrorMessage) as missing:

@@ -16,7 +16,7 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from tests.fixtures.specs import SPECS, load_spec, response_schema
 from tests.fixtures.specs import validator as spec_validator
-from tests.source_accounts.helpers import V1, V2, accounts_url, create, feed, mapping_url
+from tests.source_accounts.helpers import V1, V2, accounts_url, create, feed
 
 SPEC = SPECS / "Codat-Bank-Feeds.json"
 
@@ -93,22 +93,3 @@ def test_batch_items_match_the_spec(client: TestClient, database: Database, cloc
             assert one_of_matches(item_one_of, item) == 1, (expected, item)
 
 
-def test_mapping_and_company_information_match_the_spec(
-    client: TestClient, database: Database, clock: FrozenClock
-) -> None:
-    company, connection = feed(database, clock, platform="gbol", status="Linked")
-    create(client, company, connection, V1)
-    create(client, company, connection, {"id": "bare"})
-    mapping = validator(_response_schema(P + "/bankFeedAccounts/mapping", "get", "200"))
-    listed = client.get(mapping_url(company, connection)).json()
-    assert mapping.is_valid(listed), list(mapping.iter_errors(listed))
-    option = listed[0]["targetAccountOptions"][0]["id"]
-    posted = client.post(mapping_url(company, connection), json={"sourceAccountId": "acc-v1", "targetAccountId": option})
-    response = validator(_response_schema(P + "/bankFeedAccounts/mapping", "post", "200"))
-    assert response.is_valid(posted.json())
-    failed = client.post(mapping_url(company, connection), json={"sourceAccountId": "bare", "targetAccountId": option})
-    assert failed.json()["status"] == "Failed" and response.is_valid(failed.json())
-    listed = client.get(mapping_url(company, connection)).json()
-    assert mapping.is_valid(listed), list(mapping.iter_errors(listed))
-    info = client.get(f"/companies/{company.id}/connections/{connection.id}/bankFeeds/info").json()
-    assert validator(_response_schema(P + "/bankFeeds/info", "get", "200")).is_valid(info)

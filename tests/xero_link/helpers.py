@@ -89,3 +89,13 @@ def grant(database: Database, connection: Connection) -> XeroGrant | None:
         if row is not None:
             session.expunge(row)
         return row
+
+
+def link_through(browser: TestClient, xero_browser: httpx.Client, link_url: str,
+                 organisations: list[str] | None = None) -> None:
+    """Walk an existing PendingAuth connection's linkUrl through Xero's consent to Linked."""
+    page = open_link(browser, link_url)
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=organisations or ["Acme Trading Ltd"])
+    r = browser.get(callback_path(location))
+    assert r.status_code == 303 and "linked=1" in r.headers["location"], r.text

@@ -89,6 +89,12 @@ class Platform:
     def release(self, database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID) -> None:
         """Before the connection is deleted: best-effort clean-up at the platform. Never raises."""
 
+    def release_account(
+        self, database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID, account_id: str
+    ) -> None:
+        """A source account is disconnected or about to be deleted through the API: end its feed at
+        the platform, best effort. Never raises."""
+
     # -- mapping ------------------------------------------------------------------------------
 
     def _maps_inside(self, connection: Connection) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from bankfeeds.errors import BadRequest
 from bankfeeds.kit import jsonutil
-from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse
 from bankfeeds.source_accounts import service
 
@@ -61,18 +61,18 @@ def list_source_accounts(companyId: str, connectionId: str, session: SessionDep)
 @router.patch(ACCOUNTS + "/{accountId}", operation_id="update-source-account")
 def update_source_account(
     companyId: str, connectionId: str, accountId: str, body: JsonBody,
-    session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
-    company, connection = service.resolve(session, companyId, connectionId, for_update=True)
-    account = service.get_account(session, connection, accountId, for_update=True)
-    service.update(session, clock, settings, company, connection, account, body)
-    return JSONResponse(service.to_wire(account))
+    # Its own transaction, then (for a disconnect) the platform is told, outside it.
+    return JSONResponse(service.update_and_release(database, clock, settings, companyId, connectionId, accountId,
+                                                   body))
 
 
 @router.delete(ACCOUNTS + "/{accountId}", operation_id="delete-source-account", status_code=204)
-def delete_source_account(companyId: str, connectionId: str, accountId: str, session: SessionDep) -> Response:
-    _, connection = service.resolve(session, companyId, connectionId, for_update=True)
-    service.delete(session, service.get_account(session, connection, accountId, for_update=True))
+def delete_source_account(
+    companyId: str, connectionId: str, accountId: str, database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
+) -> Response:
+    service.delete_and_release(database, clock, settings, companyId, connectionId, accountId)
     return Response(status_code=204)
 
 

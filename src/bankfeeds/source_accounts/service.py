@@ -25,6 +25,7 @@ from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
 from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.db import Database
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Company, Connection, SourceAccount
 from bankfeeds.source_accounts.repository import SourceAccountRepository
@@ -308,6 +309,40 @@ def update(
     if disconnect:
         mark_disconnected(session, clock, settings, company, connection, account)
     return account
+
+
+def update_and_release(
+    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str, account_id: str,
+    body: Any,
+) -> dict[str, Any]:
+    """update-source-account in its own transaction; a disconnect then reaches the platform
+    (Xero: its feed is removed), best effort, after the commit."""
+    with database.unit_of_work() as session:
+        company, connection = resolve(session, company_id, connection_id, for_update=True)
+        account = get_account(session, connection, account_id, for_update=True)
+        was = account.status
+        update(session, clock, settings, company, connection, account, body)
+        wire = to_wire(account)
+        released = was != DISCONNECTED and account.status == DISCONNECTED
+        platform, connection_uuid = connections.platform_of(connection), connection.id
+    if released:
+        platform.release_account(database, clock, settings, connection_uuid, account_id)
+    return wire
+
+
+def delete_and_release(
+    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str, account_id: str,
+) -> None:
+    """delete-source-account: the platform is told first (Xero: its feed is removed), best effort,
+    then the account and its mapping go."""
+    with database.unit_of_work() as session:
+        _, connection = resolve(session, company_id, connection_id)
+        get_account(session, connection, account_id)
+        platform, connection_uuid = connections.platform_of(connection), connection.id
+    platform.release_account(database, clock, settings, connection_uuid, account_id)
+    with database.unit_of_work() as session:
+        _, connection = resolve(session, company_id, connection_id, for_update=True)
+        delete(session, get_account(session, connection, account_id, for_update=True))
 
 
 def delete(session: Session, account: SourceAccount) -> None:

@@ -49,6 +49,11 @@ class Xero(Platform):
     def release(self, database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID) -> None:
         mapping.release(database, clock, settings, connection_id)
 
+    def release_account(
+        self, database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID, account_id: str
+    ) -> None:
+        mapping.release_account(database, clock, settings, connection_id, account_id)
+
     def mappings(
         self, database: Database, clock: Clock, settings: Settings, company: Company, connection: Connection
     ) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from bankfeeds.platforms.gbol.grants import HOLDING, XeroRepository
 from bankfeeds.platforms.gbol.tokens import REFRESH_PURPOSE, NotAuthorized, access_for
 from bankfeeds.platforms.gbol.xero_api import Access, InvalidGrant, XeroApi, XeroError
 from bankfeeds.source_accounts import service as source_accounts
+from bankfeeds.source_accounts.repository import SourceAccountRepository
 from bankfeeds.source_accounts.schemas import parse_datetime_text
 
 log = logging.getLogger("bankfeeds.xero")
@@ -266,6 +267,11 @@ def map_account(
                 )
             item["accountId"] = target_id
             target_name = options[target_id]["name"]
+        if account.feed_connection_id:
+            # A feed left from before (the account was disconnected through the API, which does not
+            # reach Xero): remove it, or Xero would hand it back for the same accountToken.
+            api.delete_feed_connections(access, [account.feed_connection_id],
+                                        idempotency_key=f"bankfeeds-replace-{account.feed_connection_id}")
         key = _idempotency_key(account, target_id)
         feed = api.create_feed_connection(access, item, idempotency_key=key)
         rejected = str(feed.get("status") or "") == "REJECTED" or not feed.get("id")
@@ -413,6 +419,29 @@ def company_information(
 
 # Seconds each call may take while deleting: a Xero that hangs must not hold the delete long.
 RELEASE_TIMEOUT = 5.0
+
+
+def release_account(
+    database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID, account_id: str
+) -> None:
+    """A source account disconnected or deleted through the API: remove its feed in Xero (best
+    effort; a feed left behind is removed when the account is mapped again)."""
+    with database.unit_of_work() as session:
+        account = SourceAccountRepository(session).get(connection_id, account_id)
+        feed_id = account.feed_connection_id if account is not None else None
+    if not feed_id:
+        return
+    with open_api(settings, database, clock, timeout=RELEASE_TIMEOUT) as api:
+        try:
+            access = access_for(database, clock, settings, api, connection_id)
+            api.delete_feed_connections(access, [feed_id], idempotency_key=f"bankfeeds-delete-{feed_id}")
+        except (XeroError, NotAuthorized) as exc:
+            log.warning("Xero feed of source account %s not removed: %s", account_id, type(exc).__name__)
+            return
+    with database.unit_of_work() as session:
+        row = SourceAccountRepository(session).get(connection_id, account_id, for_update=True)
+        if row is not None and row.feed_connection_id == feed_id and row.status not in HOLDING:
+            row.feed_connection_id = None
 
 
 def release(database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID) -> None:
