@@ -84,7 +84,7 @@ def test_fault_and_limit_forms(linked: Linked, browser: httpx.Client) -> None:
     r = browser.post(server.base + "/faults", data={"csrf_token": token, "kind": "500", "count": "1",
                                                     "retry_after": "5", "tenant": org, "org": org})
     assert r.status_code == 303
-    assert "Armed: 500 × 1" in browser.get(server.url + r.headers["location"]).text
+    assert "Armed: 500 (1 left)" in browser.get(server.url + r.headers["location"]).text
     assert linked.get(FEEDS, ORG).status_code == 500
     bad = browser.post(server.base + "/faults", data={"csrf_token": token, "kind": "boom", "org": org})
     assert bad.status_code == 400 and "text/html" in bad.headers["content-type"]
