@@ -19,6 +19,14 @@ from bankfeeds.xero_sandbox.repository import XeroSandboxRepository
 from bankfeeds.xero_sandbox.service import hash_password
 
 DEMO_PASSWORD = "xero-demo-2026"
+# Organisation ids (the tenant ids) are stable across databases, so demos and tests can name them.
+_TENANT_NAMESPACE = uuid.UUID("6f1c2c0e-5b7a-4d0b-9d65-0a7e1f3c9b21")
+
+
+def tenant_id_for(name: str) -> uuid.UUID:
+    return uuid.uuid5(_TENANT_NAMESPACE, name)
+
+
 DEMO_EMAIL = "demo@example.com"
 SOLO_EMAIL = "solo@example.com"
 
@@ -73,7 +81,7 @@ def seed(session: Session, clock: Clock, clients: list[tuple[str, str, list[str]
     for name, legal, currency, country, short, tz in _ORGS:
         org = repo.organisation_by_name(name)
         if org is None:
-            org = XeroSandboxOrganisation(id=uuid.uuid4(), name=name, legal_name=legal, base_currency=currency,
+            org = XeroSandboxOrganisation(id=tenant_id_for(name), name=name, legal_name=legal, base_currency=currency,
                                           country_code=country, organisation_type="COMPANY", short_code=short,
                                           timezone=tz, created_at=now)
             repo.add(org)
