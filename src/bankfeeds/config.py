@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
+    # `serve` and `worker` migrate at start (under a lock). Off in the image's compose and k8s
+    # manifests, where a one-shot `bankfeeds db upgrade` runs first: they then wait up to
+    # migrate_wait_seconds for the schema to reach head, and refuse to start after that.
+    migrate_on_start: bool = True
+    migrate_wait_seconds: float = Field(default=120.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
