@@ -66,11 +66,13 @@ class Container:
         return [*BUILDAH, "run", "--isolation", "chroot", *env, self.name, "--", *args]
 
     def run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(args), capture_output=True, text=True, timeout=180)
+        return subprocess.run(self.argv(args), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=180)
 
     def start(self, label: str, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
         log = self.logs / f"{label}.log"
-        proc = subprocess.Popen(self.argv(args), stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(self.argv(args), stdin=subprocess.DEVNULL, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT)
         self.procs.append((label, proc, log))
         return proc, log
 
@@ -161,6 +163,8 @@ def test_image_scaled_out_smoke_journey(pg_url: str, tmp_path: Path) -> None:
         assert made.returncode == 0, made.stderr
         key = made.stdout.strip().splitlines()[-1]
         _journey(servers[0][0], servers[1][0], key)
+        # For docs/deploy.md's sizing: PostgreSQL connections the three processes hold after the journey.
+        print(f"\nPostgreSQL connections held by 2 serve + 1 worker: {_connections(pg_url)}")
     finally:
         box.stop()
         box.remove()
@@ -245,3 +249,13 @@ def _journey(first: str, second: str, key: str) -> None:
 
         for url in (first, second):
             assert httpx.get(url + "/readyz", timeout=10).json() == {"status": "ok"}
+
+
+def _connections(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()").fetchone()
+    assert row is not None
+    return int(row[0])
