@@ -104,10 +104,11 @@ def test_serve_and_worker_wait_for_the_migration_job_then_start(db_kind: str, tm
             stop(procs)
 
 
-def test_worker_refuses_to_start_on_an_unmigrated_database(db_kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["worker"], ["api-keys", "create"], ["webhooks", "list"]])
+def test_refuses_to_start_on_an_unmigrated_database(db_kind: str, tmp_path: Path, command: list[str]) -> None:
     with empty_database(db_kind, tmp_path) as url:
         env = process_env(url, migrate_on_start="false", migrate_wait_seconds="0")
-        done = subprocess.run([*_bankfeeds(), "worker"], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([*_bankfeeds(), *command], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 1
         assert "Refusing to start: run `bankfeeds db upgrade` (the migration job) first" in done.stderr
         assert "never migrated" in done.stderr

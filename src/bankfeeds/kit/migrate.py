@@ -198,13 +198,16 @@ def revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
 
 
-def on_start(url: str, migrate_on_start: bool, wait_seconds: float) -> None:
+def on_start(url: str, migrate_on_start: bool, wait_seconds: float, *, announce: bool = True) -> None:
     """What `serve` and `worker` do first: migrate under the lock, or wait for head and exit if it never comes.
 
-    Says on stderr which it did (logging is not configured yet at this point of start-up).
+    Says on stderr which it did (logging is not configured yet at this point of start-up); with
+    ``announce=False`` (one-shot CLI commands) only a migration that changed something is told.
     """
     if migrate_on_start:
-        _say(upgrade(url).summary())
+        result = upgrade(url)
+        if announce or result.migrated:
+            _say(result.summary())
         return
     try:
         wait_for_head(url, wait_seconds)
