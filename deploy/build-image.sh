@@ -63,5 +63,6 @@ buildah "${STORAGE[@]}" bud --isolation chroot --layers --quiet \
   -f deploy/Containerfile -t "$IMAGE:$VERSION" -t "$IMAGE:latest" . >/dev/null
 
 elapsed=$(( $(date +%s) - started ))
-size=$(buildah "${STORAGE[@]}" images --format '{{.Size}}' "$IMAGE:$VERSION" | head -1)
+sizes=$(buildah "${STORAGE[@]}" images --format '{{.Size}}' "$IMAGE:$VERSION")
+size=${sizes%%$'\n'*}
 echo "built $IMAGE:$VERSION (and :latest) in ${elapsed} s; image size ${size}"
