@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export BANKFEEDS_DATABASE_URL ?= sqlite:///./var/bankfeeds.sqlite3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgresql lint typecheck migrate check-migrations bench clean
+.PHONY: help install run test test-sqlite test-postgresql lint typecheck migrate check-migrations bench image image-smoke deploy-check clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ test-postgresql: install ## The suite on PostgreSQL only (127.0.0.1:5432, user p
 	$(PY) -m pytest --db=postgresql $(ARGS)
 
 lint: install ## ruff
-	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff check src tests bench scripts deploy
 
 typecheck: install ## mypy (strict)
 	$(VENV)/bin/mypy
@@ -46,6 +46,15 @@ check-migrations: install ## alembic check on SQLite and PostgreSQL: models and 
 
 bench: install ## Benchmarks (bench/): API write rate vs raw store rate, IDX pulls, webhooks
 	$(PY) -m bench
+
+image: ## Build the OCI image localhost/bankfeeds (root; buildah + mmdebstrap, installed if missing)
+	bash deploy/build-image.sh
+
+image-smoke: install ## Run the image (buildah run) against local PostgreSQL: migrate once, 2 serve + 1 worker, a journey
+	BANKFEEDS_IMAGE_SMOKE=1 $(PY) -m pytest --db=postgresql -q tests/deploy/test_image_smoke.py $(ARGS)
+
+deploy-check: install ## Validate deploy/compose.yaml and deploy/k8s/ (YAML, Kubernetes schemas, compose config)
+	$(PY) deploy/validate.py
 
 clean: ## Remove the virtualenv, the local database and caches
 	rm -rf $(VENV) var/*.sqlite3* .mypy_cache .ruff_cache test-results

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
 from bankfeeds.idempotency.middleware import IdempotencyMiddleware
+from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import Clock, OffsetClock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
@@ -84,9 +85,22 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
-        """Liveness and database reachability, for load balancers and tests."""
-        with app.state.database.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        """Liveness: the process answers. No database: a database outage must not restart every pod."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False, response_model=None)
+    def readyz(request: Request) -> dict[str, str] | Response:
+        """Readiness: the database answers and its schema is at this release's head; else 503."""
+        try:
+            with app.state.database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+                found = migrate.status_of(conn)
+        except (DBAPIError, OSError) as exc:
+            log.warning("not ready: database unreachable (%s)", type(exc).__name__)
+            return surfaces.render(request, errors.ServiceUnavailable("Not ready: the database is unreachable."))
+        if not found.at_head:
+            return surfaces.render(request, errors.ServiceUnavailable(
+                f"Not ready: {found.describe()}; run `bankfeeds db upgrade`."))
         return {"status": "ok"}
 
     public_api.mount(app)

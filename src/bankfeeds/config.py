@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     xero_timeout_seconds: float = Field(default=30.0, gt=0)
     # How long after sending a statement (and between polls) its outcome is asked for.
     xero_statement_poll_seconds: float = Field(default=5.0, gt=0)
+    # `serve` and `worker` migrate at start (under a lock). Off in the image's compose and k8s
+    # manifests, where a one-shot `bankfeeds db upgrade` runs first: they then wait up to
+    # migrate_wait_seconds for the schema to reach head, and refuse to start after that.
+    migrate_on_start: bool = True
+    migrate_wait_seconds: float = Field(default=120.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

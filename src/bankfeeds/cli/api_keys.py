@@ -17,7 +17,8 @@ app = typer.Typer(help="API keys of the public API.", no_args_is_help=True)
 
 def _database() -> Database:
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds,
+                     announce=False)
     return Database(settings.database_url)
 
 

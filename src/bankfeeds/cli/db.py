@@ -11,7 +11,8 @@ app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 @app.command()
 def upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    migrate.upgrade(get_settings().database_url, revision)
+    result = migrate.upgrade(get_settings().database_url, revision)
+    typer.echo(result.summary())
     typer.echo("database is up to date")
 
 

@@ -12,9 +12,9 @@ def command(
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, help="Server processes (each runs the worker unless BANKFEEDS_RUN_WORKER=false)."),
 ) -> None:
-    """Migrate the database, then serve every surface (and run the worker)."""
+    """Migrate the database (or wait for it, see BANKFEEDS_MIGRATE_ON_START), then serve every surface."""
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds)
     uvicorn.run(
         "bankfeeds.app:asgi_app", factory=True, host=host, port=port, workers=workers,
         log_level="info", access_log=False,

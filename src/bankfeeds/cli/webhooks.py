@@ -27,7 +27,8 @@ app = typer.Typer(help="Webhook consumers, their signing secrets, and message re
 def _session() -> Iterator[Session]:
     """One transaction for the command, on a migrated database."""
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds,
+                     announce=False)
     database = Database(settings.database_url)
     try:
         with database.unit_of_work() as session:

@@ -20,7 +20,7 @@ def command(once: bool = typer.Option(False, help="Run until nothing is due, the
     delivery reads BANKFEEDS_WEBHOOKS_CONCURRENCY, _TIMEOUT_SECONDS, _LEASE_SECONDS, _GRACE_SECONDS.
     """
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds)
     worker = Worker(Database(settings.database_url), settings, SystemClock())
     if once:
         try:

@@ -33,7 +33,7 @@ HEADER = b"idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PATCH"})
 # Surfaces that are not the public API, whatever they register in the SurfaceRegistry.
-NOT_PUBLIC_API = ("/link", "/sandbox", "/demo", "/partners", "/healthz", "/docs", "/openapi.json", "/static")
+NOT_PUBLIC_API = ("/link", "/sandbox", "/demo", "/partners", "/healthz", "/readyz", "/docs", "/openapi.json", "/static")
 # Response headers not worth replaying: recomputed or connection-specific.
 _NOT_STORED = frozenset({"content-length", "date", "server", "connection", "transfer-encoding", "set-cookie"})
 
