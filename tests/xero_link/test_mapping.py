@@ -245,3 +245,31 @@ def test_delete_goes_on_when_xero_fails(
     assert r.status_code == 200, r.text
     assert client.get(f"/companies/{company.id}/connections/{connection.id}").status_code == 404
     assert len(events(database, "connection.deleted")) == 1
+
+
+def test_deleting_the_company_removes_its_feeds_in_xero(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection = linked_with_accounts(client, browser, xero_browser, database, clock)
+    assert client.post(mapping_url(company, connection), json={"sourceAccountId": "card"}).status_code == 200
+    assert len(live_feeds(xero_sandbox)) == 1
+    assert client.delete(f"/companies/{company.id}").status_code == 204
+    assert live_feeds(xero_sandbox) == []
+    assert len(events(database, "company.deleted")) == 1 and len(events(database, "connection.deleted")) == 1
+
+
+def test_source_account_disconnected_or_deleted_through_the_api_ends_its_feed(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection = linked_with_accounts(client, browser, xero_browser, database, clock)
+    for account in ("card", "acc-v1"):
+        assert client.post(mapping_url(company, connection), json={"sourceAccountId": account}).status_code == 200
+    assert len(live_feeds(xero_sandbox)) == 2
+    url = f"/companies/{company.id}/connections/{connection.id}/connectionInfo/bankFeedAccounts"
+    r = client.patch(url + "/card", json={"id": "card", "status": "disconnected"})
+    assert r.status_code == 200 and r.json()["status"] == "disconnected"
+    assert [f["account"] for f in live_feeds(xero_sandbox)] == ["Business Current"]
+    assert client.delete(url + "/acc-v1").status_code == 204
+    assert live_feeds(xero_sandbox) == []
