@@ -266,3 +266,17 @@ def test_concurrent_refreshes_spend_the_refresh_token_once(
         spent = conn.execute(text("SELECT count(*) FROM xero_sandbox_tokens WHERE kind = 'refresh' "
                                   "AND spent_at IS NOT NULL")).scalar()
     assert spent == 1
+
+
+def test_access_logs_do_not_carry_the_oauth_code_or_state() -> None:
+    import logging
+
+    from bankfeeds.link.endpoints import RedactOtp
+
+    path = "/link/xero/callback?code=SECRETCODE&state=SECRETSTATE&scope=bankfeeds"
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", path, "1.1", 303), None)
+    assert RedactOtp().filter(record)
+    message = record.getMessage()
+    assert "SECRETCODE" not in message and "SECRETSTATE" not in message
+    assert "code=[redacted]&state=[redacted]&scope=bankfeeds" in message
