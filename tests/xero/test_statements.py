@@ -22,7 +22,7 @@ def test_balances_chain_from_the_first_and_last_transaction() -> None:
     assert (st["startDate"], st["endDate"]) == ("2026-11-01", "2026-11-03")
     assert st["startBalance"] == {"amount": Decimal("100.0000"), "creditDebitIndicator": "CREDIT"}
     assert st["endBalance"] == {"amount": Decimal("49.8999"), "creditDebitIndicator": "DEBIT"}
-    signed = [l["amount"] * (1 if l["creditDebitIndicator"] == "CREDIT" else -1) for l in st["statementLines"]]
+    signed = [ln["amount"] * (1 if ln["creditDebitIndicator"] == "CREDIT" else -1) for ln in st["statementLines"]]
     start = st["startBalance"]["amount"]
     end = -st["endBalance"]["amount"]
     assert start + sum(signed) == end  # Xero's invalid-end-balance rule holds exactly

@@ -13,7 +13,7 @@ import bankfeeds.kit.types
 
 
 revision: str = '7e0c5a1b9d42'
-down_revision: str | None = 'd2e7c4a9f610'  # chained locally by xero-link so tests migrate one head
+down_revision: str | None = 'd2e7c4a9f610'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -66,7 +66,13 @@ TOPIC = "xero.statements"
 # Backoff after a transient fault, by attempt (then the last value), as webhooks retry.
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(minutes=30), timedelta(hours=1))
-LEASE = timedelta(minutes=2)
+
+# Longest wait between two questions about one statement still PENDING at Xero.
+MAX_POLL = timedelta(minutes=5)
+
+# Why a push whose account lost its feed (removed in Xero, or disconnected) is not sent.
+NO_FEED = {"type": "feed-disconnected", "title": "No bank feed",
+           "detail": "The source account has no Xero bank feed any more; connect it again, then push again."}
 
 # Gives a live access token for a connection (tokens.access_for, bound to its database and api).
 AccessFor = Callable[[uuid.UUID], Access]
@@ -95,10 +101,16 @@ class Deliverer:
         self.api = api
         self.access_for = access_for
 
+    @property
+    def lease(self) -> timedelta:
+        """Long enough for one step: a wait for an in-flight slot and one call, each bounded by the timeout.
+        A killed worker's rows come back when it ends."""
+        return timedelta(seconds=2 * self.settings.xero_timeout_seconds + 10)
+
     def claim(self, limit: int) -> list[uuid.UUID]:
         now = self.clock.now()
         with self.database.unit_of_work() as session:
-            return DeliveryRepository(session).claim_due(now, now + LEASE, limit, connections.LINKED)
+            return DeliveryRepository(session).claim_due(now, now + self.lease, limit, connections.LINKED)
 
     def process(self, key: uuid.UUID) -> None:
         """One step of one claimed delivery (see the module doc); every outcome is committed."""
@@ -110,6 +122,9 @@ class Deliverer:
             statement = self._statement(session, delivery) if status == QUEUED else None
             idem = delivery.idempotency_key
             connection_id = delivery.connection_id
+        if status == QUEUED and statement is None:
+            self._finish(key, delivered=False, errors=[NO_FEED])
+            return
         try:
             access = self.access_for(connection_id)
             if status == QUEUED:
@@ -144,9 +159,12 @@ class Deliverer:
 
     # -- steps --------------------------------------------------------------------------------
 
-    def _statement(self, session: Session, delivery: StatementDelivery) -> dict[str, Any]:
+    def _statement(self, session: Session, delivery: StatementDelivery) -> dict[str, Any] | None:
+        """The push as a statement; None when the account has no Xero feed any more."""
         repo = DeliveryRepository(session)
         _, account, _ = repo.context(delivery)
+        if not account.feed_connection_id:
+            return None
         rows = repo.lines(delivery)
         lines = [
             statements.Line(
@@ -156,10 +174,7 @@ class Deliverer:
             )
             for r in rows
         ]
-        feed_id = account.feed_connection_id
-        if not feed_id or not lines:
-            raise XeroError("the account has no Xero feed, or the push no transactions")
-        return statements.build(feed_id, lines)
+        return statements.build(account.feed_connection_id, lines)
 
     def _advance(self, key: uuid.UUID, was: str, answer: dict[str, Any]) -> None:
         state = str(answer.get("status") or "").upper()
@@ -168,11 +183,14 @@ class Deliverer:
         elif state == "REJECTED":
             self._finish(key, delivered=False, errors=statements.errors_of(answer))
         else:
-            poll = self.clock.now() + timedelta(seconds=self.settings.xero_statement_poll_seconds)
             with self.database.unit_of_work() as session:
                 delivery = DeliveryRepository(session).get(key, for_update=True)
                 if delivery is None or delivery.status not in (QUEUED, SENT):
                     return
+                # Each poll spends one of the tenant's 60 calls a minute: ask again later and later.
+                wait = min(self.settings.xero_statement_poll_seconds * 2 ** max(0, delivery.attempts - 1),
+                           MAX_POLL.total_seconds())
+                poll = self.clock.now() + timedelta(seconds=wait)
                 if was == QUEUED:
                     delivery.statement_id = str(answer.get("id") or "") or None
                     delivery.status = SENT if delivery.statement_id else QUEUED

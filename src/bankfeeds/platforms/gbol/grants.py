@@ -85,3 +85,15 @@ class XeroRepository:
             )
         )
         return list(self.session.scalars(stmt).unique())
+
+    def connecting_feeds(self, platform_key: str, linked: str, limit: int) -> list[tuple[uuid.UUID, str]]:
+        """(connection id, account id) of source accounts whose feed Xero has not confirmed yet."""
+        stmt = (
+            select(SourceAccount.connection_id, SourceAccount.account_id)
+            .join(Connection, Connection.id == SourceAccount.connection_id)
+            .where(Connection.platform_key == platform_key, Connection.status == linked,
+                   SourceAccount.status == "connecting", SourceAccount.feed_connection_id.is_not(None))
+            .order_by(SourceAccount.modified_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in self.session.execute(stmt)]
