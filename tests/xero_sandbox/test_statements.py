@@ -190,6 +190,7 @@ def test_reject_statement_fault_then_a_corrected_resend_is_delivered(linked: Lin
     got = linked.get(f"{STATEMENTS}/{sid}", ORG).json()
     assert got["status"] == "REJECTED" and got["errors"][0]["status"] == 400
     # A rejected statement holds nothing: the same lines can be sent again.
+    linked.server.clock.advance(timedelta(seconds=1))
     again = linked.post(STATEMENTS, body, ORG)
     assert again.status_code == 202
     assert linked.get(f"{STATEMENTS}/{again.json()['items'][0]['id']}", ORG).json()["status"] == "DELIVERED"
