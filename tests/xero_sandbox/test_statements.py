@@ -196,3 +196,6 @@ def test_reject_statement_fault_then_a_corrected_resend_is_delivered(linked: Lin
     assert linked.get(f"{STATEMENTS}/{again.json()['items'][0]['id']}", ORG).json()["status"] == "DELIVERED"
     decoded = json.loads(linked.get(STATEMENTS, ORG).text)
     assert [s["status"] for s in decoded["items"]] == ["DELIVERED", "REJECTED"]
+    held = linked.server.statements()
+    assert [(s["status"], s["transactionIds"], s["accountToken"]) for s in held] == [
+        ("REJECTED", ["f1"], "chk"), ("DELIVERED", ["f1"], "chk")]

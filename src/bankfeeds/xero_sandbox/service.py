@@ -1030,3 +1030,16 @@ def calls_wire(session: Session, tenant_id: str | None, after_id: int) -> list[d
     return [{"id": c.id, "clientId": c.client_id, "tenantId": c.tenant_id, "method": c.method, "path": c.path,
              "status": c.status, "problem": c.problem, "at": utc(c.at).isoformat().replace("+00:00", "Z")}
             for c in XeroSandboxRepository(session).calls(tenant_id=tenant_id, after_id=after_id)]
+
+
+def all_statements_wire(session: Session) -> list[dict[str, Any]]:
+    repo = XeroSandboxRepository(session)
+    out = []
+    for st in repo.all_statements():
+        feed = repo.feed(st.feed_connection_id)
+        out.append({"id": str(st.id), "tenantId": str(st.organisation_id),
+                    "feedConnectionId": str(st.feed_connection_id),
+                    "accountToken": feed.account_token if feed else None, "status": st.status,
+                    "lineCount": st.line_count,
+                    "transactionIds": [ln.transaction_id for ln in repo.lines_of(st.id)]})
+    return out

@@ -62,3 +62,13 @@ def calls(request: Request, tenant_id: Annotated[str | None, Query(alias="tenant
     xs = get_xs(request)
     with xs.database.unit_of_work() as session:
         return JSONResponse(service.calls_wire(session, tenant_id, after))
+
+
+@router.get("/statements")
+def statements(request: Request) -> Response:
+    """Every statement the sandbox holds, all tenants and apps, oldest first, with its lines'
+    transactionIds: ``[{id, tenantId, feedConnectionId, accountToken, status, lineCount, transactionIds}]``
+    (tests assert that each statement is held exactly once)."""
+    xs = get_xs(request)
+    with xs.database.unit_of_work() as session:
+        return JSONResponse(service.all_statements_wire(session))
