@@ -137,6 +137,9 @@ def test_duplicates(linked: Linked, feed_id: str) -> None:
     assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
     item = again.json()["items"][0]
     assert item["status"] == "REJECTED" and item["errors"][0]["type"] == "duplicate-statement"
+    kept = linked.get(f"{STATEMENTS}/{item['id']}", ORG).json()  # listed REJECTED, as Xero's example shows
+    assert kept["status"] == "REJECTED" and kept["errors"][0]["type"] == "duplicate-statement"
+    assert kept["statementLines"] == []
     # Every line seen before, in a different statement: a duplicate too.
     same_lines = statement(feed_id, 30, 60, [line("a", 10), line("b", 20)])
     assert linked.post(STATEMENTS, same_lines, ORG).status_code == 409

@@ -870,11 +870,8 @@ def _one_year_before(today: date) -> date:
         return today.replace(year=today.year - 1, day=28)
 
 
-def _duplicate(statement_id: uuid.UUID | None, feed_id: uuid.UUID) -> dict[str, Any]:
-    out: dict[str, Any] = {"feedConnectionId": str(feed_id), "status": "REJECTED", "errors": [
-        {"type": "duplicate-statement", "title": "Duplicate Statement Received", "status": 409,
-         "detail": "The received statement was marked as a duplicate."}]}
-    return {"id": str(statement_id or uuid.uuid4()), **out}
+DUPLICATE_ERRORS = [{"type": "duplicate-statement", "title": "Duplicate Statement Received", "status": 409,
+                     "detail": "The received statement was marked as a duplicate."}]
 
 
 def create_statements(session: Session, clock: Clock, principal: Principal, body: Any
@@ -910,17 +907,21 @@ def create_statements(session: Session, clock: Clock, principal: Principal, body
                     continue
                 seen.add(ln.transaction_id)
             keep.append(ln)
-        if repo.same_statement(feed.id, fingerprint) or (st.lines and not keep):
-            duplicates = True
-            out.append(_duplicate(None, feed.id))
-            continue
+        duplicate = repo.same_statement(feed.id, fingerprint) or bool(st.lines and not keep)
+        # A duplicate is kept REJECTED (GET /Statements lists it so, as in Xero's example), without lines.
         row = XeroSandboxStatement(
             id=uuid.uuid4(), client_id=principal.client_id, organisation_id=principal.tenant_id,
-            feed_connection_id=feed.id, status="PENDING", start_date=st.start_date, end_date=st.end_date,
-            start_amount=st.start_amount, start_indicator=st.start_indicator, end_amount=st.end_amount,
-            end_indicator=st.end_indicator, line_count=len(keep), fingerprint=fingerprint, errors=None,
-            received_at=now)
+            feed_connection_id=feed.id, status="REJECTED" if duplicate else "PENDING", start_date=st.start_date,
+            end_date=st.end_date, start_amount=st.start_amount, start_indicator=st.start_indicator,
+            end_amount=st.end_amount, end_indicator=st.end_indicator,
+            line_count=len(st.lines) if duplicate else len(keep), fingerprint=fingerprint,
+            errors=DUPLICATE_ERRORS if duplicate else None, received_at=now, processed_at=now if duplicate else None)
         repo.add(row)
+        if duplicate:
+            duplicates = True
+            out.append({"id": str(row.id), "feedConnectionId": str(feed.id), "status": "REJECTED",
+                        "errors": DUPLICATE_ERRORS})
+            continue
         for position, ln in enumerate(keep):
             session.add(XeroSandboxStatementLine(
                 id=uuid.uuid4(), statement_id=row.id, feed_connection_id=feed.id, account_id=feed.account_id,
