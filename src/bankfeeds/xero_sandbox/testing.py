@@ -60,6 +60,8 @@ async def set_limits(request: Request) -> Response:
 def calls(request: Request, tenant_id: Annotated[str | None, Query(alias="tenantId", max_length=100)] = None,
           after: Annotated[int, Query(ge=0)] = 0) -> Response:
     """Every API call received, oldest first: ``[{id, clientId, tenantId, method, path, status, problem, at}]``."""
+    if tenant_id is not None and not service.storable(tenant_id, 100):
+        raise BadRequest("tenantId is not valid.")
     xs = get_xs(request)
     with xs.database.unit_of_work() as session:
         return JSONResponse(service.calls_wire(session, tenant_id, after))
@@ -83,11 +85,11 @@ async def add_organisation(request: Request) -> Response:
     body = await _object(request)
     name, currency, country = body.get("name"), body.get("currency", "USD"), body.get("country", "US")
     users, accounts = body.get("users", [seed.DEMO_EMAIL]), body.get("bankAccounts", [])
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200 or not service.storable(name):
         raise BadRequest("name must be 1 to 200 characters.")
     if currency not in CURRENCIES or country not in COUNTRIES:
         raise BadRequest("currency and country must be ISO codes Xero accepts.")
-    if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+    if not isinstance(users, list) or not all(isinstance(u, str) and service.storable(u, 254) for u in users):
         raise BadRequest("users must be a list of emails.")
     parsed: list[tuple[str, str, str, str]] = []
     if not isinstance(accounts, list) or len(accounts) > 100:
@@ -96,7 +98,7 @@ async def add_organisation(request: Request) -> Response:
         if not isinstance(acc, dict):
             raise BadRequest("each bank account must be an object.")
         fields = (acc.get("name"), acc.get("number"), acc.get("type", "BANK"), acc.get("currency", currency))
-        if (not all(isinstance(f, str) for f in fields) or not 1 <= len(str(fields[0])) <= 150
+        if (not all(isinstance(f, str) and service.storable(f) for f in fields) or not 1 <= len(str(fields[0])) <= 150
                 or len(str(fields[1])) > 40 or fields[2] not in ("BANK", "CREDITCARD") or fields[3] not in CURRENCIES):
             raise BadRequest("each bank account needs name (1-150), number (<=40), type BANK|CREDITCARD, currency.")
         parsed.append((str(fields[0]), str(fields[1]), str(fields[2]), str(fields[3])))
