@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.fixtures.xero_sandbox import XeroSandboxServer
-from tests.xero_sandbox.conftest import Linked, link
+from tests.xero_sandbox.conftest import Linked
 
 FEEDS = "/bankfeeds.xro/1.0/FeedConnections"
 

@@ -201,3 +201,18 @@ def test_without_offline_access_there_is_no_refresh_token(xero_sandbox: XeroSand
                                                           browser: httpx.Client) -> None:
     linked = link(xero_sandbox, browser, organisations=["Kiwi Coffee Co"], scope="bankfeeds")
     assert linked.refresh_token == ""
+
+
+def test_more_organisations_for_benches(xero_sandbox: XeroSandboxServer, browser: httpx.Client) -> None:
+    names = [f"Bench Org {i:02d}" for i in range(4)]
+    ids = [xero_sandbox.add_organisation(n, bank_accounts=[{"name": "Checking", "number": f"10{i}",
+                                                            "type": "BANK", "currency": "USD"}])
+           for i, n in enumerate(names)]
+    assert xero_sandbox.add_organisation(names[0]) == ids[0]  # idempotent
+    linked = link(xero_sandbox, browser, organisations=names)
+    assert sorted(linked.tenants) == names and linked.tenants[names[1]] == ids[1]
+    accounts = linked.get("/api.xro/2.0/Accounts", names[2],
+                          params={"where": 'Type=="BANK"'}).json()["Accounts"]
+    assert [(a["Name"], a["BankAccountNumber"]) for a in accounts] == [("Checking", "102")]
+    bad = xero_sandbox.http.post(xero_sandbox.base + "/testing/organisations", json={"name": "X", "users": ["no@x"]})
+    assert bad.status_code == 400

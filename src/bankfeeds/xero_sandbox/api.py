@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from bankfeeds.errors import BankfeedsError
+from bankfeeds.errors import BankfeedsError, MethodNotAllowed
 from bankfeeds.kit import jsonutil
 from bankfeeds.kit.http import JSONResponse
 from bankfeeds.models import XeroSandboxIdempotencyKey
@@ -288,6 +288,8 @@ async def delete_feed_connections(request: Request, xs: XsDep, principal: Princi
 
 @router.get(BANKFEEDS + "/FeedConnections/{feed_id}")
 def get_feed_connection(feed_id: str, xs: XsDep, principal: PrincipalDep) -> Response:
+    if feed_id == "DeleteRequests":  # the literal resource beside {id}, which only takes POST
+        raise MethodNotAllowed("GET is not allowed on FeedConnections/DeleteRequests.", headers={"Allow": "POST"})
     with xs.database.unit_of_work() as session:
         return _json(service.get_feed_connection(session, principal, feed_id))
 

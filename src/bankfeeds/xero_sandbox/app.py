@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from bankfeeds import errors
 from bankfeeds.kit.surfaces import SurfaceRegistry
@@ -17,6 +18,24 @@ from bankfeeds.xero_sandbox.endpoints import install, register_surfaces
 from bankfeeds.xero_sandbox.service import XeroSandbox
 
 log = logging.getLogger("bankfeeds.xero_sandbox")
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods of the resource at this path. Where a literal route and a parameter both match
+    (``/FeedConnections/DeleteRequests`` and ``/FeedConnections/{feed_id}``), the literal one wins."""
+    from bankfeeds.xero_sandbox import api, oauth, testing, web
+
+    routes = [*api.router.routes, *oauth.router.routes, *testing.router.routes, *web.router.routes]
+    found: list[tuple[int, str]] = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        for route in routes:
+            match, _ = route.matches({**request.scope, "method": method})
+            if match == Match.FULL:
+                found.append((len(getattr(route, "param_convertors", {})), method))
+    if not found:
+        return []
+    fewest = min(n for n, _ in found)
+    return sorted({m for n, m in found if n == fewest})
 
 
 def create_xero_sandbox_app(xs: XeroSandbox) -> FastAPI:
@@ -48,7 +67,8 @@ def create_xero_sandbox_app(xs: XeroSandbox) -> FastAPI:
         if exc.status_code == 404:
             err = errors.NotFound(f"There is nothing at {request.url.path}.")
         elif exc.status_code == 405:
-            err = errors.MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}.")
+            err = errors.MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}.",
+                                          headers={"Allow": ", ".join(_allowed(request))})
         else:
             err = errors.BadRequest(str(exc.detail))
             err.status_code = exc.status_code

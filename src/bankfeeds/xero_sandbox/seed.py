@@ -19,6 +19,14 @@ from bankfeeds.xero_sandbox.repository import XeroSandboxRepository
 from bankfeeds.xero_sandbox.service import hash_password
 
 DEMO_PASSWORD = "xero-demo-2026"
+# Organisation ids (the tenant ids) are stable across databases, so demos and tests can name them.
+_TENANT_NAMESPACE = uuid.UUID("6f1c2c0e-5b7a-4d0b-9d65-0a7e1f3c9b21")
+
+
+def tenant_id_for(name: str) -> uuid.UUID:
+    return uuid.uuid5(_TENANT_NAMESPACE, name)
+
+
 DEMO_EMAIL = "demo@example.com"
 SOLO_EMAIL = "solo@example.com"
 
@@ -73,7 +81,7 @@ def seed(session: Session, clock: Clock, clients: list[tuple[str, str, list[str]
     for name, legal, currency, country, short, tz in _ORGS:
         org = repo.organisation_by_name(name)
         if org is None:
-            org = XeroSandboxOrganisation(id=uuid.uuid4(), name=name, legal_name=legal, base_currency=currency,
+            org = XeroSandboxOrganisation(id=tenant_id_for(name), name=name, legal_name=legal, base_currency=currency,
                                           country_code=country, organisation_type="COMPANY", short_code=short,
                                           timezone=tz, created_at=now)
             repo.add(org)
@@ -104,3 +112,37 @@ def seed(session: Session, clock: Clock, clients: list[tuple[str, str, list[str]
             client.redirect_uris = list(redirect_uris)
     session.flush()
     return created
+
+
+def add_organisation(session: Session, clock: Clock, *, name: str, currency: str, country: str,
+                     users: list[str], bank_accounts: list[tuple[str, str, str, str]]) -> XeroSandboxOrganisation:
+    """A further organisation (tests and benches), with the usual non-bank accounts plus the bank
+    accounts given as (name, number, BANK|CREDITCARD, currency); its users must exist. Idempotent by
+    name: an existing organisation only gains the users and the bank accounts it lacks."""
+    repo = XeroSandboxRepository(session)
+    now = clock.now()
+    org = repo.organisation_by_name(name)
+    if org is None:
+        org = XeroSandboxOrganisation(id=tenant_id_for(name), name=name, legal_name=name, base_currency=currency,
+                                      country_code=country, organisation_type="COMPANY",
+                                      short_code="!" + tenant_id_for(name).hex[:5], timezone="UTC", created_at=now)
+        repo.add(org)
+        for code, acc_name, acc_type, number, bank_type, acc_currency, tax in _COMMON:
+            repo.add(XeroSandboxAccount(id=uuid.uuid4(), organisation_id=org.id, code=code, name=acc_name,
+                                        type=acc_type, tax_type=tax, bank_account_number=number,
+                                        bank_account_type=bank_type, currency_code=acc_currency, status="ACTIVE",
+                                        created_at=now, updated_at=now))
+    existing = {a.name for a in repo.accounts(org.id)}
+    for acc_name, number, bank_type, acc_currency in bank_accounts:
+        if acc_name not in existing:
+            repo.add(XeroSandboxAccount(id=uuid.uuid4(), organisation_id=org.id, code=None, name=acc_name,
+                                        type="BANK", tax_type="NONE", bank_account_number=number,
+                                        bank_account_type=bank_type, currency_code=acc_currency, status="ACTIVE",
+                                        created_at=now, updated_at=now))
+    for email in users:
+        user = repo.user_by_email(email)
+        if user is None:
+            raise ValueError(f"there is no user {email}")
+        if repo.membership(user.id, org.id) is None:
+            repo.add(XeroSandboxMembership(user_id=user.id, organisation_id=org.id))
+    return org
