@@ -280,3 +280,43 @@ def test_access_logs_do_not_carry_the_oauth_code_or_state() -> None:
     message = record.getMessage()
     assert "SECRETCODE" not in message and "SECRETSTATE" not in message
     assert "code=[redacted]&state=[redacted]&scope=bankfeeds" in message
+
+
+def test_cancel_on_the_xero_page_fails_the_link(
+    client: TestClient, browser: TestClient, database: Database, clock: FrozenClock,
+) -> None:
+    import re
+
+    company, connection, link_url = new_xero_connection(client, database, clock)
+    page = browser.get(open_link(browser, link_url))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    r = browser.post(f"/link/companies/{company.id}/connections/{connection.id}/cancel",
+                     data={"csrf_token": csrf.group(1)})
+    assert r.status_code == 200
+    failed = events(database, "connection.failed")
+    assert len(failed) == 1 and status(database, connection) == "PendingAuth"
+
+
+def test_a_deauthorized_connection_links_again(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection, _ = link(client, browser, xero_browser, database, clock)
+    with xero_sandbox.database.unit_of_work() as session:
+        session.execute(text("DELETE FROM xero_sandbox_tokens"))
+    clock.advance(timedelta(minutes=31))
+    xero_sandbox.clock.advance(timedelta(minutes=31))
+    info = f"/companies/{company.id}/connections/{connection.id}/bankFeeds/info"
+    assert client.get(info).status_code == 400
+    assert status(database, connection) == "Deauthorized"
+    # A fresh linkUrl opens "Connect to Xero" again (saying so); consent relinks the same connection.
+    link_url = client.get(f"/companies/{company.id}/connections/{connection.id}").json()["linkUrl"]
+    page = open_link(browser, link_url)
+    assert "no longer connected" in browser.get(page).text
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"])
+    assert browser.get(callback_path(location)).status_code == 303
+    assert status(database, connection) == "Linked"
+    assert len(events(database, "connection.reconnected")) == 1
+    assert client.get(info).status_code == 200
