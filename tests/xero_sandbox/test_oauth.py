@@ -128,9 +128,17 @@ def test_bad_verifier_code_replay_and_expired_code(xero_sandbox: XeroSandboxServ
     code = _code(xero_sandbox, browser, challenge)
     wrong = _exchange(xero_sandbox, code, "x" * 50)
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    assert _exchange(xero_sandbox, code, verifier).status_code == 200
+    first = _exchange(xero_sandbox, code, verifier)
+    assert first.status_code == 200
     replay = _exchange(xero_sandbox, code, verifier)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    # A replayed code revokes what it was exchanged for (RFC 6749 §4.1.2).
+    revoked = xero_sandbox.http.get(xero_sandbox.api_url + "/connections",
+                                    headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    assert revoked.status_code == 401
+    refresh = token_request(xero_sandbox, {"grant_type": "refresh_token",
+                                           "refresh_token": first.json()["refresh_token"]})
+    assert refresh.json()["error"] == "invalid_grant"
     verifier2, challenge2 = pkce_pair()
     code2 = _code(xero_sandbox, browser, challenge2)
     xero_sandbox.clock.advance(timedelta(minutes=5, seconds=1))

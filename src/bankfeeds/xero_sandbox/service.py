@@ -121,6 +121,14 @@ class OAuthError(BankfeedsError):
             self.headers["WWW-Authenticate"] = 'Basic realm="xero-sandbox"'
 
 
+class CodeReplayed(OAuthError):
+    """A code presented again: refused, and the grant it was exchanged for is revoked."""
+
+    def __init__(self, grant_id: uuid.UUID | None) -> None:
+        super().__init__("invalid_grant", description="the code was used already")
+        self.grant_id = grant_id
+
+
 class PageError(BankfeedsError):
     """A problem shown as a page (unknown client, bad redirect URI...)."""
 
@@ -282,17 +290,20 @@ def exchange_code(session: Session, clock: Clock, client: XeroSandboxClient, cod
     repo = XeroSandboxRepository(session)
     now = clock.now()
     row = repo.code_by_hash(token_hash(code)) if code else None
-    if row is None or row.client_id != client.client_id or row.used_at is not None or utc(row.expires_at) <= now:
+    if row is not None and row.client_id == client.client_id and row.used_at is not None:
+        raise CodeReplayed(row.grant_id)
+    if row is None or row.client_id != client.client_id or utc(row.expires_at) <= now:
         raise OAuthError("invalid_grant", description="the code is unknown, used or expired")
     if row.redirect_uri != redirect_uri:
         raise OAuthError("invalid_grant", description="redirect_uri does not match the authorization request")
     if not _PKCE.fullmatch(verifier) or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
         raise OAuthError("invalid_grant", description="the code_verifier does not match the code_challenge")
     if not repo.spend_code(row.id, now):
-        raise OAuthError("invalid_grant", description="the code was used already")
+        raise CodeReplayed(None)
     grant = XeroSandboxGrant(id=uuid.uuid4(), client_id=client.client_id, user_id=row.user_id, scope=row.scope,
                              auth_event_id=row.auth_event_id, created_at=now)
     repo.add(grant)
+    row.grant_id = grant.id
     return _issue(session, now, grant)
 
 
@@ -309,6 +320,13 @@ def refresh(session: Session, clock: Clock, client: XeroSandboxClient, refresh_t
     if not repo.spend_token(row.id, now):
         raise OAuthError("invalid_grant", description="the refresh token was spent already")
     return _issue(session, now, grant)
+
+
+def revoke_grant(session: Session, clock: Clock, grant_id: uuid.UUID) -> None:
+    grant = XeroSandboxRepository(session).grant(grant_id)
+    if grant is not None and grant.revoked_at is None:
+        grant.revoked_at = clock.now()
+        session.flush()
 
 
 def revoke(session: Session, clock: Clock, client: XeroSandboxClient, token: str) -> None:
