@@ -202,3 +202,22 @@ def test_reject_statement_fault_then_a_corrected_resend_is_delivered(linked: Lin
     held = linked.server.statements()
     assert [(s["status"], s["transactionIds"], s["accountToken"]) for s in held] == [
         ("REJECTED", ["f1"], "chk"), ("DELIVERED", ["f1"], "chk")]
+
+
+def test_a_sandbox_on_another_clock_with_a_processing_delay(xero_sandbox_factory: Any, browser: Any) -> None:
+    from bankfeeds.kit.clock import FrozenClock
+    from tests.fixtures.app import NOW
+    from tests.xero_sandbox.conftest import link
+
+    clock = FrozenClock(NOW + timedelta(days=2))
+    with xero_sandbox_factory(clock=clock, processing_delay=timedelta(minutes=5), limits=False) as server:
+        linked = link(server, browser, organisations=[ORG])
+        fid = linked.post(FEEDS, {"items": [{"accountToken": "f", "accountNumber": "482100007315",
+                                             "accountName": "C", "accountType": "BANK", "currency": "USD"}]},
+                          ORG).json()["items"][0]["id"]
+        day = TODAY + timedelta(days=2)
+        sid = linked.post(STATEMENTS, statement(fid, 0, 1, [line("x", 1, day=day)], start_date=day, end_date=day),
+                          ORG).json()["items"][0]["id"]
+        assert linked.get(f"{STATEMENTS}/{sid}", ORG).json()["status"] == "PENDING"
+        clock.advance(timedelta(minutes=5))
+        assert linked.get(f"{STATEMENTS}/{sid}", ORG).json()["status"] == "DELIVERED"
