@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     migrate_wait_seconds: float = Field(default=120.0, ge=0)
 
     @model_validator(mode="after")
+    def _demo_xero_is_the_sandbox(self) -> Settings:
+        """In demo mode (`make run`) Xero is the built-in sandbox at {public_url}/sandbox/xero,
+        unless a Xero URL is set explicitly."""
+        if self.demo:
+            base = self.public_url.rstrip("/") + "/sandbox/xero"
+            for name, path in (("xero_authorize_url", "/identity/connect/authorize"),
+                               ("xero_token_url", "/identity/connect/token"),
+                               ("xero_revoke_url", "/identity/connect/revocation"),
+                               ("xero_api_url", "/api")):
+                if name not in self.model_fields_set:
+                    object.__setattr__(self, name, base + path)
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.environment == "production" and self.secret_key == _DEV_SECRET:
             raise ValueError("BANKFEEDS_SECRET_KEY must be set in production")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from bankfeeds.config import Settings
+from bankfeeds.kit import crypto
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
+from bankfeeds.kit.security import sha256_hex
+from bankfeeds.platforms.gbol.client import open_api
+from bankfeeds.platforms.gbol.tokens import ACCESS_PURPOSE, REFRESH_PURPOSE, access_for
 from tests.fixtures.xero_sandbox import DEMO_EMAIL, DEMO_PASSWORD, XeroSandboxServer, consent
 from tests.xero_link.helpers import (
     authorize,
@@ -63,25 +70,30 @@ def test_one_organisation_links_at_once(
 
 def test_tokens_are_stored_encrypted(
     client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
-    xero_sandbox: XeroSandboxServer,
+    xero_sandbox: XeroSandboxServer, settings: Settings,
 ) -> None:
     _, connection, _ = link(client, browser, xero_browser, database, clock)
-    with xero_sandbox.database.unit_of_work() as session:
-        issued = [r[0] for r in session.execute(text("SELECT * FROM xero_sandbox_tokens")).all()]
     stored = grant(database, connection)
     assert stored is not None
+    access = crypto.decrypt(settings, stored.access_token_encrypted, purpose=ACCESS_PURPOSE)
+    refresh = crypto.decrypt(settings, stored.refresh_token_encrypted, purpose=REFRESH_PURPOSE)
+    # What decrypts is what Xero issued (the sandbox keeps only hashes of its tokens)...
+    with xero_sandbox.database.engine.connect() as conn:
+        issued = set(conn.execute(text("SELECT token_hash FROM xero_sandbox_tokens")).scalars())
+    assert sha256_hex(access) in issued and sha256_hex(refresh) in issued
+    # ...and neither token can be read in the hub's database.
     with database.engine.connect() as conn:
         raw = " ".join(str(v) for v in conn.execute(text("SELECT * FROM xero_grants")).one())
-    assert stored.access_token_encrypted.startswith("gAAAAA")  # Fernet tokens
-    for value in issued:
-        assert str(value) not in raw
-    # The stored values are not the tokens Xero gave: reading one takes the key.
-    from bankfeeds.kit import crypto
-    from bankfeeds.platforms.gbol.tokens import ACCESS_PURPOSE
-
-    settings = client.app.state.settings  # type: ignore[attr-defined]
-    access = crypto.decrypt(settings, stored.access_token_encrypted, purpose=ACCESS_PURPOSE)
-    assert access and access not in raw
+    assert access not in raw and refresh not in raw
+    assert stored.access_token_encrypted.startswith("gAAAAA")  # Fernet
+    # Another purpose's key does not open it; a rotated key still does.
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(settings, stored.access_token_encrypted, purpose=REFRESH_PURPOSE)
+    rotated = settings.model_copy(update={"secret_key": "a-new-key", "secret_key_previous": settings.secret_key})
+    assert crypto.decrypt(rotated, stored.access_token_encrypted, purpose=ACCESS_PURPOSE) == access
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(settings.model_copy(update={"secret_key": "a-new-key"}), stored.access_token_encrypted,
+                       purpose=ACCESS_PURPOSE)
 
 
 def test_several_organisations_the_user_chooses(
@@ -219,3 +231,92 @@ def test_linkurl_of_a_linked_connection_opens_manage(
     r = browser.get(link_url)
     r = browser.get(r.headers["location"])
     assert r.status_code == 303 and urlsplit(r.headers["location"]).path.endswith("/xero/accounts")
+
+
+def test_concurrent_refreshes_spend_the_refresh_token_once(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer, settings: Settings,
+) -> None:
+    """Four workers need the expired token at once: one refreshes under the row lock, the others
+    read what it stored; nobody spends a refresh token twice (the grant survives)."""
+    _, connection, _ = link(client, browser, xero_browser, database, clock)
+    clock.advance(timedelta(minutes=31))
+    xero_sandbox.clock.advance(timedelta(minutes=31))
+    results: list[str] = []
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            with open_api(settings, database, clock) as api:
+                barrier.wait(10)
+                results.append(access_for(database, clock, settings, api, connection.id).token)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == [] and len(results) == 4
+    assert len(set(results)) == 1
+    assert status(database, connection) == "Linked"
+    with xero_sandbox.database.engine.connect() as conn:
+        spent = conn.execute(text("SELECT count(*) FROM xero_sandbox_tokens WHERE kind = 'refresh' "
+                                  "AND spent_at IS NOT NULL")).scalar()
+    assert spent == 1
+
+
+def test_access_logs_do_not_carry_the_oauth_code_or_state() -> None:
+    import logging
+
+    from bankfeeds.link.endpoints import RedactOtp
+
+    path = "/link/xero/callback?code=SECRETCODE&state=SECRETSTATE&scope=bankfeeds"
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", path, "1.1", 303), None)
+    assert RedactOtp().filter(record)
+    message = record.getMessage()
+    assert "SECRETCODE" not in message and "SECRETSTATE" not in message
+    assert "code=[redacted]&state=[redacted]&scope=bankfeeds" in message
+
+
+def test_cancel_on_the_xero_page_fails_the_link(
+    client: TestClient, browser: TestClient, database: Database, clock: FrozenClock,
+) -> None:
+    import re
+
+    company, connection, link_url = new_xero_connection(client, database, clock)
+    page = browser.get(open_link(browser, link_url))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    r = browser.post(f"/link/companies/{company.id}/connections/{connection.id}/cancel",
+                     data={"csrf_token": csrf.group(1)})
+    assert r.status_code == 200
+    failed = events(database, "connection.failed")
+    assert len(failed) == 1 and status(database, connection) == "PendingAuth"
+
+
+def test_a_deauthorized_connection_links_again(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection, _ = link(client, browser, xero_browser, database, clock)
+    with xero_sandbox.database.unit_of_work() as session:
+        session.execute(text("DELETE FROM xero_sandbox_tokens"))
+    clock.advance(timedelta(minutes=31))
+    xero_sandbox.clock.advance(timedelta(minutes=31))
+    info = f"/companies/{company.id}/connections/{connection.id}/bankFeeds/info"
+    assert client.get(info).status_code == 400
+    assert status(database, connection) == "Deauthorized"
+    # A fresh linkUrl opens "Connect to Xero" again (saying so); consent relinks the same connection.
+    link_url = client.get(f"/companies/{company.id}/connections/{connection.id}").json()["linkUrl"]
+    page = open_link(browser, link_url)
+    assert "no longer connected" in browser.get(page).text
+    location = consent(xero_browser, authorize(browser, page), email=DEMO_EMAIL, password=DEMO_PASSWORD,
+                       organisations=["Acme Trading Ltd"])
+    assert browser.get(callback_path(location)).status_code == 303
+    assert status(database, connection) == "Linked"
+    assert len(events(database, "connection.reconnected")) == 1
+    assert client.get(info).status_code == 200

@@ -245,3 +245,59 @@ def test_delete_goes_on_when_xero_fails(
     assert r.status_code == 200, r.text
     assert client.get(f"/companies/{company.id}/connections/{connection.id}").status_code == 404
     assert len(events(database, "connection.deleted")) == 1
+
+
+def test_deleting_the_company_removes_its_feeds_in_xero(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection = linked_with_accounts(client, browser, xero_browser, database, clock)
+    assert client.post(mapping_url(company, connection), json={"sourceAccountId": "card"}).status_code == 200
+    assert len(live_feeds(xero_sandbox)) == 1
+    assert client.delete(f"/companies/{company.id}").status_code == 204
+    assert live_feeds(xero_sandbox) == []
+    assert len(events(database, "company.deleted")) == 1 and len(events(database, "connection.deleted")) == 1
+
+
+def test_source_account_disconnected_or_deleted_through_the_api_ends_its_feed(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+    xero_sandbox: XeroSandboxServer,
+) -> None:
+    company, connection = linked_with_accounts(client, browser, xero_browser, database, clock)
+    for account in ("card", "acc-v1"):
+        assert client.post(mapping_url(company, connection), json={"sourceAccountId": account}).status_code == 200
+    assert len(live_feeds(xero_sandbox)) == 2
+    url = f"/companies/{company.id}/connections/{connection.id}/connectionInfo/bankFeedAccounts"
+    r = client.patch(url + "/card", json={"id": "card", "status": "disconnected"})
+    assert r.status_code == 200 and r.json()["status"] == "disconnected"
+    assert [f["account"] for f in live_feeds(xero_sandbox)] == ["Business Current"]
+    assert client.delete(url + "/acc-v1").status_code == 204
+    assert live_feeds(xero_sandbox) == []
+
+
+def test_hostile_input_is_a_clear_4xx(
+    client: TestClient, browser: TestClient, xero_browser: httpx.Client, database: Database, clock: FrozenClock,
+) -> None:
+    company, connection = linked_with_accounts(client, browser, xero_browser, database, clock)
+    url = mapping_url(company, connection)
+    for body in ({"sourceAccountId": "acc-v1", "targetAccountId": "x\u0000y"},
+                 {"sourceAccountId": "acc-v1", "targetAccountId": " "},
+                 {"sourceAccountId": "acc-v1", "targetAccountId": "é" * 200},
+                 {"sourceAccountId": "acc-v1", "feedStartDate": "2026-13-45"}):
+        r = client.post(url, json=body)
+        assert r.status_code == 400, (body, r.text)
+    base = f"/link/companies/{company.id}/connections/{connection.id}/xero"
+    page = browser.get(base + "/accounts")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    for data in ({"account_id": "acc\u0000"}, {"account_id": "acc-v1", "target": "x\u0000"},
+                 {"account_id": "acc-v1", "start_date": "yesterday"}, {"account_id": "x" * 500},
+                 {"account_id": "missing"}):
+        r = browser.post(base + "/accounts/connect", data={"csrf_token": csrf.group(1), **data})
+        assert 200 <= r.status_code < 500 and r.status_code != 303, (data, r.status_code, r.text[:300])
+        assert "text/html" in r.headers["content-type"]
+    for query in ("?code=" + "c" * 5000, "?state=%00&code=x", "?error=" + "e" * 300, "?state=" + "s" * 300):
+        assert 400 <= browser.get("/link/xero/callback" + query).status_code < 500
+    chosen = browser.post(base + "/organisations", data={"csrf_token": csrf.group(1), "tenant_id": "\u0000"})
+    assert 300 <= chosen.status_code < 500
+    assert stored(database, connection, "acc-v1").status == "pending"  # type: ignore[union-attr]

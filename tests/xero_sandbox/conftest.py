@@ -18,9 +18,10 @@ from tests.fixtures.xero_sandbox import (
     pkce_pair,
     xero_sandbox,
     xero_sandbox_db_url,
+    xero_sandbox_factory,
 )
 
-__all__ = ["xero_sandbox", "xero_sandbox_db_url"]
+__all__ = ["xero_sandbox", "xero_sandbox_db_url", "xero_sandbox_factory"]
 
 
 @pytest.fixture

@@ -128,9 +128,17 @@ def test_bad_verifier_code_replay_and_expired_code(xero_sandbox: XeroSandboxServ
     code = _code(xero_sandbox, browser, challenge)
     wrong = _exchange(xero_sandbox, code, "x" * 50)
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    assert _exchange(xero_sandbox, code, verifier).status_code == 200
+    first = _exchange(xero_sandbox, code, verifier)
+    assert first.status_code == 200
     replay = _exchange(xero_sandbox, code, verifier)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    # A replayed code revokes what it was exchanged for (RFC 6749 §4.1.2).
+    revoked = xero_sandbox.http.get(xero_sandbox.api_url + "/connections",
+                                    headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    assert revoked.status_code == 401
+    refresh = token_request(xero_sandbox, {"grant_type": "refresh_token",
+                                           "refresh_token": first.json()["refresh_token"]})
+    assert refresh.json()["error"] == "invalid_grant"
     verifier2, challenge2 = pkce_pair()
     code2 = _code(xero_sandbox, browser, challenge2)
     xero_sandbox.clock.advance(timedelta(minutes=5, seconds=1))
@@ -201,3 +209,18 @@ def test_without_offline_access_there_is_no_refresh_token(xero_sandbox: XeroSand
                                                           browser: httpx.Client) -> None:
     linked = link(xero_sandbox, browser, organisations=["Kiwi Coffee Co"], scope="bankfeeds")
     assert linked.refresh_token == ""
+
+
+def test_more_organisations_for_benches(xero_sandbox: XeroSandboxServer, browser: httpx.Client) -> None:
+    names = [f"Bench Org {i:02d}" for i in range(4)]
+    ids = [xero_sandbox.add_organisation(n, bank_accounts=[{"name": "Checking", "number": f"10{i}",
+                                                            "type": "BANK", "currency": "USD"}])
+           for i, n in enumerate(names)]
+    assert xero_sandbox.add_organisation(names[0]) == ids[0]  # idempotent
+    linked = link(xero_sandbox, browser, organisations=names)
+    assert sorted(linked.tenants) == names and linked.tenants[names[1]] == ids[1]
+    accounts = linked.get("/api.xro/2.0/Accounts", names[2],
+                          params={"where": 'Type=="BANK"'}).json()["Accounts"]
+    assert [(a["Name"], a["BankAccountNumber"]) for a in accounts] == [("Checking", "102")]
+    bad = xero_sandbox.http.post(xero_sandbox.base + "/testing/organisations", json={"name": "X", "users": ["no@x"]})
+    assert bad.status_code == 400

@@ -137,6 +137,9 @@ def test_duplicates(linked: Linked, feed_id: str) -> None:
     assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
     item = again.json()["items"][0]
     assert item["status"] == "REJECTED" and item["errors"][0]["type"] == "duplicate-statement"
+    kept = linked.get(f"{STATEMENTS}/{item['id']}", ORG).json()  # listed REJECTED, as Xero's example shows
+    assert kept["status"] == "REJECTED" and kept["errors"][0]["type"] == "duplicate-statement"
+    assert kept["statementLines"] == []
     # Every line seen before, in a different statement: a duplicate too.
     same_lines = statement(feed_id, 30, 60, [line("a", 10), line("b", 20)])
     assert linked.post(STATEMENTS, same_lines, ORG).status_code == 409
@@ -190,8 +193,31 @@ def test_reject_statement_fault_then_a_corrected_resend_is_delivered(linked: Lin
     got = linked.get(f"{STATEMENTS}/{sid}", ORG).json()
     assert got["status"] == "REJECTED" and got["errors"][0]["status"] == 400
     # A rejected statement holds nothing: the same lines can be sent again.
+    linked.server.clock.advance(timedelta(seconds=1))
     again = linked.post(STATEMENTS, body, ORG)
     assert again.status_code == 202
     assert linked.get(f"{STATEMENTS}/{again.json()['items'][0]['id']}", ORG).json()["status"] == "DELIVERED"
     decoded = json.loads(linked.get(STATEMENTS, ORG).text)
     assert [s["status"] for s in decoded["items"]] == ["DELIVERED", "REJECTED"]
+    held = linked.server.statements()
+    assert [(s["status"], s["transactionIds"], s["accountToken"]) for s in held] == [
+        ("REJECTED", ["f1"], "chk"), ("DELIVERED", ["f1"], "chk")]
+
+
+def test_a_sandbox_on_another_clock_with_a_processing_delay(xero_sandbox_factory: Any, browser: Any) -> None:
+    from bankfeeds.kit.clock import FrozenClock
+    from tests.fixtures.app import NOW
+    from tests.xero_sandbox.conftest import link
+
+    clock = FrozenClock(NOW + timedelta(days=2))
+    with xero_sandbox_factory(clock=clock, processing_delay=timedelta(minutes=5), limits=False) as server:
+        linked = link(server, browser, organisations=[ORG])
+        fid = linked.post(FEEDS, {"items": [{"accountToken": "f", "accountNumber": "482100007315",
+                                             "accountName": "C", "accountType": "BANK", "currency": "USD"}]},
+                          ORG).json()["items"][0]["id"]
+        day = TODAY + timedelta(days=2)
+        sid = linked.post(STATEMENTS, statement(fid, 0, 1, [line("x", 1, day=day)], start_date=day, end_date=day),
+                          ORG).json()["items"][0]["id"]
+        assert linked.get(f"{STATEMENTS}/{sid}", ORG).json()["status"] == "PENDING"
+        clock.advance(timedelta(minutes=5))
+        assert linked.get(f"{STATEMENTS}/{sid}", ORG).json()["status"] == "DELIVERED"

@@ -68,9 +68,13 @@ def main() -> None:
     console.print(f"  Public API      {base}/companies   (docs: {base}/docs)")
     console.print(f"  Demo bank       [bold]{base}/demo/bank[/]")
     console.print(f"  QBO sandbox     [bold]{base}/sandbox/qbo[/]")
+    console.print(f"  Xero sandbox    [bold]{base}/sandbox/xero[/]   (Xero's URLs point here in demo mode; "
+                  "sign in as demo@example.com / xero-demo-2026)")
     console.print("The journey: in the demo bank click [bold]Connect to QuickBooks[/], then Next and Get credentials;")
     console.print(f"in the sandbox sign in, Link account, search '{settings.institution_name}', enter the credentials,")
-    console.print("map the accounts and Connect. Back in the bank: Publish new transactions; in the sandbox:")
+    console.print("map the accounts and Connect. Or click [bold]Connect to Xero[/], sign in to the Xero sandbox, allow")
+    console.print("access, choose the accounts on the mapping page and Connect.")
+    console.print("Back in the bank: Publish new transactions; in the sandbox:")
     console.print("Update, or Advance one day to watch the daily pull. Disconnect QuickBooks ends the feed.")
     uvicorn.run("bankfeeds.app:asgi_app", factory=True, host=HOST, port=PORT, log_level="info", access_log=False)
 

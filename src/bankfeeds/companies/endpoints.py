@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from bankfeeds.api_keys.deps import ApiKeyDep
 from bankfeeds.companies import service
 from bankfeeds.companies.schemas import CompanyRequestBody, CompanyUpdateRequest
-from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
 
@@ -45,9 +45,10 @@ def get_company(companyId: uuid.UUID, session: SessionDep, settings: SettingsDep
 
 @router.delete("/companies/{companyId}", operation_id="delete-company", status_code=204)
 def delete_company(
-    companyId: uuid.UUID, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    companyId: uuid.UUID, database: DatabaseDep, clock: ClockDep, settings: SettingsDep
 ) -> Response:
-    service.delete(session, clock, settings, service.get(session, companyId, for_update=True))
+    # No request-wide transaction: each connection's platform is told first, over the network.
+    service.delete_and_release(database, clock, settings, companyId)
     return Response(status_code=204)
 
 

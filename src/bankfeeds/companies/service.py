@@ -15,6 +15,7 @@ from bankfeeds.connections.schemas import ConnectionCreate
 from bankfeeds.errors import NotFound
 from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.db import Database
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.models import Company
 from bankfeeds.webhooks import events
@@ -97,6 +98,17 @@ def delete(session: Session, clock: Clock, settings: Settings, company: Company)
         connections.delete(session, clock, settings, company, connection)
     events.record(session, clock, "company.deleted", details(settings, company), company=company)
     CompanyRepository(session).delete(company)
+
+
+def delete_and_release(database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID) -> None:
+    """delete-company: each connection's platform is told first, best effort (Xero: feeds removed,
+    grant revoked), outside any transaction; then everything goes in one transaction."""
+    with database.unit_of_work() as session:
+        held = [(connections.platform_of(c), c.id) for c in get(session, company_id).connections]
+    for platform, connection_id in held:
+        platform.release(database, clock, settings, connection_id)
+    with database.unit_of_work() as session:
+        delete(session, clock, settings, get(session, company_id, for_update=True))
 
 
 def replace(company: Company, body: CompanyRequestBody) -> Company:

@@ -69,8 +69,10 @@ def stylesheet(pages: PagesDep) -> Response:
 
 @router.post(f"{BASE}/connect")
 def connect(bank: BankDep, pages: PagesDep, form: FormDep) -> Response:
-    """The "Connect to QuickBooks" button: set up the feed, then send the customer to the linkUrl."""
-    return pages.redirect(service.connect(bank))
+    """The "Connect to QuickBooks" / "Connect to Xero" buttons: set up the feed, then send the
+    customer to the linkUrl."""
+    platform = "gbol" if form.get("platform") == "gbol" else "hcws"
+    return pages.redirect(service.connect(bank, platform))
 
 
 @router.post(f"{BASE}/publish")

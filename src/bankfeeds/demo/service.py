@@ -159,8 +159,9 @@ def _source_account(account: DemoAccount) -> dict[str, Any]:
     }
 
 
-def connect(bank: DemoBank) -> str:
-    """Steps 1 to 5 above; returns the linkUrl to send the customer to."""
+def connect(bank: DemoBank, platform_key: str = "hcws") -> str:
+    """Steps 1 to 5 above, for QuickBooks (``hcws``) or Xero (``gbol``); returns the linkUrl to send
+    the customer to. A connection to the other platform is deleted first (one per company)."""
     client = bank.client()
     customer = _customer(bank)
     ensure_webhook_consumer(bank, client)
@@ -175,8 +176,11 @@ def connect(bank: DemoBank) -> str:
         connection = None
         if customer.hub_connection_id and customer.hub_company_id and str(customer.hub_company_id) == company_id:
             connection = client.get_connection(company_id, str(customer.hub_connection_id))
+            if connection is not None and connection.get("integrationKey") != platform_key:
+                client.delete_connection(company_id, str(connection["id"]))
+                connection = None
         if connection is None:
-            connection = client.create_connection(company_id, "hcws")
+            connection = client.create_connection(company_id, platform_key)
             _save(bank, hub_connection_id=uuid.UUID(str(connection["id"])), reset_accounts=True)
         connection_id = str(connection["id"])
 

@@ -161,15 +161,16 @@ def _callout(settings: Settings, lang: str) -> tuple[str | None, str | None]:
 
 
 class RedactOtp(logging.Filter):
-    """Access logs must not carry the linkUrl's one-time password."""
+    """Access logs must not carry the linkUrl's one-time password, nor the OAuth ``code`` and
+    ``state`` of Xero's redirect to ``/link/xero/callback``."""
 
-    _OTP = re.compile(r"(otp=)[^&\s\"]*", re.IGNORECASE)
+    _OTP = re.compile(r"((?<![A-Za-z_])(?:otp|code|state)=)[^&\s\"]*", re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(self._OTP.sub(r"\1[redacted]", a) if isinstance(a, str) else a
                                 for a in record.args)
-        if isinstance(record.msg, str) and "otp=" in record.msg.lower():
+        if isinstance(record.msg, str) and self._OTP.search(record.msg):
             record.msg = self._OTP.sub(r"\1[redacted]", record.msg)
         return True
 

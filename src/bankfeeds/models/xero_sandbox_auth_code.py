@@ -25,4 +25,6 @@ class XeroSandboxAuthCode(Base):
     auth_event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The grant the code was exchanged for: a replayed code revokes it (RFC 6749 §4.1.2).
+    grant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

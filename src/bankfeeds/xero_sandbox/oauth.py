@@ -20,7 +20,7 @@ from bankfeeds.sandbox.web import form_str
 from bankfeeds.xero_sandbox import service
 from bankfeeds.xero_sandbox.api import BASE, get_xs
 from bankfeeds.xero_sandbox.repository import XeroSandboxRepository
-from bankfeeds.xero_sandbox.service import AuthorizeRequest, OAuthError, RedirectError
+from bankfeeds.xero_sandbox.service import AuthorizeRequest, CodeReplayed, OAuthError, RedirectError
 from bankfeeds.xero_sandbox.web import current_user, get_pages, page, sign_in_page
 
 IDENTITY = f"{BASE}/identity/connect"
@@ -154,6 +154,12 @@ async def token(request: Request) -> Response:
                 answer = service.refresh(session, xs.clock, client, fields.get("refresh_token", ""))
             else:
                 raise OAuthError("unsupported_grant_type")
+    except CodeReplayed as exc:
+        if exc.grant_id is not None:
+            grant_id = exc.grant_id
+            with xs.database.unit_of_work() as session:
+                service.revoke_grant(session, xs.clock, grant_id)
+        return oauth_error_response(exc)
     except OAuthError as exc:
         return oauth_error_response(exc)
     return _oauth_json(answer)

@@ -182,6 +182,10 @@ class XeroSandboxRepository:
             stmt = stmt.limit(limit)
         return list(self.session.scalars(stmt))
 
+    def all_statements(self) -> list[XeroSandboxStatement]:
+        stmt = select(XeroSandboxStatement).order_by(XeroSandboxStatement.received_at, XeroSandboxStatement.id)
+        return list(self.session.scalars(stmt))
+
     def count_statements(self, client_id: str, organisation_id: uuid.UUID) -> int:
         stmt = select(func.count()).select_from(XeroSandboxStatement).where(
             XeroSandboxStatement.organisation_id == organisation_id, XeroSandboxStatement.client_id == client_id)

@@ -112,3 +112,37 @@ def seed(session: Session, clock: Clock, clients: list[tuple[str, str, list[str]
             client.redirect_uris = list(redirect_uris)
     session.flush()
     return created
+
+
+def add_organisation(session: Session, clock: Clock, *, name: str, currency: str, country: str,
+                     users: list[str], bank_accounts: list[tuple[str, str, str, str]]) -> XeroSandboxOrganisation:
+    """A further organisation (tests and benches), with the usual non-bank accounts plus the bank
+    accounts given as (name, number, BANK|CREDITCARD, currency); its users must exist. Idempotent by
+    name: an existing organisation only gains the users and the bank accounts it lacks."""
+    repo = XeroSandboxRepository(session)
+    now = clock.now()
+    org = repo.organisation_by_name(name)
+    if org is None:
+        org = XeroSandboxOrganisation(id=tenant_id_for(name), name=name, legal_name=name, base_currency=currency,
+                                      country_code=country, organisation_type="COMPANY",
+                                      short_code="!" + tenant_id_for(name).hex[:5], timezone="UTC", created_at=now)
+        repo.add(org)
+        for code, acc_name, acc_type, number, bank_type, acc_currency, tax in _COMMON:
+            repo.add(XeroSandboxAccount(id=uuid.uuid4(), organisation_id=org.id, code=code, name=acc_name,
+                                        type=acc_type, tax_type=tax, bank_account_number=number,
+                                        bank_account_type=bank_type, currency_code=acc_currency, status="ACTIVE",
+                                        created_at=now, updated_at=now))
+    existing = {a.name for a in repo.accounts(org.id)}
+    for acc_name, number, bank_type, acc_currency in bank_accounts:
+        if acc_name not in existing:
+            repo.add(XeroSandboxAccount(id=uuid.uuid4(), organisation_id=org.id, code=None, name=acc_name,
+                                        type="BANK", tax_type="NONE", bank_account_number=number,
+                                        bank_account_type=bank_type, currency_code=acc_currency, status="ACTIVE",
+                                        created_at=now, updated_at=now))
+    for email in users:
+        user = repo.user_by_email(email)
+        if user is None:
+            raise ValueError(f"there is no user {email}")
+        if repo.membership(user.id, org.id) is None:
+            repo.add(XeroSandboxMembership(user_id=user.id, organisation_id=org.id))
+    return org

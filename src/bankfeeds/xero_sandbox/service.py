@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bankfeeds.errors import BankfeedsError
@@ -119,10 +121,23 @@ class OAuthError(BankfeedsError):
             self.headers["WWW-Authenticate"] = 'Basic realm="xero-sandbox"'
 
 
+class CodeReplayed(OAuthError):
+    """A code presented again: refused, and the grant it was exchanged for is revoked."""
+
+    def __init__(self, grant_id: uuid.UUID | None) -> None:
+        super().__init__("invalid_grant", description="the code was used already")
+        self.grant_id = grant_id
+
+
 class PageError(BankfeedsError):
     """A problem shown as a page (unknown client, bad redirect URI...)."""
 
     status_code = 400
+
+
+def storable(value: str, max_len: int = 2000) -> bool:
+    """Text the databases can hold and compare: no NUL (PostgreSQL refuses it), not absurdly long."""
+    return "\x00" not in value and len(value) <= max_len
 
 
 # -- secrets ----------------------------------------------------------------------------------------
@@ -144,6 +159,10 @@ def check_password(password: str, stored: str) -> bool:
 
 def token_hash(token: str) -> str:
     return sha256_hex(token)
+
+
+# RFC 7636: a verifier is 43-128 of [A-Za-z0-9-._~]; an S256 challenge is 43 base64url characters.
+_PKCE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
 def pkce_s256(verifier: str) -> str:
@@ -173,7 +192,7 @@ class AuthorizeRequest:
 
 def check_client_and_redirect(session: Session, client_id: str, redirect_uri: str) -> XeroSandboxClient:
     """Unknown client or unregistered redirect URI: an error page, never a redirect (RFC 6749 §4.1.2.1)."""
-    client = XeroSandboxRepository(session).client(client_id) if client_id else None
+    client = XeroSandboxRepository(session).client(client_id) if client_id and storable(client_id, 100) else None
     if client is None:
         raise PageError("The app that sent you here is not registered with Xero (unknown client_id). "
                         "Nothing was shared. Go back to the app and try again.")
@@ -199,7 +218,7 @@ def parse_authorize(session: Session, params: dict[str, str]) -> AuthorizeReques
     challenge = params.get("code_challenge", "")
     if not challenge or params.get("code_challenge_method") != "S256":
         raise RedirectError("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256")
-    if not 43 <= len(challenge) <= 128:
+    if not _PKCE.fullmatch(challenge):
         raise RedirectError("invalid_request", "code_challenge must be a base64url SHA-256 digest")
     scope = [s for s in params.get("scope", "").split() if s]
     unknown = [s for s in scope if s not in SCOPES]
@@ -210,7 +229,8 @@ def parse_authorize(session: Session, params: dict[str, str]) -> AuthorizeReques
 
 
 def sign_in(session: Session, email: str, password: str) -> XeroSandboxUser | None:
-    user = XeroSandboxRepository(session).user_by_email(email.strip()) if email.strip() else None
+    usable = email.strip() and storable(email, 254)
+    user = XeroSandboxRepository(session).user_by_email(email.strip()) if usable else None
     if user is None:
         check_password(password, hash_password("timing-equaliser", salt=b"0" * 16))
         return None
@@ -243,7 +263,7 @@ def grant_consent(session: Session, clock: Clock, req: AuthorizeRequest, user: X
 
 
 def authenticate_client(session: Session, client_id: str, client_secret: str) -> XeroSandboxClient:
-    client = XeroSandboxRepository(session).client(client_id) if client_id else None
+    client = XeroSandboxRepository(session).client(client_id) if client_id and storable(client_id, 100) else None
     expected = client.secret_hash if client else sha256_hex("no-such-client")
     if not hmac.compare_digest(sha256_hex(client_secret), expected) or client is None:
         raise OAuthError("invalid_client", 401, "client authentication failed")
@@ -270,17 +290,20 @@ def exchange_code(session: Session, clock: Clock, client: XeroSandboxClient, cod
     repo = XeroSandboxRepository(session)
     now = clock.now()
     row = repo.code_by_hash(token_hash(code)) if code else None
-    if row is None or row.client_id != client.client_id or row.used_at is not None or utc(row.expires_at) <= now:
+    if row is not None and row.client_id == client.client_id and row.used_at is not None:
+        raise CodeReplayed(row.grant_id)
+    if row is None or row.client_id != client.client_id or utc(row.expires_at) <= now:
         raise OAuthError("invalid_grant", description="the code is unknown, used or expired")
     if row.redirect_uri != redirect_uri:
         raise OAuthError("invalid_grant", description="redirect_uri does not match the authorization request")
-    if not verifier or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
+    if not _PKCE.fullmatch(verifier) or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
         raise OAuthError("invalid_grant", description="the code_verifier does not match the code_challenge")
     if not repo.spend_code(row.id, now):
-        raise OAuthError("invalid_grant", description="the code was used already")
+        raise CodeReplayed(None)
     grant = XeroSandboxGrant(id=uuid.uuid4(), client_id=client.client_id, user_id=row.user_id, scope=row.scope,
                              auth_event_id=row.auth_event_id, created_at=now)
     repo.add(grant)
+    row.grant_id = grant.id
     return _issue(session, now, grant)
 
 
@@ -297,6 +320,13 @@ def refresh(session: Session, clock: Clock, client: XeroSandboxClient, refresh_t
     if not repo.spend_token(row.id, now):
         raise OAuthError("invalid_grant", description="the refresh token was spent already")
     return _issue(session, now, grant)
+
+
+def revoke_grant(session: Session, clock: Clock, grant_id: uuid.UUID) -> None:
+    grant = XeroSandboxRepository(session).grant(grant_id)
+    if grant is not None and grant.revoked_at is None:
+        grant.revoked_at = clock.now()
+        session.flush()
 
 
 def revoke(session: Session, clock: Clock, client: XeroSandboxClient, token: str) -> None:
@@ -447,8 +477,6 @@ _WHERE_FIELDS = {"Type": "type", "Status": "status", "BankAccountType": "bank_ac
 
 def _where(raw: str) -> list[tuple[str, str]]:
     """The small part of Xero's ``where`` language worth supporting: ``Field=="value"`` joined by AND."""
-    import re
-
     clauses = []
     for part in re.split(r"\s+AND\s+", raw.strip(), flags=re.IGNORECASE):
         found = re.fullmatch(r'\s*(\w+)\s*==\s*"([^"]*)"\s*', part)
@@ -490,6 +518,8 @@ def _text(obj: dict[str, Any], key: str, label: str, max_len: int, *, required: 
         raise invalid_request(f"For the request field '{label}' a string is expected.")
     if len(value) > max_len:
         raise invalid_request(f"For the request field '{label}' exceeded the maximum length of {max_len}.")
+    if "\x00" in value:
+        raise invalid_request(f"For the request field '{label}' the text contains a NUL character.")
     if required and not value.strip():
         raise invalid_request(f"For the request field '{label}' a value is required.")
     return value
@@ -508,7 +538,7 @@ def _money(obj: dict[str, Any], key: str, label: str) -> Decimal:
     if amount < 0:
         raise invalid_request(f"For the request field '{label}' the amount must be unsigned (0 or more); "
                               "creditDebitIndicator carries the sign.")
-    if amount != amount.quantize(FOUR_PLACES) or amount >= Decimal("1e15"):
+    if amount >= Decimal("1e15") or amount != amount.quantize(FOUR_PLACES):
         raise invalid_request(f"For the request field '{label}' the amount must fit decimal(19,4).")
     return amount.quantize(FOUR_PLACES)
 
@@ -520,10 +550,15 @@ def _indicator(obj: dict[str, Any], key: str, label: str) -> str:
     return str(value)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _date(obj: dict[str, Any], key: str, label: str) -> date:
     value = obj.get(key)
     if not isinstance(value, str):
         raise invalid_request(f"For the request field '{label}' a date (YYYY-MM-DD) is required.")
+    if not _ISO_DATE.fullmatch(value):
+        raise invalid_request(f"For the request field '{label}' a date (YYYY-MM-DD) is expected.")
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -870,11 +905,8 @@ def _one_year_before(today: date) -> date:
         return today.replace(year=today.year - 1, day=28)
 
 
-def _duplicate(statement_id: uuid.UUID | None, feed_id: uuid.UUID) -> dict[str, Any]:
-    out: dict[str, Any] = {"feedConnectionId": str(feed_id), "status": "REJECTED", "errors": [
-        {"type": "duplicate-statement", "title": "Duplicate Statement Received", "status": 409,
-         "detail": "The received statement was marked as a duplicate."}]}
-    return {"id": str(statement_id or uuid.uuid4()), **out}
+DUPLICATE_ERRORS = [{"type": "duplicate-statement", "title": "Duplicate Statement Received", "status": 409,
+                     "detail": "The received statement was marked as a duplicate."}]
 
 
 def create_statements(session: Session, clock: Clock, principal: Principal, body: Any
@@ -910,17 +942,21 @@ def create_statements(session: Session, clock: Clock, principal: Principal, body
                     continue
                 seen.add(ln.transaction_id)
             keep.append(ln)
-        if repo.same_statement(feed.id, fingerprint) or (st.lines and not keep):
-            duplicates = True
-            out.append(_duplicate(None, feed.id))
-            continue
+        duplicate = repo.same_statement(feed.id, fingerprint) or bool(st.lines and not keep)
+        # A duplicate is kept REJECTED (GET /Statements lists it so, as in Xero's example), without lines.
         row = XeroSandboxStatement(
             id=uuid.uuid4(), client_id=principal.client_id, organisation_id=principal.tenant_id,
-            feed_connection_id=feed.id, status="PENDING", start_date=st.start_date, end_date=st.end_date,
-            start_amount=st.start_amount, start_indicator=st.start_indicator, end_amount=st.end_amount,
-            end_indicator=st.end_indicator, line_count=len(keep), fingerprint=fingerprint, errors=None,
-            received_at=now)
+            feed_connection_id=feed.id, status="REJECTED" if duplicate else "PENDING", start_date=st.start_date,
+            end_date=st.end_date, start_amount=st.start_amount, start_indicator=st.start_indicator,
+            end_amount=st.end_amount, end_indicator=st.end_indicator,
+            line_count=len(st.lines) if duplicate else len(keep), fingerprint=fingerprint,
+            errors=DUPLICATE_ERRORS if duplicate else None, received_at=now, processed_at=now if duplicate else None)
         repo.add(row)
+        if duplicate:
+            duplicates = True
+            out.append({"id": str(row.id), "feedConnectionId": str(feed.id), "status": "REJECTED",
+                        "errors": DUPLICATE_ERRORS})
+            continue
         for position, ln in enumerate(keep):
             session.add(XeroSandboxStatementLine(
                 id=uuid.uuid4(), statement_id=row.id, feed_connection_id=feed.id, account_id=feed.account_id,
@@ -1020,6 +1056,9 @@ def record_call(xs: XeroSandbox, *, client_id: str | None, tenant_id: str | None
                 status: int, problem: str | None) -> None:
     try:
         with xs.database.unit_of_work() as session:
+            if xs.database.dialect == "postgresql":
+                # The log is a test aid: it need not wait for the disk (a crash may lose its tail).
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             session.add(XeroSandboxCall(client_id=client_id, tenant_id=tenant_id, method=method, path=path[:500],
                                         status=status, problem=problem, at=xs.now()))
     except Exception:  # the log must never break an answer
@@ -1030,3 +1069,16 @@ def calls_wire(session: Session, tenant_id: str | None, after_id: int) -> list[d
     return [{"id": c.id, "clientId": c.client_id, "tenantId": c.tenant_id, "method": c.method, "path": c.path,
              "status": c.status, "problem": c.problem, "at": utc(c.at).isoformat().replace("+00:00", "Z")}
             for c in XeroSandboxRepository(session).calls(tenant_id=tenant_id, after_id=after_id)]
+
+
+def all_statements_wire(session: Session) -> list[dict[str, Any]]:
+    repo = XeroSandboxRepository(session)
+    out = []
+    for st in repo.all_statements():
+        feed = repo.feed(st.feed_connection_id)
+        out.append({"id": str(st.id), "tenantId": str(st.organisation_id),
+                    "feedConnectionId": str(st.feed_connection_id),
+                    "accountToken": feed.account_token if feed else None, "status": st.status,
+                    "lineCount": st.line_count,
+                    "transactionIds": [ln.transaction_id for ln in repo.lines_of(st.id)]})
+    return out

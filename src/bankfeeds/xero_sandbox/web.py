@@ -102,7 +102,7 @@ def sign_in_page(request: Request, return_to: str, *, app_name: str | None = Non
 
 
 def _safe_return(raw: str) -> str:
-    if raw.startswith(BASE) and not raw.startswith("//") and "\\" not in raw and "\n" not in raw:
+    if raw.startswith(BASE) and not any(c in raw for c in ("\\", "\n", "\r", "\x00")):
         return raw
     return BASE
 

@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('auth_event_id', sa.Uuid(), nullable=False),
     sa.Column('expires_at', bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('used_at', bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('grant_id', sa.Uuid(), nullable=True),
     sa.Column('created_at', bankfeeds.kit.types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['xero_sandbox_clients.client_id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['xero_sandbox_users.id'], ondelete='CASCADE'),

@@ -87,7 +87,7 @@ class Budget:
 
     def acquire(self, limits: Sequence[Limit]) -> Slot:
         """A slot on every budget in ``limits``, or ``OverBudget``. Waits only for an in-flight slot."""
-        deadline = time.monotonic() + self.settings.xero_timeout_seconds + 5
+        deadline = time.monotonic() + self.settings.xero_timeout_seconds + 1
         pause = 0.02
         while True:
             try:

@@ -6,12 +6,11 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-
 from bankfeeds.config import Settings
 from bankfeeds.errors import BadRequest, BankfeedsError, ServiceUnavailable, TooManyRequests
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.platforms.gbol import xero_api
 from bankfeeds.platforms.gbol.tokens import NotAuthorized
 from bankfeeds.platforms.gbol.xero_api import InvalidGrant, RateLimited, XeroApi, XeroError, XeroProblem
 
@@ -20,7 +19,9 @@ from bankfeeds.platforms.gbol.xero_api import InvalidGrant, RateLimited, XeroApi
 def open_api(
     settings: Settings, database: Database, clock: Clock, *, timeout: float | None = None
 ) -> Iterator[XeroApi]:
-    http = httpx.Client(timeout=timeout, follow_redirects=False) if timeout is not None else None
+    # A shorter timeout (clean-up before a delete) takes a client of its own, made the one way.
+    http = xero_api.new_http(settings.model_copy(update={"xero_timeout_seconds": timeout})) \
+        if timeout is not None else None
     api = XeroApi(settings, database, clock, http=http)
     try:
         yield api

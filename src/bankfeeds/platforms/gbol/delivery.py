@@ -67,6 +67,9 @@ TOPIC = "xero.statements"
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(minutes=30), timedelta(hours=1))
 
+# Longest wait between two questions about one statement still PENDING at Xero.
+MAX_POLL = timedelta(minutes=5)
+
 # Why a push whose account lost its feed (removed in Xero, or disconnected) is not sent.
 NO_FEED = {"type": "feed-disconnected", "title": "No bank feed",
            "detail": "The source account has no Xero bank feed any more; connect it again, then push again."}
@@ -180,11 +183,14 @@ class Deliverer:
         elif state == "REJECTED":
             self._finish(key, delivered=False, errors=statements.errors_of(answer))
         else:
-            poll = self.clock.now() + timedelta(seconds=self.settings.xero_statement_poll_seconds)
             with self.database.unit_of_work() as session:
                 delivery = DeliveryRepository(session).get(key, for_update=True)
                 if delivery is None or delivery.status not in (QUEUED, SENT):
                     return
+                # Each poll spends one of the tenant's 60 calls a minute: ask again later and later.
+                wait = min(self.settings.xero_statement_poll_seconds * 2 ** max(0, delivery.attempts - 1),
+                           MAX_POLL.total_seconds())
+                poll = self.clock.now() + timedelta(seconds=wait)
                 if was == QUEUED:
                     delivery.statement_id = str(answer.get("id") or "") or None
                     delivery.status = SENT if delivery.statement_id else QUEUED

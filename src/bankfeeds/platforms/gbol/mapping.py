@@ -201,6 +201,8 @@ def map_account(
     target_id: str | None, feed_start: date | None,
 ) -> dict[str, Any]:
     """Map one source account (the API and the hosted mapping page both come here)."""
+    if target_id is not None and (not target_id.strip() or "\x00" in target_id):
+        raise BadRequest("targetAccountId must be the id of one of the target account options.")
     with database.unit_of_work() as session:
         connection = session.get(Connection, connection_id)
         if connection is None:

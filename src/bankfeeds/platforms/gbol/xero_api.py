@@ -127,6 +127,12 @@ def redirect_uri(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + CALLBACK_PATH
 
 
+def new_http(settings: Settings, **hooks: Any) -> httpx.Client:
+    """The HTTP client of a ``XeroApi`` made without one (keep-alive, no redirects followed).
+    Tests wrap it to hold every request against Xero's specs."""
+    return httpx.Client(timeout=settings.xero_timeout_seconds, follow_redirects=False, **hooks)
+
+
 def _uuid(raw: str, what: str) -> str:
     try:
         return str(uuid.UUID(str(raw)))
@@ -140,7 +146,7 @@ class XeroApi:
         self.settings = settings
         self.clock = clock
         self.budget = budgets.Budget(database, clock, settings)
-        self.http = http or httpx.Client(timeout=settings.xero_timeout_seconds, follow_redirects=False)
+        self.http = http or new_http(settings)
         self._owns_http = http is None
         self.api_url = settings.xero_api_url.rstrip("/")
 
