@@ -74,7 +74,9 @@ def test_failure_when_nothing_can_be_published(live_server: LiveServer, api_key:
     assert bad_key.exit_code == 3 and "401" in bad_key.data["fatal"]
     unknown = publish(live_server.url, api_key, company, connection, [sample("quicken_savings.qfx")], tmp_path,
                       account="no-such-account")
-    assert unknown.exit_code == 3 and "404" in unknown.data["accounts"][0]["stopped"]
+    # One error, up front, naming the accounts there are: no batch was sent to be refused.
+    assert unknown.exit_code == 3 and "no source account 'no-such-account'" in unknown.data["fatal"]
+    assert "acc-1" in unknown.data["fatal"] and unknown.data["accounts"][0]["stopped"].startswith("not attempted")
     assert unknown.data["totals"]["published"] == 0
 
 
