@@ -19,7 +19,7 @@ def _is_checkout(folder: Path) -> bool:
     """A folder holding this project's ``pyproject.toml`` (name ``bankfeeds``)."""
     try:
         with (folder / "pyproject.toml").open("rb") as fh:
-            return tomllib.load(fh).get("project", {}).get("name") == "bankfeeds"
+            return bool(tomllib.load(fh).get("project", {}).get("name") == "bankfeeds")
     except (OSError, tomllib.TOMLDecodeError):
         return False
 

@@ -171,11 +171,12 @@ def _summary(console: Console, result: Result) -> None:
             console.print(sample)
     for message, account, items in causes[:20]:
         if len(items) == 1:
-            f = items[0]
-            where = f"{f['file']}:{f['line']}" if f.get("file") else account
-            console.print(f"[red]failed:[/] {where} {f.get('date', '')} {f.get('amount', '')} id {f.get('id')}: {message}")
+            one = items[0]
+            where = f"{one['file']}:{one['line']}" if one.get("file") else account
+            console.print(f"[red]failed:[/] {where} {one.get('date', '')} {one.get('amount', '')} "
+                          f"id {one.get('id')}: {message}")
         else:
-            lines = sorted({f"{f['file']}:{f['line']}" for f in items if f.get("file")})
+            lines = sorted({f"{i['file']}:{i['line']}" for i in items if i.get("file")})
             shown = ", ".join(lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
             console.print(f"[red]failed:[/] {len(items)} transactions for account {account}"
                           f"{' (' + shown + ')' if shown else ''}: {message}")

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from bankfeeds.cli.common import open_database
 from bankfeeds.config import get_settings
 from bankfeeds.errors import BankfeedsError
-from bankfeeds.cli.common import open_database
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.webhooks import service
 from bankfeeds.webhooks.config import REPLAY_WINDOW
