@@ -238,10 +238,12 @@ def command(
 ) -> None:
     """Publish bank statement files to a source account's bank feed: safe to re-run.
 
-    The API key comes from the environment, never from the command line (it would show in the
-    shell's history and in `ps`): export BANKFEEDS_API_KEY=<the key `bankfeeds api-keys create`
-    printed>. The company, connection and source account ids are those the API returned when
-    they were created (GET /companies, .../connections, .../connectionInfo/bankFeedAccounts).
+    The API key comes from the environment (never the command line):
+
+    export BANKFEEDS_API_KEY="$(bankfeeds api-keys create --name publish)"
+
+    The ids are those the API gives: GET /companies, then
+    /companies/ID/connections, then .../connectionInfo/bankFeedAccounts.
     """
     err = Console(stderr=True)
     if fmt is not None and fmt not in FORMATS:
