@@ -95,7 +95,7 @@ def _apply(repo: DemoRepository, customer: DemoCustomer, event_type: str, payloa
         customer.feed_status, customer.feed_status_at = status, generated
         customer.feed_status_event = event_type
         customer.feed_message = _connection_message(event_type, connection)
-        return f"{event_type} · connection is {status}"
+        return f"{event_type} · connection is {connection.get('status') or status}"
     if event_type.startswith("bankFeeds.sourceAccount."):
         if current is None or str(payload.get("connectionId")) != current:
             return f"{event_type} (an earlier connection; ignored)"
