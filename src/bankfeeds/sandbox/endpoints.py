@@ -53,7 +53,9 @@ NOTICES = {
                      "with the daily download, or when you click Update.", "ok"),
     "linked-failed": ("Your account is connected, but the first download failed: see the message on the "
                       "account below.", "warn"),
-    "disconnected": ("The account was disconnected. QuickBooks will not download its transactions any more.", "ok"),
+    "disconnected": ("The account was disconnected. QuickBooks will not download its transactions any more. "
+                     "QuickBooks does not tell the bank: the bank sees the feed as disconnected once nothing was "
+                     "downloaded for several days (10 by default).", "ok"),
     "advanced": ("The sandbox clock moved forward one day and the daily download ran.", "ok"),
 }
 
