@@ -79,3 +79,12 @@ def test_another_port_serves(tmp_path: Path) -> None:
     first = out.splitlines()[0]
     assert first.startswith(f"bankfeeds on http://127.0.0.1:{port}"), out
     assert f"http://127.0.0.1:{port}/demo/bank" in out
+
+    # make reset-demo: the demo's database goes; the next make run starts afresh.
+    database = tmp_path / "home" / "bankfeeds.sqlite3"
+    assert database.exists()
+    args = [a if a != "run" else "reset-demo" for a in make_args(tmp_path)]
+    reset = subprocess.run([*args, f"PORT={port}"], cwd=ROOT, env=env_for(tmp_path), capture_output=True, text=True,
+                           timeout=120)
+    assert reset.returncode == 0, reset.stderr
+    assert f"Deleted {database}" in reset.stdout and not database.exists()
