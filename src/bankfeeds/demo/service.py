@@ -107,9 +107,9 @@ PLAIN_STATUS = {
     "Cancelled": "Not connected",
 }
 PLAIN_ACCOUNT_STATUS = {
-    "pending": "not chosen in QuickBooks yet",
-    "connected": "sent to QuickBooks every day",
-    "disconnected": "QuickBooks stopped downloading",
+    "pending": "not chosen yet",
+    "connected": "connected, sent every day",
+    "disconnected": "disconnected, nothing is sent",
 }
 
 
