@@ -4,10 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BANKFEEDS := $(VENV)/bin/bankfeeds
 STAMP := $(VENV)/.installed
-export BANKFEEDS_DATABASE_URL ?= sqlite:///./var/bankfeeds.sqlite3
+# `make run PORT=8123` serves on another port. The database lives in $$BANKFEEDS_HOME (default ./var/).
+PORT ?= 8000
+HOST ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgresql lint typecheck migrate check-migrations bench image image-smoke deploy-check clean
+.PHONY: help install run reset-demo test test-sqlite test-postgresql lint typecheck migrate check-migrations bench image image-smoke deploy-check clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -20,8 +22,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install bankfeeds with its dev tools
 
-run: install ## Migrate ./var/ SQLite, print an API key and the URLs, serve on 127.0.0.1:8000 with the demo
-	$(PY) -m bankfeeds.cli.quickstart
+run: ## Serve the hub with the demo on 127.0.0.1:$$PORT (8000): migrates var/, prints an API key and the URLs
+	@python3 scripts/port_free.py $(HOST) $(PORT)
+	@$(MAKE) --no-print-directory --quiet install
+	@$(PY) -m bankfeeds.cli.quickstart --host $(HOST) --port $(PORT)
+
+reset-demo: install ## Delete the demo's database (var/bankfeeds.sqlite3): the next `make run` starts afresh
+	@$(PY) -m bankfeeds.cli.quickstart --reset --host $(HOST) --port $(PORT)
 
 test: install ## The whole suite: on SQLite, then on PostgreSQL when reachable (required when CI=true)
 	$(PY) scripts/run_tests.py

@@ -21,7 +21,7 @@ from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
 from bankfeeds.idempotency.middleware import IdempotencyMiddleware
 from bankfeeds.kit import migrate
-from bankfeeds.kit.clock import Clock, OffsetClock, SystemClock
+from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
 from bankfeeds.kit.surfaces import SurfaceRegistry
@@ -38,8 +38,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     # Demo mode runs on a clock the sandbox and the demo bank can move forward.
-    clock = clock or (OffsetClock() if settings.demo else SystemClock())
     database = database or Database(settings.database_url)
+    if clock is None:
+        from bankfeeds.demo.clock import persistent_clock
+
+        clock = persistent_clock(database) if settings.demo else SystemClock()
     start_worker = settings.run_worker if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -59,7 +62,7 @@ def create_app(
     app = FastAPI(
         title="bankfeeds",
         version="1.0",
-        docs_url="/docs",
+        docs_url=None,  # served by bankfeeds.landing from the package's own files (works offline)
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -107,7 +110,7 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     # Each further surface renders errors in its own envelope and registers its prefix.
     for module_name in ("bankfeeds.idx.endpoints", "bankfeeds.link.endpoints",
                         "bankfeeds.sandbox.endpoints", "bankfeeds.xero_sandbox.endpoints",
-                        "bankfeeds.demo.endpoints"):
+                        "bankfeeds.demo.endpoints", "bankfeeds.landing.endpoints"):
         importlib.import_module(module_name).mount(app, surfaces)
 
 

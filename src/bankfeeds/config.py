@@ -2,23 +2,67 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///./var/bankfeeds.sqlite3"
+DATABASE_FILE = "bankfeeds.sqlite3"
 _DEV_SECRET = "dev-only-secret-change-me"
 _DEV_XERO_SECRET = "dev-only-xero-client-secret"
+
+
+def _is_checkout(folder: Path) -> bool:
+    """A folder holding this project's ``pyproject.toml`` (name ``bankfeeds``)."""
+    try:
+        with (folder / "pyproject.toml").open("rb") as fh:
+            return bool(tomllib.load(fh).get("project", {}).get("name") == "bankfeeds")
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def find_checkout(*starts: Path) -> Path | None:
+    """The nearest checkout of bankfeeds at or above any of ``starts`` (tried in order)."""
+    for start in starts:
+        for folder in (start, *start.parents):
+            if _is_checkout(folder):
+                return folder
+    return None
+
+
+def default_home() -> Path:
+    """Where bankfeeds keeps its embedded database, the same for the server and every CLI command.
+
+    ``BANKFEEDS_HOME`` when set; else the ``var/`` folder of the checkout the package runs from
+    (an editable install, as ``make install`` makes) or, failing that, of the checkout around the
+    current folder; else ``$XDG_DATA_HOME/bankfeeds`` (``~/.local/share/bankfeeds``).
+    """
+    explicit = os.environ.get("BANKFEEDS_HOME", "").strip()
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    checkout = find_checkout(Path(__file__).resolve().parent, Path.cwd())
+    if checkout is not None:
+        return checkout / "var"
+    data = os.environ.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser().resolve() / "bankfeeds"
+
+
+def default_database_url(data: dict[str, Any]) -> str:
+    home = data.get("home") or default_home()
+    return f"sqlite:///{Path(home) / DATABASE_FILE}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BANKFEEDS_", env_file=None, extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    database_url: str = DEFAULT_DATABASE_URL
+    # Folder of the embedded database (see default_home); BANKFEEDS_DATABASE_URL overrides the database.
+    home: Path = Field(default_factory=default_home)
+    database_url: str = Field(default_factory=default_database_url)
     public_url: str = "http://127.0.0.1:8000"
     # Key for HMACs and signed cookies of the hosted pages; must be set outside development.
     secret_key: str = _DEV_SECRET

@@ -90,13 +90,13 @@ def test_status_comes_from_verified_webhooks(hub: Hub, browser: httpx.Client) ->
     r = press(browser, "connect")
     hub.drain()  # connection.created is delivered, signed, to the bank's endpoint
     assert customer(hub).feed_status == "PendingAuth"
-    assert 'id="feed-status">PendingAuth' in browser.get(BANK).text
+    assert 'id="feed-status">Waiting for you in QuickBooks' in browser.get(BANK).text
 
     qbo_signs_in(hub, r.headers["location"])
     hub.drain()
     assert customer(hub).feed_status == "Linked"
     page = browser.get(BANK).text
-    assert 'id="feed-status">Linked' in page
+    assert 'id="feed-status">Connected' in page
     assert "connection.connected" in page and 'id="publish"' in page
     with hub.database.unit_of_work() as session:
         kinds = set(session.scalars(select(DemoWebhookMessage.event_type)))

@@ -41,7 +41,8 @@ def test_pages_in_chromium(live_server: LiveServer, client: TestClient, database
             page.goto(link)
             expect(page.get_by_role("heading", name="Connect to QuickBooks Online Bank Feeds")).to_be_visible()
             # The stylesheet applied (CSP allows 'self' styles): the button is styled, not a bare link.
-            assert page.eval_on_selector("a.button", "e => getComputedStyle(e).display") == "inline-block"
+            assert page.eval_on_selector("a.button", "e => getComputedStyle(e).backgroundColor") == "rgb(43, 89, 195)"
+            assert page.eval_on_selector("a.button", "e => getComputedStyle(e).textDecorationLine") == "none"
             page.click("a[hreflang=fr]")
             expect(page.get_by_role("heading", name="Connexion aux flux bancaires QuickBooks Online")).to_be_visible()
             page.get_by_role("link", name="Suivant", exact=True).click()

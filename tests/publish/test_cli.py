@@ -74,7 +74,9 @@ def test_failure_when_nothing_can_be_published(live_server: LiveServer, api_key:
     assert bad_key.exit_code == 3 and "401" in bad_key.data["fatal"]
     unknown = publish(live_server.url, api_key, company, connection, [sample("quicken_savings.qfx")], tmp_path,
                       account="no-such-account")
-    assert unknown.exit_code == 3 and "404" in unknown.data["accounts"][0]["stopped"]
+    # One error, up front, naming the accounts there are: no batch was sent to be refused.
+    assert unknown.exit_code == 3 and "no source account 'no-such-account'" in unknown.data["fatal"]
+    assert "acc-1" in unknown.data["fatal"] and unknown.data["accounts"][0]["stopped"].startswith("not attempted")
     assert unknown.data["totals"]["published"] == 0
 
 
@@ -111,3 +113,48 @@ def test_mapping_file_sends_each_account_to_its_own(live_server: LiveServer, api
     assert run.exit_code == 0, run.output
     assert run.data["files"][0]["accounts"] == {EUR: "acc-eur", GBP: "acc-gbp"}
     assert (len(stored(database, eur)), len(stored(database, gbp))) == (5, 2)
+
+
+def _human(live_server: LiveServer, api_key: str, company: object, connection: object, files: list[str],
+           state: Path, *extra: str) -> str:
+    args = ["publish", *files, "--company", str(company.id), "--connection", str(connection.id),  # type: ignore[attr-defined]
+            "--server-url", live_server.url, "--state-dir", str(state), *extra]
+    run = CliRunner().invoke(cli, args, env={"BANKFEEDS_API_KEY": api_key, "COLUMNS": "200"})
+    return run.stdout
+
+
+def test_dry_run_total_is_what_would_be_sent(live_server: LiveServer, api_key: str, database: Database,
+                                             clock: FrozenClock, tmp_path: Path) -> None:
+    company, connection, _ = make_linked_feed(database, clock)
+    out = _human(live_server, "", company, connection, [sample("mt940_two_days.sta")], tmp_path,
+                 "--account", "acc-1", "--dry-run")
+    cells = lambda line: [c.strip() for c in line.replace("┃", "│").strip().strip("│").split("│")]  # noqa: E731
+    header = cells(next(line for line in out.splitlines() if "would send" in line))
+    row = cells(next(line for line in out.splitlines() if "mt940_two_days.sta" in line))
+    total = cells(next(line for line in out.splitlines() if line.strip("│ ").startswith("total")))
+    column = header.index("would send")
+    assert row[column] == "5" and total[column] == "5", out
+
+
+def test_one_error_per_cause(live_server: LiveServer, api_key: str, database: Database, clock: FrozenClock,
+                             tmp_path: Path) -> None:
+    company, connection, _ = make_linked_feed(database, clock)
+    make_source_account(database, clock, connection, "acc-gbp", status="pending")
+    out = _human(live_server, api_key, company, connection, [sample("camt053_two_accounts.xml")], tmp_path / "a",
+                 "--map", f"{EUR}=acc-1", "--map", f"{GBP}=acc-gbp")
+    failed = [line for line in out.splitlines() if line.startswith("failed:")]
+    # Two transactions refused for one reason: one line, naming both, the reason said once.
+    assert len(failed) == 1 and "2 transactions for account acc-gbp" in failed[0], out
+    reason = failed[0].split(": ", 2)[-1]
+    assert out.count(reason) == 1, out
+
+    out = _human(live_server, api_key, company, connection, [sample("quicken_savings.qfx")], tmp_path / "b",
+                 "--account", "no-such-account")
+    errors = [line for line in out.splitlines() if line.startswith(("error:", "failed:", "account "))]
+    assert errors == [next(line for line in errors if line.startswith("error:"))], out
+    assert "no source account 'no-such-account'" in errors[0] and "acc-1" in out
+
+
+def test_help_says_how_to_give_the_api_key() -> None:
+    run = CliRunner().invoke(cli, ["publish", "--help"], env={"COLUMNS": "200"})
+    assert run.exit_code == 0 and "BANKFEEDS_API_KEY" in run.stdout and "bankFeedAccounts" in run.stdout

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bankfeeds.api_keys import service
-from bankfeeds.kit.deps import get_database
+from bankfeeds.kit.deps import get_clock, get_database
 from bankfeeds.models import ApiKey
 
 
@@ -15,7 +15,7 @@ def current_api_key(request: Request) -> ApiKey:
     if isinstance(cached, ApiKey):
         return cached
     with get_database(request).unit_of_work() as session:
-        key = service.authenticate(session, request.headers.get("authorization"))
+        key = service.authenticate(session, request.headers.get("authorization"), get_clock(request))
     request.state.api_key = key
     return key
 

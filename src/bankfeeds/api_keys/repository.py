@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import ApiKey
@@ -28,3 +29,12 @@ class ApiKeyRepository:
 
     def active_count(self) -> int:
         return len(list(self.session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))))
+
+    def touch(self, key_id: uuid.UUID, now: datetime, unless_since: datetime) -> None:
+        """Record a use, unless one was recorded since ``unless_since`` (one UPDATE, no read)."""
+        self.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_since))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bankfeeds.api_keys.repository import ApiKeyRepository
 from bankfeeds.errors import NotFound, Unauthorized
-from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.clock import Clock, utc
 from bankfeeds.kit.security import new_api_key, same, sha256_hex
 from bankfeeds.models import ApiKey
 
@@ -36,8 +38,12 @@ def revoke(session: Session, clock: Clock, key_id: uuid.UUID) -> ApiKey:
     return row
 
 
-def authenticate(session: Session, authorization: str | None) -> ApiKey:
-    """Codat's scheme: ``Authorization: Basic <base64(apiKey)>``."""
+# "Last used" is recorded at most this often per key: a write a minute, not a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def authenticate(session: Session, authorization: str | None, clock: Clock | None = None) -> ApiKey:
+    """Codat's scheme: ``Authorization: Basic <base64(apiKey)>``. With a clock, records the use."""
     if not authorization:
         raise Unauthorized("Unauthorized: the Authorization header is missing.")
     scheme, _, token = authorization.strip().partition(" ")
@@ -52,4 +58,14 @@ def authenticate(session: Session, authorization: str | None) -> ApiKey:
     # The lookup is by hash; the compare below is constant-time all the same.
     if row is None or not same(row.key_hash, digest) or row.revoked_at is not None:
         raise Unauthorized("Unauthorized: the API key is invalid or has been revoked.")
+    if clock is not None:
+        _record_use(session, row, clock)
     return row
+
+
+def _record_use(session: Session, row: ApiKey, clock: Clock) -> None:
+    now = clock.now()
+    if row.last_used_at is not None and now - utc(row.last_used_at) < LAST_USED_RESOLUTION:
+        return  # the row was just read: no write at all within the minute
+    ApiKeyRepository(session).touch(row.id, now, now - LAST_USED_RESOLUTION)
+    set_committed_value(row, "last_used_at", now)

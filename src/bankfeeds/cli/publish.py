@@ -123,6 +123,8 @@ def _summary(console: Console, result: Result) -> None:
     table = Table(title=title, show_footer=True)
     keys = ("read", "skipped", "published", "failed", "pending", "not_sent")
     totals = {k: sum(getattr(f, k) for f in result.files) for k in keys}
+    if result.dry_run:  # the column shows what would be sent: so does its total
+        totals["published"] = sum(f.to_send for f in result.files)
     table.add_column("file", footer="total")
     table.add_column("format")
     for key, label in (("read", "read"), ("skipped", "skipped (already sent)"),
@@ -143,8 +145,11 @@ def _summary(console: Console, result: Result) -> None:
             console.print(
                 f"[dim]{f.path}: skipped {f.already_sent} already sent, {f.duplicate_in_input} also in an earlier "
                 f"file, {f.older} older than the account holds; {f.not_booked} entries not booked (pending)[/]")
+    causes = _failure_causes(result.failures)
+    told = {message for message, _, _ in causes}
     for a in result.accounts:
-        if a.stopped:
+        # One line per cause: not again what the fatal error or a listed failure already says.
+        if a.stopped and a.stopped not in told and not (result.fatal and result.fatal in a.stopped):
             console.print(f"[red]account {a.account}:[/] {a.stopped}")
         if a.resolved_open:
             console.print(f"account {a.account}: finished {a.resolved_open} batch(es) left open by an earlier run")
@@ -164,14 +169,29 @@ def _summary(console: Console, result: Result) -> None:
             for o in a.plan.batches[0][:10]:
                 sample.add_row(o.date_text, str(o.amount), str(o.balance), o.description[:50], o.id)
             console.print(sample)
-    for failure in result.failures[:20]:
-        where = f"{failure['file']}:{failure['line']}" if failure.get("file") else failure.get("account", "")
-        console.print(f"[red]failed:[/] {where} {failure.get('date', '')} {failure.get('amount', '')} "
-                      f"id {failure.get('id')}: {failure.get('message')}")
-    if len(result.failures) > 20:
-        console.print(f"... and {len(result.failures) - 20} more failures (use --json for all)")
+    for message, account, items in causes[:20]:
+        if len(items) == 1:
+            one = items[0]
+            where = f"{one['file']}:{one['line']}" if one.get("file") else account
+            console.print(f"[red]failed:[/] {where} {one.get('date', '')} {one.get('amount', '')} "
+                          f"id {one.get('id')}: {message}")
+        else:
+            lines = sorted({f"{i['file']}:{i['line']}" for i in items if i.get("file")})
+            shown = ", ".join(lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+            console.print(f"[red]failed:[/] {len(items)} transactions for account {account}"
+                          f"{' (' + shown + ')' if shown else ''}: {message}")
+    if len(causes) > 20:
+        console.print(f"... and {len(causes) - 20} more causes of failure (use --json for every transaction)")
     if result.fatal:
         console.print(f"[red]error:[/] {result.fatal}")
+
+
+def _failure_causes(failures: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Failures grouped by what caused them: (message, account, the transactions), first seen first."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in failures:
+        groups.setdefault((str(f.get("message")), str(f.get("account") or "")), []).append(f)
+    return [(message, account, items) for (message, account), items in groups.items()]
 
 
 def command(
@@ -216,7 +236,15 @@ def command(
         "--state-dir",
         help="Where the journal of what was sent is kept (default ~/.local/state/bankfeeds/publish).")] = None,
 ) -> None:
-    """Publish bank statement files to a source account's bank feed: safe to re-run."""
+    """Publish bank statement files to a source account's bank feed: safe to re-run.
+
+    The API key comes from the environment (never the command line):
+
+    export BANKFEEDS_API_KEY="$(bankfeeds api-keys create --name publish)"
+
+    The ids are those the API gives: GET /companies, then
+    /companies/ID/connections, then .../connectionInfo/bankFeedAccounts.
+    """
     err = Console(stderr=True)
     if fmt is not None and fmt not in FORMATS:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")

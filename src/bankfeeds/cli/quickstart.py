@@ -8,7 +8,12 @@ moved forward from the sandbox, to watch the daily pull).
 
 from __future__ import annotations
 
+import argparse
+import errno
 import os
+import socket
+import sys
+from pathlib import Path
 
 import uvicorn
 from rich.console import Console
@@ -23,6 +28,27 @@ from bankfeeds.kit.db import Database
 HOST = "127.0.0.1"
 PORT = 8000
 DEMO_KEY_NAME = "demo-bank"
+
+
+class PortBusy(Exception):
+    pass
+
+
+def claim_port(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: a busy port is known before anything is printed or migrated."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortBusy(f"port {port} on {host} is busy (is bankfeeds already running?). "
+                           f"Stop what uses it, or choose another port: make run PORT={port + 1}") from None
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def demo_bank_key(session: Session, clock: Clock) -> str:
@@ -41,8 +67,48 @@ def seed_demo_data(session: Session, clock: Clock, customer_name: str) -> None:
     demo_seed.seed(session, clock, customer_name)
 
 
-def main() -> None:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make run", description="The hub with the demo, on one port.")
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or PORT))
+    parser.add_argument("--reset", action="store_true",
+                        help="Delete the embedded demo database (the server must be stopped), then exit.")
+    return parser.parse_args(argv)
+
+
+def reset(host: str, port: int) -> int:
+    """`make reset-demo`: remove the embedded SQLite database; the next `make run` starts afresh."""
+    try:
+        claim_port(host, port).close()
+    except PortBusy:
+        print(f"error: something is serving on {host}:{port}; stop `make run` first, then reset.", file=sys.stderr)
+        return 1
+    settings = get_settings()
+    path = settings.sqlite_path()
+    if path is None:
+        print("error: reset-demo only deletes the embedded SQLite database; BANKFEEDS_DATABASE_URL points "
+              "elsewhere: drop and recreate that database yourself.", file=sys.stderr)
+        return 1
+    removed = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    for file in removed:
+        file.unlink()
+    print(f"Deleted {path}: the next `make run` starts with fresh demo data and a new API key."
+          if removed else f"Nothing to reset: {path} does not exist.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(argv)
+    if args.reset:
+        raise SystemExit(reset(args.host, args.port))
+    try:
+        sock = claim_port(args.host, args.port)
+    except PortBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     os.environ.setdefault("BANKFEEDS_DEMO", "true")
+    os.environ.setdefault("BANKFEEDS_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    get_settings.cache_clear()
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     console = Console(soft_wrap=True)
@@ -65,6 +131,7 @@ def main() -> None:
         console.print(f"  use it as: -H 'Authorization: Basic '$(printf %s '{created}' | base64 -w0)")
     else:
         console.print("API key: one exists already; `.venv/bin/bankfeeds api-keys create` makes another.")
+    console.print(f"  Start here      [bold]{base}/[/]   (the demo's steps, with every link)")
     console.print(f"  Public API      {base}/companies   (docs: {base}/docs)")
     console.print(f"  Demo bank       [bold]{base}/demo/bank[/]")
     console.print(f"  QBO sandbox     [bold]{base}/sandbox/qbo[/]")
@@ -76,7 +143,10 @@ def main() -> None:
     console.print("access, choose the accounts on the mapping page and Connect.")
     console.print("Back in the bank: Publish new transactions; in the sandbox:")
     console.print("Update, or Advance one day to watch the daily pull. Disconnect QuickBooks ends the feed.")
-    uvicorn.run("bankfeeds.app:asgi_app", factory=True, host=HOST, port=PORT, log_level="info", access_log=False)
+    console.print("Stop with Ctrl+C. `make reset-demo` starts the demo afresh.")
+    config = uvicorn.Config("bankfeeds.app:asgi_app", factory=True, host=args.host, port=args.port,
+                            log_level="info", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from bankfeeds.cli.common import open_database
 from bankfeeds.config import get_settings
 from bankfeeds.errors import BankfeedsError
-from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
-from bankfeeds.kit.db import Database
 from bankfeeds.webhooks import service
 from bankfeeds.webhooks.config import REPLAY_WINDOW
 from bankfeeds.webhooks.events import EVENT_TYPES
@@ -24,12 +23,9 @@ app = typer.Typer(help="Webhook consumers, their signing secrets, and message re
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction for the command, on a migrated database."""
-    settings = get_settings()
-    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds,
-                     announce=False)
-    database = Database(settings.database_url)
+def _session(*, create: bool = False) -> Iterator[Session]:
+    """One transaction for the command, on the server's migrated database (never a new one to read)."""
+    database = open_database(create=create)
     try:
         with database.unit_of_work() as session:
             yield session
@@ -68,7 +64,7 @@ def add(
     """Create a consumer. Its signing secret is printed once, alone on the last line."""
     settings = get_settings()
     try:
-        with _session() as session:
+        with _session(create=True) as session:
             consumer, secret = service.add(
                 session, SystemClock(), settings, url, event_type or list(EVENT_TYPES),
                 company_tags=company_tag or None, disabled=disabled,

@@ -40,7 +40,7 @@ PagesDep = Annotated[Pages, Depends(get_pages)]
 FormDep = Annotated[FormData, Depends(get_form)]
 
 NOTICES = {
-    "disconnected": "QuickBooks is disconnected. QuickBooks can no longer download this customer's transactions.",
+    "disconnected": "QuickBooks is disconnected: QuickBooks can no longer download your transactions.",
     "nothing": "There was nothing new to send.",
 }
 
@@ -122,7 +122,9 @@ def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
                     vault=service.secrets_vault(settings.secret_key))
     pages = Pages(HERE / "templates", secret_key=settings.secret_key, cookie_name="demo_csrf", cookie_path="/demo",
                   form_action_origins=[origin_of(hub_url), origin_of(settings.public_url)],
-                  globals_={"base": BASE})
+                  globals_={"base": BASE, "status_words": service.status_words,
+                            "plain_account_status": service.PLAIN_ACCOUNT_STATUS,
+                            "disconnect_days": settings.source_account_disconnect_days})
     app.state.demo_bank = bank
     app.state.demo_pages = pages
     app.include_router(router)

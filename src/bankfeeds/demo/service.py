@@ -90,6 +90,31 @@ class AccountView:
     account: DemoAccount
     transactions: list[DemoTransaction]
     unsent: int
+    # Of the unsent: those a Publish would send now, and those QuickBooks will never take (older
+    # than its week of history, or than what the feed already holds).
+    waiting: int = 0
+    too_old: set[uuid.UUID] = field(default_factory=set)
+
+
+# What a business customer reads, for the hub's connection statuses and the accounts' feed statuses.
+PLAIN_STATUS = {
+    "PendingAuth": "Waiting for you in QuickBooks",
+    "Linked": "Connected",
+    "Unlinked": "Not connected",
+    "Deauthorized": "Disconnected",
+    "Deleted": "Disconnected",
+    "Disconnected": "Disconnected",
+    "Cancelled": "Not connected",
+}
+PLAIN_ACCOUNT_STATUS = {
+    "pending": "not chosen yet",
+    "connected": "connected, sent every day",
+    "disconnected": "disconnected, nothing is sent",
+}
+
+
+def status_words(status: str | None) -> str:
+    return PLAIN_STATUS.get(status or "", status or "Not connected")
 
 
 @dataclass
@@ -112,7 +137,13 @@ def overview(bank: DemoBank) -> Overview:
         repo = DemoRepository(session)
         customer = repo.customer(bank.config.customer_name)
         assert customer is not None
-        views = [AccountView(a, repo.recent(a.id), repo.unpublished_count(a.id)) for a in repo.accounts(customer.id)]
+        today = bank.clock.now().date()
+        views = []
+        for a in repo.accounts(customer.id):
+            unsent = repo.unpublished(a.id)
+            sendable = {t.id for t in _sendable(unsent, repo.newest_published_day(a.id), today)}
+            views.append(AccountView(a, repo.recent(a.id), len(unsent), waiting=len(sendable),
+                                     too_old={t.id for t in unsent if t.id not in sendable and t.booked_on <= today}))
         return Overview(customer, views, repo.messages(), bank.config.api_key is not None, bank.clock.now())
 
 

@@ -33,7 +33,9 @@ _STATUS_BY_EVENT = {
     "connection.created": "PendingAuth",
     "connection.connected": "Linked",
     "connection.reconnected": "Linked",
-    "connection.failed": "PendingAuth",
+    # The hub keeps the connection PendingAuth (a fresh link can finish it); for the customer it
+    # is simply not connected: the link they cancelled cannot be used again.
+    "connection.failed": "Cancelled",
     "connection.deleted": "Deleted",
 }
 
@@ -81,6 +83,8 @@ def _apply(repo: DemoRepository, customer: DemoCustomer, event_type: str, payloa
     if event_type.startswith("connection."):
         connection = _dict(payload.get("connection"))
         if current is None or str(connection.get("id")) != current:
+            if event_type == "connection.deleted" and customer.feed_status == "Disconnected":
+                return f"{event_type} · the connection this bank removed (status already shown)"
             return f"{event_type} (an earlier connection; ignored)"
         status = _STATUS_BY_EVENT.get(event_type) or str(connection.get("status") or "")
         if not status:
@@ -91,7 +95,7 @@ def _apply(repo: DemoRepository, customer: DemoCustomer, event_type: str, payloa
         customer.feed_status, customer.feed_status_at = status, generated
         customer.feed_status_event = event_type
         customer.feed_message = _connection_message(event_type, connection)
-        return f"{event_type} · connection is {status}"
+        return f"{event_type} · connection is {connection.get('status') or status}"
     if event_type.startswith("bankFeeds.sourceAccount."):
         if current is None or str(payload.get("connectionId")) != current:
             return f"{event_type} (an earlier connection; ignored)"
@@ -107,11 +111,20 @@ def _apply(repo: DemoRepository, customer: DemoCustomer, event_type: str, payloa
 
 
 def _connection_message(event_type: str, connection: dict[str, Any]) -> str | None:
-    if event_type == "connection.connected":
-        return "QuickBooks signed in with the customer's credentials."
-    errors = connection.get("dataConnectionErrors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("errorMessage") or errors[0].get("statusText") or "")[:500] or None
+    """What the customer reads under the status: plain words, never the hub's error codes."""
+    if event_type in ("connection.connected", "connection.reconnected"):
+        return "QuickBooks signed in with your credentials and now downloads your transactions every day."
+    if event_type == "connection.created":
+        return ("You started connecting. Finish in QuickBooks with the credentials from our page, "
+                "or click Connect to QuickBooks for a fresh link.")
+    if event_type == "connection.failed":
+        errors = connection.get("dataConnectionErrors")
+        detail = ""
+        if isinstance(errors, list) and errors and isinstance(errors[-1], dict):
+            detail = str(errors[-1].get("errorMessage") or errors[-1].get("statusText") or "")
+        if "cancel" in detail.lower():
+            return "You cancelled connecting to QuickBooks. Nothing was shared. Connect again whenever you like."
+        return "Connecting to QuickBooks did not finish. Nothing was shared. Connect again to start over."
     return None
 
 

@@ -166,7 +166,7 @@ class IdempotencyMiddleware:
         """Authenticate and reserve in one short transaction; None for a missing or bad API key."""
         with self.database.unit_of_work() as session:
             try:
-                api_key = api_keys.authenticate(session, authorization)
+                api_key = api_keys.authenticate(session, authorization, self.clock)
             except errors.Unauthorized:
                 return None
             outcome = service.reserve(session, self.clock, self.settings, api_key.id, key_digest, fingerprint)

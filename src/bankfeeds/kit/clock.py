@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -19,10 +20,17 @@ class SystemClock:
 
 
 class OffsetClock:
-    """System time plus an offset that only grows: demo mode advances it to show daily pulls."""
+    """System time plus an offset that only grows: demo mode advances it to show daily pulls.
 
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
+    ``on_advance`` is told each new offset (under the lock, so in order): demo mode stores it.
+    """
+
+    def __init__(self, offset: timedelta = timedelta(0),
+                 on_advance: Callable[[timedelta], None] | None = None) -> None:
+        if offset < timedelta(0):
+            raise ValueError("the clock only moves forward")
+        self._offset = offset
+        self._on_advance = on_advance
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -32,6 +40,8 @@ class OffsetClock:
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
         with self._lock:
+            if self._on_advance is not None:
+                self._on_advance(self._offset + delta)
             self._offset += delta
 
     @property

@@ -9,6 +9,11 @@ import string
 
 _ALNUM_UPPER = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
+# Credentials people read off a screen and type by hand: no characters that look alike
+# (I l 1 | 0 O o). 16 characters of these 55 still carry over 92 bits.
+_LOOK_ALIKES = set("Il1O0o")
+UNAMBIGUOUS_UPPER = "".join(c for c in _ALNUM_UPPER if c not in _LOOK_ALIKES)
+UNAMBIGUOUS = "".join(c for c in _ALNUM if c not in _LOOK_ALIKES)
 
 
 def sha256_hex(value: str) -> str:
@@ -34,8 +39,8 @@ def new_api_key() -> str:
 
 def new_credentials() -> tuple[str, str]:
     """A QuickBooks credential pair in Codat's shape: ``XXXX-XXXX-XXXX`` and 16 characters."""
-    username = "-".join(random_string(4, _ALNUM_UPPER) for _ in range(3))
-    return username, random_string(16)
+    username = "-".join(random_string(4, UNAMBIGUOUS_UPPER) for _ in range(3))
+    return username, random_string(16, UNAMBIGUOUS)
 
 
 def new_otp() -> str:

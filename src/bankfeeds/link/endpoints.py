@@ -117,7 +117,8 @@ def get_credentials(
     link_session, connection = link
     pair = service.get_credentials(session, clock, settings, link_session, connection, csrf_token)
     return pages.render_dual(settings, lang, "credentials.html", {
-        "username": pair.username, "password": pair.password, **_urls(connection.company_id, connection.id)})
+        "username": pair.username, "password": pair.password, "qbo_sign_in_url": _qbo_sign_in_url(settings),
+        **_urls(connection.company_id, connection.id)})
 
 
 @router.post(CONNECTION + "/setup/revoke")
@@ -149,6 +150,11 @@ def cancel(
 @router.get("/company/{companyId}")
 def company_page(companyId: uuid.UUID, request: Request, settings: SettingsDep, lang: LanguageDep) -> Response:
     return pages.render(request, settings, lang, "company.html", {})
+
+
+def _qbo_sign_in_url(settings: Settings) -> str | None:
+    """In demo mode, "Sign in to QuickBooks Online" opens the QuickBooks sandbox on this server."""
+    return "/sandbox/qbo" if settings.demo else None
 
 
 def _callout(settings: Settings, lang: str) -> tuple[str | None, str | None]:

@@ -15,6 +15,9 @@ from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.surfaces import correlation_id
 from bankfeeds.link import i18n
 
+# The browser tab's title of the pages shown in both languages, in the visitor's language.
+DEFAULT_TITLE = "QuickBooks Online Bank Feeds"
+TITLES = {"credentials.html": "Your QuickBooks credentials", "cancelled.html": "Connecting QuickBooks Online"}
 LANG_COOKIE = "bankfeeds_lang"
 LANG_COOKIE_AGE = 365 * 24 * 3600
 PREFIX = "/link"
@@ -52,7 +55,7 @@ def security_headers(settings: Settings, *, cache: bool = False) -> dict[str, st
         img += f" {parts.scheme}://{parts.netloc}"
     headers = {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'self'; img-src {img}; form-action 'self'; "
+            f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {img}; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'"
         ),
         "X-Frame-Options": "DENY",
@@ -121,7 +124,7 @@ def render_dual(
         parts[code] = Markup(i18n.environment(code).get_template(template).render(  # noqa: S704
             **_base_context(settings, code), switch_links=links, fragment=True, **context,
         ))
-    title = f"{settings.institution_name} · QuickBooks Online Bank Feeds"
+    title = f"{i18n.translations(lang.code).gettext(TITLES.get(template, DEFAULT_TITLE))} · {settings.institution_name}"
     html = i18n.environment(lang.code).get_template("dual.html").render(
         **_base_context(settings, lang.code), title=title, alt_lang=alt,
         main_html=parts[lang.code], alt_html=parts[alt],

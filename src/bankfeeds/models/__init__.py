@@ -7,6 +7,7 @@ from bankfeeds.models.company import Company
 from bankfeeds.models.connection import Connection
 from bankfeeds.models.credential import Credential
 from bankfeeds.models.demo_account import DemoAccount
+from bankfeeds.models.demo_clock import DemoClock
 from bankfeeds.models.demo_customer import DemoCustomer
 from bankfeeds.models.demo_transaction import DemoTransaction
 from bankfeeds.models.demo_webhook_endpoint import DemoWebhookEndpoint
@@ -53,6 +54,7 @@ __all__ = [
     "Connection",
     "Credential",
     "DemoAccount",
+    "DemoClock",
     "DemoCustomer",
     "DemoTransaction",
     "DemoWebhookEndpoint",

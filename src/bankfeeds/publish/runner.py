@@ -248,6 +248,8 @@ class Publisher:
                 plans[account] = collect(account, settled, use_bank_ids=self.o.use_bank_ids)
         result.timings["plan"] = time.perf_counter() - started - result.timings["read"]
         send_started = time.perf_counter()
+        if not self.o.dry_run and self.client is not None and plans:
+            result.fatal = self._check_accounts(list(plans))
         for account, plan in plans.items():
             report = AccountReport(account, plan=plan)
             result.accounts.append(report)
@@ -272,6 +274,21 @@ class Publisher:
         result.timings["total"] = time.perf_counter() - started
         result.notes = self.notes
         return result
+
+    def _check_accounts(self, accounts: list[str]) -> str | None:
+        """One look at the connection's source accounts before sending anything: a wrong company,
+        connection, key or account is one error, up front, instead of one refusal per batch."""
+        assert self.client is not None
+        try:
+            listed = self.client.list_source_accounts(self.o.company, self.o.connection)
+        except ApiError as exc:
+            return str(exc)
+        known = sorted(str(a.get("id")) for a in listed if isinstance(a, dict) and a.get("id") is not None)
+        missing = [a for a in accounts if a not in known]
+        if not missing:
+            return None
+        return (f"connection {self.o.connection} has no source account {', '.join(repr(a) for a in missing)}; "
+                f"its source accounts are: {', '.join(known) or 'none yet'}")
 
     def _schedule(self, plan: AccountPlan, state: JournalState, files: list[FileReport],
                   report: AccountReport) -> None:

@@ -41,12 +41,42 @@ SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
 PagesDep = Annotated[Pages, Depends(get_pages)]
 FormDep = Annotated[FormData, Depends(get_form)]
 
+# (message, kind): "ok" notices are green; "warn" ones say something did not happen.
 NOTICES = {
-    "updated": "Your bank accounts are up to date.",
-    "linked": "Your account is connected. QuickBooks downloaded its transactions into For review.",
-    "disconnected": "The account was disconnected. QuickBooks will not download its transactions any more.",
-    "advanced": "The sandbox clock moved forward one day and the daily download ran.",
+    "updated": ("Updated: {n} new transaction{s} downloaded into For review.", "ok"),
+    "up-to-date": ("Your bank accounts are up to date: there was nothing new to download.", "ok"),
+    "update-failed": ("QuickBooks couldn't update {n} account{s}: see the message on the account below.",
+                      "warn"),
+    "no-feeds": ("There is nothing to update yet: link a bank account first.", "warn"),
+    "linked": ("Your account is connected. {n} transaction{s} downloaded into For review.", "ok"),
+    "linked-empty": ("Your account is connected. There were no transactions to download yet: new ones arrive "
+                     "with the daily download, or when you click Update.", "ok"),
+    "linked-failed": ("Your account is connected, but the first download failed: see the message on the "
+                      "account below.", "warn"),
+    "disconnected": ("The account was disconnected. QuickBooks will not download its transactions any more. "
+                     "QuickBooks does not tell the bank: the bank sees the feed as disconnected once nothing was "
+                     "downloaded for several days (10 by default).", "ok"),
+    "advanced": ("The sandbox clock moved forward one day and the daily download ran.", "ok"),
 }
+
+
+def _notice(key: str | None, n: int | None) -> tuple[str, str] | None:
+    found = NOTICES.get(key or "")
+    if found is None:
+        return None
+    count = n or 0
+    return found[0].format(n=count, s="" if count == 1 else "s"), found[1]
+
+
+def _outcome(kind: str, results: list[service.PullResult]) -> str:
+    """The notice for what a batch of pulls did: how many came, or that some failed."""
+    failed = sum(1 for r in results if r.error)
+    if failed:
+        return f"{kind}-failed&n={failed}"
+    downloaded = sum(r.downloaded for r in results)
+    if kind == "update":
+        return f"updated&n={downloaded}" if downloaded else "up-to-date"
+    return f"linked&n={downloaded}" if downloaded else "linked-empty"
 
 
 def _page(pages: Pages, sb: Sandbox, request: Request, template: str, ctx: dict[str, Any],
@@ -69,15 +99,17 @@ def stylesheet(pages: PagesDep) -> Response:
 @router.get("/companies/{company_id}/banking")
 def banking(request: Request, company_id: uuid.UUID, sb: SandboxDep, pages: PagesDep,
             account: Annotated[uuid.UUID | None, Query()] = None,
-            notice: Annotated[str | None, Query(max_length=30)] = None) -> Response:
+            notice: Annotated[str | None, Query(max_length=30)] = None,
+            n: Annotated[int | None, Query(ge=0, le=1_000_000)] = None) -> Response:
     view = service.banking(sb, company_id, account)
-    return _page(pages, sb, request, "banking.html", {"view": view, "notice": NOTICES.get(notice or "")})
+    return _page(pages, sb, request, "banking.html", {"view": view, "notice": _notice(notice, n)})
 
 
 @router.post("/companies/{company_id}/banking/update")
 def update(company_id: uuid.UUID, sb: SandboxDep, pages: PagesDep, form: FormDep) -> Response:
-    service.update(sb, company_id)
-    return pages.redirect(f"{BASE}/companies/{company_id}/banking?notice=updated")
+    results = service.update(sb, company_id)
+    notice = _outcome("update", results) if results else "no-feeds"
+    return pages.redirect(f"{BASE}/companies/{company_id}/banking?notice={notice}")
 
 
 @router.post("/companies/{company_id}/feeds/{feed_id}/disconnect")
@@ -154,20 +186,21 @@ def link_accounts(request: Request, company_id: uuid.UUID, login_id: uuid.UUID, 
     for i in range(int(raw_count)):
         source = form_str(form, f"source_{i}", max_length=200)
         target = form_str(form, f"target_{i}", max_length=40)
-        chosen[source] = {"selected": form_str(form, f"select_{i}") == "yes", "target": target}
+        new_name = form_str(form, f"new_name_{i}", max_length=100)
+        chosen[source] = {"selected": form_str(form, f"select_{i}") == "yes", "target": target, "new_name": new_name}
         if form_str(form, f"select_{i}") == "yes":
             if not source:
                 raise BadRequest("The list of accounts on the form is not valid; start Link account again.")
-            selections.append(Selection(source, target))
+            selections.append(Selection(source, target, new_name))
     start = form_str(form, "feed_start_date", max_length=20)
     try:
-        service.connect(sb, company_id, login_id, selections, start)
+        results = service.connect(sb, company_id, login_id, selections, start)
     except FormError as exc:
         view = service.choose_accounts(sb, company_id, login_id)
         return _page(pages, sb, request, "link_accounts.html",
                      {"view": view, "error": exc.message, "chosen": chosen, "start": start},
                      status_code=exc.status_code)
-    return pages.redirect(f"{BASE}/companies/{company_id}/banking?notice=linked")
+    return pages.redirect(f"{BASE}/companies/{company_id}/banking?notice={_outcome('linked', results)}")
 
 
 def make_pages(secret_key: str) -> Pages:

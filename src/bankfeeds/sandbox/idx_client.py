@@ -42,6 +42,19 @@ class IdxUnauthorized(IdxError):
     pass
 
 
+class IdxThrottled(IdxError):
+    """429: the bank paused calls (sign-ins) for a while; ``retry_after`` seconds, from Retry-After."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> int:
+    raw = response.headers.get("retry-after", "")
+    return int(raw) if raw.isdigit() and int(raw) <= 86_400 else 900
+
+
 class _Loose(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -234,7 +247,9 @@ class IdxClient:
         if response.status_code == 404:
             raise IdxError(f"{name} no longer offers this account (404){': ' + detail if detail else ''}.", 404)
         if response.status_code == 429:
-            raise IdxError(f"{name} is rate limiting QuickBooks (429); it will be tried again later.", 429)
+            wait = _retry_after(response)
+            raise IdxThrottled(f"{name} is rate limiting QuickBooks (429); it will be tried again in about "
+                               f"{max(1, -(-wait // 60))} minute(s).", wait)
         raise IdxError(f"{name} answered with an error ({response.status_code})"
                        + (f": {detail}" if detail else "") + "; try again later.", response.status_code)
 

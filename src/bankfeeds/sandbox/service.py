@@ -17,7 +17,15 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import SandboxAccount, SandboxBankLogin, SandboxBankTransaction, SandboxCompany, SandboxFeed
 from bankfeeds.sandbox.directory import Directory, Institution
-from bankfeeds.sandbox.idx_client import HttpFactory, IdxAccount, IdxClient, IdxError, IdxUnauthorized, default_http
+from bankfeeds.sandbox.idx_client import (
+    HttpFactory,
+    IdxAccount,
+    IdxClient,
+    IdxError,
+    IdxThrottled,
+    IdxUnauthorized,
+    default_http,
+)
 from bankfeeds.sandbox.repository import SandboxRepository
 from bankfeeds.sandbox.vault import Vault, VaultError
 
@@ -38,6 +46,17 @@ class BadGateway(BankfeedsError):
 
 class FormError(BadRequest):
     """Bad input on a sandbox form: the page is shown again with the message."""
+
+
+class SignInPaused(FormError):
+    """The bank paused sign-ins for these credentials: the form is shown again with when to retry."""
+
+    status_code = 429
+
+
+def _wait_words(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return "about a minute" if minutes == 1 else f"about {minutes} minutes"
 
 
 @dataclass
@@ -146,6 +165,14 @@ def sign_in(
             "gave you and try again.",
             errors=[ValidationItem("password", "Wrong user ID or password.")],
         ) from None
+    except IdxThrottled as exc:
+        at = (sb.clock.now() + timedelta(seconds=exc.retry_after)).strftime("%H:%M")
+        raise SignInPaused(
+            f"Too many sign-in attempts: {inst.name} has paused sign-ins with these credentials for a while. "
+            f"Try again in {_wait_words(exc.retry_after)} (after {at} UTC), with the user ID and password "
+            "exactly as your bank gave them.",
+            errors=[ValidationItem("password", "Sign-ins paused.")],
+        ) from None
     except IdxError as exc:
         raise BadGateway(f"QuickBooks could not sign in to {inst.name}: {exc.message}") from None
     if not accounts:
@@ -191,6 +218,9 @@ class Candidate:
     source: IdxAccount
     already_linked_to: str | None
     default_target: str
+    # The account's current feed stopped working (the bank refused QuickBooks): linking it again
+    # replaces that feed, into the same QuickBooks account by default.
+    replaces: str | None = None
 
 
 @dataclass
@@ -222,6 +252,12 @@ def choose_accounts(sb: Sandbox, company_id: uuid.UUID, login_id: uuid.UUID) -> 
         used: set[uuid.UUID] = set()
         for src in sources:
             linked = repo.connected_feed_for_source(company_id, login.institution_slug, src.id)
+            if linked is not None and linked.last_error:
+                broken = accounts[linked.account_id]
+                eligible.append(broken)
+                used.add(broken.id)
+                candidates.append(Candidate(src, None, str(broken.id), replaces=broken.name))
+                continue
             wanted = target_type_for(src.kind)
             default = next((a for a in eligible if a.account_type == wanted and a.id not in used), None)
             if default is not None and linked is None:
@@ -237,10 +273,13 @@ def choose_accounts(sb: Sandbox, company_id: uuid.UUID, login_id: uuid.UUID) -> 
 class Selection:
     source_account_id: str
     target: str  # a chart account id, or "new"
+    new_name: str = ""  # the name of the new account, when target is "new" (default: the bank's name)
 
 
 def parse_start_date(raw: str, today: date) -> date:
     try:
+        if len(raw) != 10:
+            raise ValueError(raw)
         start = date.fromisoformat(raw)
     except ValueError:
         raise FormError("Enter the feed start date as YYYY-MM-DD.",
@@ -256,7 +295,7 @@ def parse_start_date(raw: str, today: date) -> date:
 
 def connect(
     sb: Sandbox, company_id: uuid.UUID, login_id: uuid.UUID, selections: list[Selection], start_raw: str
-) -> list[uuid.UUID]:
+) -> list[PullResult]:
     """Create one feed per selected account (mapping it, or a new account), then download each."""
     login = _login(sb, company_id, login_id)
     if not selections:
@@ -283,10 +322,20 @@ def connect(
             if src is None:
                 raise FormError(f"{login.institution_name} does not offer the account {sel.source_account_id!r} "
                                 "any more. Start Link account again.")
-            if repo.connected_feed_for_source(company_id, login.institution_slug, src.id) is not None:
+            current = repo.connected_feed_for_source(company_id, login.institution_slug, src.id)
+            if current is not None and not current.last_error:
                 raise FormError(f"{src.name} is already linked in this company.")
+            if current is not None:
+                # Its feed stopped working: this link replaces it (the old one is disconnected).
+                current.status = DISCONNECTED
+                current.active_account_id = None
+                current.disconnected_at = now
+                session.flush()
+                freed = session.get(SandboxAccount, current.account_id)
+                if freed is not None:
+                    eligible[freed.id] = freed
             if sel.target == "new":
-                account = _new_account(repo, company_id, src, now)
+                account = _new_account(repo, company_id, src, now, sel.new_name)
             else:
                 try:
                     target_id = uuid.UUID(sel.target)
@@ -311,13 +360,12 @@ def connect(
             )
             repo.add(feed)
             feed_ids.append(feed.id)
-    for feed_id in feed_ids:
-        pull_feed(sb, feed_id)
-    return feed_ids
+    return [pull_feed(sb, feed_id) for feed_id in feed_ids]
 
 
-def _new_account(repo: SandboxRepository, company_id: uuid.UUID, src: IdxAccount, now: datetime) -> SandboxAccount:
-    base = f"{src.name} {src.mask}".strip()[:180]
+def _new_account(repo: SandboxRepository, company_id: uuid.UUID, src: IdxAccount, now: datetime,
+                 wanted_name: str = "") -> SandboxAccount:
+    base = (wanted_name.strip() or f"{src.name} {src.mask}".strip())[:180]
     name, n = base, 1
     while repo.account_name_taken(company_id, name):
         n += 1
