@@ -1,6 +1,7 @@
 """The Xero journey in real Chromium: demo bank → linkUrl → Connect to Xero → the Xero sandbox's
 sign-in and consent → the mapping page (one existing Xero account, one new) → Linked, which the
-bank learns by webhook. The hosted pages are checked in English and French, at 1280 and 390 px
+bank learns by webhook → the bank publishes, the worker delivers statements → the lines wait to be
+reconciled in the Xero sandbox → the customer removes a feed in Xero → the bank learns it. The hosted pages are checked in English and French, at 1280 and 390 px
 wide; screenshots of each step go to test-results/journey-xero/.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,11 @@ def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> It
     with live_hub(database, db_url, clock, api_key, demo=True, institution_name="Demo Bank") as h:
         h.app.state.demo_bank.config = DemoBankConfig(api_key=SecretStr(api_key))
         yield h
+
+
+def hub_count(hub: Hub, sql: str) -> int:
+    with hub.database.engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
 
 
 @pytest.fixture
@@ -130,10 +137,51 @@ def test_the_xero_journey_in_chromium(hub: Hub, shots: Path) -> None:
             # 5. Linked: the bank learns it by webhook.
             hub.drain()
             page.goto(f"{hub.url}/demo/bank")
-            expect(page.locator("#feed-status")).to_have_text("Linked")
+            expect(page.locator("#feed-status")).to_have_text("Connected")
+            expect(page.locator("aside.feed h2")).to_contain_text("Xero")
             expect(page.locator("#webhooks")).to_contain_text("connection.connected")
             expect(page.locator("#webhooks")).to_contain_text("bankFeeds.sourceAccount.connected")
-            shot(page, "bank-linked")
+            shot(page, "bank-linked", narrow=True)
+
+            # 6. The bank publishes; the worker delivers each push as a Xero statement.
+            page.click("#publish")
+            expect(page.locator("#notice")).to_contain_text("sent")
+            hub.drain()  # POST /Statements
+            hub.clock.advance(timedelta(seconds=10))
+            hub.drain()  # GET /Statements/{id}: DELIVERED; the pushes turn Success
+            page.goto(f"{hub.url}/demo/bank")
+            expect(page.locator("#webhooks")).to_contain_text("bankTransactions.write.successful")
+            shot(page, "bank-published")
+
+            # 7. In Xero (the sandbox), the statement lines wait to be reconciled.
+            xero = context.new_page()
+            xero.goto(f"{hub.url}/sandbox/xero")
+            expect(xero.locator("h1")).to_have_text("Bank accounts")
+            xero.select_option("#org", label="Bluebird Cafe LLC")
+            xero.get_by_role("button", name="Switch").click()
+            expect(xero.locator(".page-head p")).to_contain_text("Bluebird Cafe LLC")
+            checking_at_xero = xero.locator("section.account", has=xero.locator("h2", has_text="Business Checking"))
+            lines = checking_at_xero.locator("table.lines tbody tr")
+            expect(lines.first).to_be_visible()
+            published = hub_count(hub, "SELECT count(*) FROM bank_transactions")
+            assert published > 0
+            assert xero.locator("table.lines tbody tr").count() == published
+            expect(checking_at_xero.locator("[data-feed-status=active]")).to_be_visible()
+            shot(xero, "xero-statement-lines", narrow=True)
+
+            # 8. The customer removes the Business Checking feed inside Xero...
+            checking_at_xero.get_by_role("link", name="Remove bank feed").click()
+            xero.click("#confirm-remove")
+            expect(xero.locator("#notice")).to_be_visible()
+            shot(xero, "xero-feed-removed")
+
+            # 9. ...and the bank learns it at the hub's daily check of the organisation's feeds.
+            hub.clock.advance(timedelta(days=1, minutes=1))
+            hub.drain()  # the check marks the account disconnected; the webhook goes to the bank
+            page.goto(f"{hub.url}/demo/bank")
+            expect(page.locator("#webhooks")).to_contain_text("bankFeeds.sourceAccount.disconnected")
+            expect(page.locator("article.account .feed-status").filter(has_text="disconnected")).to_have_count(1)
+            shot(page, "bank-learns-feed-removed", narrow=True)
         except BaseException:
             for i, p in enumerate(context.pages):
                 p.screenshot(path=str(shots / f"failure-tab{i}.png"), full_page=True)

@@ -122,7 +122,7 @@ def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
                     vault=service.secrets_vault(settings.secret_key))
     pages = Pages(HERE / "templates", secret_key=settings.secret_key, cookie_name="demo_csrf", cookie_path="/demo",
                   form_action_origins=[origin_of(hub_url), origin_of(settings.public_url)],
-                  globals_={"base": BASE, "status_words": service.status_words,
+                  globals_={"base": BASE, "status_words": service.status_words, "app_name": service.app_name,
                             "plain_account_status": service.PLAIN_ACCOUNT_STATUS,
                             "disconnect_days": settings.source_account_disconnect_days})
     app.state.demo_bank = bank

@@ -42,8 +42,10 @@ EVENT_TYPES = [
     "bankFeeds.sourceAccount.disconnected", "bankTransactions.write.successful",
     "bankTransactions.write.unsuccessful",
 ]
-# QuickBooks takes at most a week of history, and one request carries at most 1000 transactions.
-HISTORY_DAYS = 7
+# How far back each platform takes history (QuickBooks: a week; Xero: a year); one request carries
+# at most 1000 transactions.
+HISTORY_DAYS = {"hcws": 7, "gbol": 365}
+PLATFORM_NAMES = {"hcws": "QuickBooks", "gbol": "Xero"}
 BATCH_SIZE = 1000
 NEW_PER_ACCOUNT = 2
 
@@ -113,8 +115,19 @@ PLAIN_ACCOUNT_STATUS = {
 }
 
 
-def status_words(status: str | None) -> str:
+def status_words(status: str | None, app: str = "QuickBooks") -> str:
+    if status == "PendingAuth":
+        return f"Waiting for you in {app}"
     return PLAIN_STATUS.get(status or "", status or "Not connected")
+
+
+def platform_of(customer: DemoCustomer) -> str:
+    """The platform of the customer's feed (QuickBooks until one is chosen)."""
+    return customer.hub_platform or "hcws"
+
+
+def app_name(customer: DemoCustomer) -> str:
+    return PLATFORM_NAMES[platform_of(customer)]
 
 
 @dataclass
@@ -141,7 +154,8 @@ def overview(bank: DemoBank) -> Overview:
         views = []
         for a in repo.accounts(customer.id):
             unsent = repo.unpublished(a.id)
-            sendable = {t.id for t in _sendable(unsent, repo.newest_published_day(a.id), today)}
+            sendable = {t.id for t in _sendable(unsent, repo.newest_published_day(a.id), today,
+                                                HISTORY_DAYS[platform_of(customer)])}
             views.append(AccountView(a, repo.recent(a.id), len(unsent), waiting=len(sendable),
                                      too_old={t.id for t in unsent if t.id not in sendable and t.booked_on <= today}))
         return Overview(customer, views, repo.messages(), bank.config.api_key is not None, bank.clock.now())
@@ -212,7 +226,8 @@ def connect(bank: DemoBank, platform_key: str = "hcws") -> str:
                 connection = None
         if connection is None:
             connection = client.create_connection(company_id, platform_key)
-            _save(bank, hub_connection_id=uuid.UUID(str(connection["id"])), reset_accounts=True)
+            _save(bank, hub_connection_id=uuid.UUID(str(connection["id"])), hub_platform=platform_key,
+                  reset_accounts=True)
         connection_id = str(connection["id"])
 
         with bank.database.unit_of_work() as session:
@@ -287,9 +302,11 @@ def _wire(txn: DemoTransaction) -> dict[str, Any]:
     }
 
 
-def _sendable(txns: list[DemoTransaction], newest_sent: date | None, today: date) -> list[DemoTransaction]:
-    """QuickBooks' rules: chronological, at most a week old, never older than what was already sent."""
-    floor = today - timedelta(days=HISTORY_DAYS)
+def _sendable(txns: list[DemoTransaction], newest_sent: date | None, today: date,
+              history_days: int) -> list[DemoTransaction]:
+    """The platform's rules: chronological, no older than its history window (QuickBooks a week, Xero a
+    year), never older than what was already sent."""
+    floor = today - timedelta(days=history_days)
     if newest_sent is not None and newest_sent > floor:
         floor = newest_sent
     return [t for t in txns if floor <= t.booked_on <= today]
@@ -321,7 +338,8 @@ def publish(bank: DemoBank) -> PublishSummary:
             if statuses.get(account.source_account_id) != "connected":
                 summary.skipped_accounts.append(account.name)
                 continue
-            txns = _sendable(repo.unpublished(account.id), repo.newest_published_day(account.id), today)
+            txns = _sendable(repo.unpublished(account.id), repo.newest_published_day(account.id), today,
+                             HISTORY_DAYS[platform_of(customer)])
             if txns:
                 plans.append((account.source_account_id, account.name, [t.id for t in txns],
                               [_wire(t) for t in txns]))
@@ -356,12 +374,13 @@ def disconnect(bank: DemoBank) -> None:
     client = bank.client()
     customer = _customer(bank)
     if customer.hub_company_id is None or customer.hub_connection_id is None:
-        raise Conflict("There is no QuickBooks connection to disconnect.")
+        raise Conflict(f"There is no {app_name(customer)} connection to disconnect.")
     try:
         client.delete_connection(str(customer.hub_company_id), str(customer.hub_connection_id))
     except HubError as exc:
         raise _hub_failed("delete the connection", exc) from None
     _save(bank, hub_connection_id=None, reset_accounts=True)
     _save(bank, feed_status="Disconnected", feed_status_at=bank.clock.now(), feed_status_event="connection.deleted",
-          feed_message="The bank removed the QuickBooks connection; QuickBooks can no longer download.")
+          feed_message="The bank removed the QuickBooks connection; QuickBooks can no longer download."
+          if platform_of(customer) == "hcws" else "The bank removed the Xero connection; Xero gets no more statements.")
 

@@ -20,6 +20,8 @@ class DemoCustomer(Base):
     # The hub's company and connection for this customer (ids returned by the public API).
     hub_company_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     hub_connection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    # The accounting platform of that connection: ``hcws`` (QuickBooks) or ``gbol`` (Xero).
+    hub_platform: Mapped[str | None] = mapped_column(String(4), nullable=True)
     # The connection status as last told by a webhook (PendingAuth, Linked, Unlinked, ...).
     feed_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     # generatedDate of the event that set feed_status: older events never overwrite it.

@@ -112,8 +112,8 @@ class _FeedCheckLane(_ApiLane):
             except InvalidGrant:
                 pass  # the connection is Deauthorized now; nothing more to check
             except XeroError as exc:
-                log.info("checking the Xero feeds of connection %s failed (%s); trying again tomorrow",
-                         connection_id, type(exc).__name__)
+                log.info("checking the Xero feeds of connection %s failed (%s: %s); trying again tomorrow",
+                         connection_id, type(exc).__name__, exc)
         return len(due)
 
     def check(self, connection_id: uuid.UUID) -> int:
