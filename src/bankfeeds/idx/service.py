@@ -44,6 +44,7 @@ from bankfeeds.idx.schemas import (
     LoanAccountInfo,
     Money,
 )
+from bankfeeds.kit import inputs
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
 from bankfeeds.kit.security import same
@@ -175,13 +176,14 @@ def parse_day(name: str, raw: str | None) -> datetime | None:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             d = date.fromisoformat(text)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
-        if len(text) > 40 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]+", text):
-            raise ValueError
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        else:
+            if len(text) > 40 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]+", text):
+                raise ValueError
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"'{name}' must be a date in the form YYYY-MM-DD, not '{raw[:40]}'.") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return inputs.in_range(parsed, f"'{name}'")
 
 
 @dataclass(frozen=True)
