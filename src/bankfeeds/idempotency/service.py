@@ -16,11 +16,15 @@ How a key moves, and what a crash leaves behind:
    exactly when the request's changes are durable, and ``in_flight`` exactly when none are.
 3. The response is stored (``completed``) before it is sent.
 
-A process that dies between its reservation and its commit leaves an ``in_flight`` row that
-nothing committed under: after ``ABANDONED_AFTER`` a retry takes the key over (deletes that
-row, reserves anew) and runs the request again, which is safe. Should the old request still
-be alive and try to commit later, its marker finds its row gone and its transaction fails:
-it cannot commit twice. A process that dies after its commit but before storing the response
+The request that owns a key holds its owner lock (``kit/locks.py``: a PostgreSQL advisory
+lock on its own connection, a file lock on SQLite) from before its reservation until its
+response is stored; a process that dies, kill -9 included, frees it. A later request with the
+key first tries that lock: if another live request holds it, the answer is 409 "in progress";
+if it gets it, the owner is gone. A process that dies between its reservation and its commit
+leaves an ``in_flight`` row that nothing committed under: the retry that gets the lock takes
+the key over at once (deletes that row, reserves anew) and runs the request again, which is
+safe. Should the old request still be alive and try to commit later (its lock connection
+lost, say), its marker finds its row gone and its transaction fails: it cannot commit twice. A process that dies after its commit but before storing the response
 leaves a ``committed`` row: the work happened, the response is lost. Running the request again
 would duplicate it, so a retry gets 409 ("completed, response not recorded") until the key
 expires; the client reads the resource instead. Expired rows count as absent and are purged
@@ -47,9 +51,6 @@ from bankfeeds.idempotency.repository import COMMITTED, COMPLETED, IdempotencyRe
 from bankfeeds.kit.clock import Clock, utc
 from bankfeeds.models import IdempotencyKey
 
-# An in_flight reservation older than this belongs to a process that died before committing.
-# Far above the slowest request (a 1000-transaction write takes well under a minute).
-ABANDONED_AFTER = timedelta(minutes=5)
 PURGE_BATCH = 1000
 
 
@@ -95,11 +96,21 @@ class Lost:
 Outcome = Reserved | Replay | InProgress | Mismatch | Lost
 
 
+def lock_name(api_key_id: uuid.UUID, key_digest: str) -> str:
+    """The owner lock of one Idempotency-Key of one API key."""
+    return f"idempotency:{api_key_id}:{key_digest}"
+
+
 def reserve(
     session: Session, clock: Clock, settings: Settings, api_key_id: uuid.UUID, key_digest: str,
-    fingerprint: str,
+    fingerprint: str, *, owner_lock_held: bool,
 ) -> Outcome:
-    """Claim the key for this request, or say what the earlier request with it left."""
+    """Claim the key for this request, or say what the earlier request with it left.
+
+    ``owner_lock_held``: this request holds the key's owner lock, so no other request with the
+    key is alive. Without it, only a replay or a mismatch can be answered; anything else is
+    still in progress.
+    """
     repo = IdempotencyRepository(session)
     now = clock.now()
     for _ in range(3):
@@ -108,6 +119,8 @@ def reserve(
             repo.delete_expired(existing.id, now)  # expired counts as absent
             existing = None
         if existing is None:
+            if not owner_lock_held:
+                return InProgress()  # the lock holder is about to reserve it
             row = IdempotencyKey(
                 id=uuid.uuid4(), api_key_id=api_key_id, key_hash=key_digest, request_hash=fingerprint,
                 state="in_flight", created_at=now,
@@ -120,11 +133,11 @@ def reserve(
             return Mismatch()
         if existing.state == COMPLETED:
             return Replay(existing.status_code or 500, list(existing.headers or []), existing.body or b"")
-        if now - utc(existing.created_at) < ABANDONED_AFTER:
+        if not owner_lock_held:
             return InProgress()
         if existing.state == COMMITTED:
             return Lost()
-        # Abandoned before it committed anything: take the key over.
+        # Its owner died before it committed anything: take the key over.
         repo.delete_in_flight(existing.id)
     return InProgress()
 
