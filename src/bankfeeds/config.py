@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Key for HMACs and signed cookies of the hosted pages; must be set outside development.
     secret_key: str = _DEV_SECRET
+    # The secret key before a rotation: stored secrets encrypted with it still decrypt (kit/crypto.py).
+    secret_key_previous: str | None = None
     # Largest request body accepted by the public API, in bytes (a 1000-transaction batch is ~250 kB).
     max_body_bytes: int = 2_000_000
     # Idempotency-Key responses are replayed for this long.
