@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/bankfeeds.sqlite3"
 _DEV_SECRET = "dev-only-secret-change-me"
+_DEV_PARTNER_KEY = "bankfeeds-dev-partner-key"
 
 
 class Settings(BaseSettings):
@@ -32,7 +33,7 @@ class Settings(BaseSettings):
     # QuickBooks Online: a source account nobody pulled for this long turns disconnected.
     source_account_disconnect_days: int = 10
     # X-Partner-Key that the accounting platform presents to the IDX API.
-    idx_partner_key: str = "bankfeeds-dev-partner-key"
+    idx_partner_key: str = _DEV_PARTNER_KEY
     # The institution the SMB searches for in QuickBooks, and the branding of the hosted pages.
     institution_name: str = "Demo Bank"
     institution_logo_url: str | None = None
@@ -45,12 +46,30 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Demo mode: the clock may be advanced from the sandbox and demo pages.
     demo: bool = False
+    # Webhooks to loopback, private and link-local addresses (refused unless this, or demo mode, is on).
+    webhooks_allow_private_targets: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        if self.environment == "production" and self.secret_key == _DEV_SECRET:
-            raise ValueError("BANKFEEDS_SECRET_KEY must be set in production")
+        """Outside development, every secret must be set, and not to a development value."""
+        if self.environment == "development":
+            return self
+        refused = [name for name, value, default in (
+            ("BANKFEEDS_SECRET_KEY", self.secret_key, _DEV_SECRET),
+            ("BANKFEEDS_IDX_PARTNER_KEY", self.idx_partner_key, _DEV_PARTNER_KEY),
+        ) if not value.strip() or value == default]
+        if self.secret_key_previous is not None and self.secret_key_previous == _DEV_SECRET:
+            refused.append("BANKFEEDS_SECRET_KEY_PREVIOUS")
+        if refused:
+            raise ValueError(
+                f"{' and '.join(refused)} must be set to your own secret value outside development "
+                f"(BANKFEEDS_ENVIRONMENT={self.environment})"
+            )
         return self
+
+    @property
+    def allow_private_webhook_targets(self) -> bool:
+        return self.webhooks_allow_private_targets or self.demo
 
     @property
     def is_sqlite(self) -> bool:

@@ -29,14 +29,15 @@ from sqlalchemy import select
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import BankTransaction
+from bankfeeds.idempotency import service
+from bankfeeds.models import BankTransaction, IdempotencyKey
 from tests.fixtures.app import basic, free_port
 from tests.fixtures.database import drop_pg_database, fresh_database_url
 from tests.fixtures.factories import make_linked_feed
 
 BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
 KILLS = int(os.environ.get("BANKFEEDS_CRASH_KILLS", "4"))
-BATCH = 25
+BATCH = 100
 
 
 @pytest.fixture
@@ -88,20 +89,33 @@ def _minute(n: int) -> str:
     return (datetime(2026, 11, 20) + timedelta(minutes=n)).isoformat()
 
 
-def _send_and_kill(server: Server, url: str, headers: dict[str, str], body: bytes, key: str,
-                   delay: float) -> None:
-    """Send the request, then SIGKILL the server ``delay`` seconds into it (answered or not)."""
+def _send_and_kill(server: Server, database: Database, url: str, headers: dict[str, str], body: bytes,
+                   key: str, delay: float) -> str | None:
+    """Send the request; once its key is reserved (the request is in flight), wait ``delay``
+    seconds and SIGKILL the server. Returns the key's state just before the kill."""
+    done = threading.Event()
+
     def send() -> None:
         try:
             httpx.post(server.url + url, content=body, headers={**headers, "Idempotency-Key": key}, timeout=30)
         except httpx.HTTPError:
             pass  # the kill cut it off
+        finally:
+            done.set()
 
+    digest = service.key_hash(key)
     thread = threading.Thread(target=send)
     thread.start()
+    state: str | None = None
+    while not done.is_set():
+        with database.unit_of_work() as session:
+            state = session.scalar(select(IdempotencyKey.state).where(IdempotencyKey.key_hash == digest))
+        if state is not None:
+            break
     time.sleep(delay)
     server.kill()
     thread.join(30)
+    return state
 
 
 def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_path: Path) -> None:
@@ -118,6 +132,7 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
     in_progress = 0           # retries told "in progress" by a dead owner (the old 5-minute stall)
     lost = 0                  # committed but response not stored (then the work is there)
     sent = 0
+    states: list[str | None] = []  # the key's state when each kill landed
     try:
         server.start()
         with httpx.Client(base_url=server.url, timeout=30, headers=headers) as client:
@@ -129,7 +144,8 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
                 key = str(uuid.uuid4())
                 ready_at: float | None = None
                 if batch_no < KILLS:
-                    _send_and_kill(server, url, headers, body, key, rng.uniform(0.0, 0.3))
+                    states.append(_send_and_kill(server, database, url, headers, body, key,
+                                                 rng.choice([0.0, rng.uniform(0.0, 0.05)])))
                     ready_at = server.start()
                 give_up = time.monotonic() + 60  # the old code stalled 5 minutes here
                 while True:
@@ -159,9 +175,10 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
     database.dispose()
     report = {"kills": KILLS, "transactions": sent, "stored": len(ids),
               "retry_waits_s": [round(w, 3) for w in waits], "in_progress_409s": in_progress,
-              "lost_responses": lost}
+              "lost_responses": lost, "states_at_kill": states}
     print("crash report:", report)
     assert len(ids) == sent, report                                    # none lost
     assert not [i for i, n in Counter(ids).items() if n > 1], report   # none duplicated
-    # No retry was held off by a dead owner: the first retry after each restart went through.
+    # The kills landed mid-request, and no retry was held off by the dead owner.
+    assert "in_flight" in states, report
     assert in_progress == 0, report

@@ -14,7 +14,8 @@ How a key moves, and what a crash leaves behind:
 2. While the request runs, every commit of its unit of work first moves the row to
    ``committed`` *inside that same transaction* (``commit_marker``). So ``committed`` is true
    exactly when the request's changes are durable, and ``in_flight`` exactly when none are.
-3. The response is stored (``completed``) before it is sent.
+3. The response is stored (``completed``) before it is sent, its body encrypted (it may hold
+   credentials, a signing secret or a one-time password).
 
 The request that owns a key holds its owner lock (``kit/locks.py``: a PostgreSQL advisory
 lock on its own connection, a file lock on SQLite) from before its reservation until its
@@ -33,6 +34,7 @@ by the worker (``tasks.py``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from collections.abc import Iterator
@@ -48,6 +50,7 @@ from sqlalchemy.orm import Session
 from bankfeeds.config import Settings
 from bankfeeds.errors import Conflict
 from bankfeeds.idempotency.repository import COMMITTED, COMPLETED, IdempotencyRepository
+from bankfeeds.kit import crypto
 from bankfeeds.kit.clock import Clock, utc
 from bankfeeds.models import IdempotencyKey
 
@@ -132,7 +135,11 @@ def reserve(
         if existing.request_hash != fingerprint:
             return Mismatch()
         if existing.state == COMPLETED:
-            return Replay(existing.status_code or 500, list(existing.headers or []), existing.body or b"")
+            try:
+                body = open_body(settings, existing.body or b"")
+            except crypto.DecryptionError:
+                return Lost()  # stored under a secret key since dropped: as if never stored
+            return Replay(existing.status_code or 500, list(existing.headers or []), body)
         if not owner_lock_held:
             return InProgress()
         if existing.state == COMMITTED:
@@ -142,12 +149,27 @@ def reserve(
     return InProgress()
 
 
+# Stored responses carry secrets (IDX credentials, webhook signing secrets, one-time passwords
+# in linkUrl): every stored body is encrypted (kit/crypto.py), whatever it holds.
+BODY_PURPOSE = "idempotency-response"
+
+
+def seal_body(settings: Settings, body: bytes) -> bytes:
+    text = base64.b64encode(body).decode("ascii")
+    return crypto.encrypt(settings, text, purpose=BODY_PURPOSE).encode("ascii")
+
+
+def open_body(settings: Settings, stored: bytes) -> bytes:
+    return base64.b64decode(crypto.decrypt(settings, stored.decode("ascii", "replace"), purpose=BODY_PURPOSE))
+
+
 def complete(
     session: Session, clock: Clock, settings: Settings, row_id: uuid.UUID,
     status_code: int, headers: list[list[str]], body: bytes,
 ) -> bool:
     expires = clock.now() + timedelta(minutes=settings.idempotency_ttl_minutes)
-    return IdempotencyRepository(session).complete(row_id, status_code, headers, body, expires)
+    return IdempotencyRepository(session).complete(row_id, status_code, headers, seal_body(settings, body),
+                                                   expires)
 
 
 def release(session: Session, row_id: uuid.UUID) -> bool:
