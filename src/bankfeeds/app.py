@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
@@ -80,6 +81,10 @@ def create_app(
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(_HeadAsGet)
     app.add_middleware(_ErrorGuard, surfaces=surfaces)
+    if settings.forwarded_allow_ips.strip():
+        # Only these proxies may say who the client is (throttling counts per address).
+        trusted = [h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
 
 

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     callout_body_en: str | None = Field(default=None, max_length=150)
     callout_title_fr: str | None = Field(default=None, max_length=50)
     callout_body_fr: str | None = Field(default=None, max_length=150)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks); empty: none, the peer address is the client's (login throttling counts it).
+    forwarded_allow_ips: str = ""
+    # `bankfeeds serve`: a client must send each request's headers within this many seconds.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # `bankfeeds serve`: open connections beyond this get 503 (default: the open-file limit - 128).
+    max_connections: int | None = Field(default=None, ge=1)
     # Run the background worker inside `bankfeeds serve`.
     run_worker: bool = True
     worker_poll_seconds: float = 1.0

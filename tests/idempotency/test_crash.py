@@ -27,9 +27,9 @@ import simplejson
 from sqlalchemy import select
 
 from bankfeeds.api_keys import service as api_keys
+from bankfeeds.idempotency import service
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
-from bankfeeds.idempotency import service
 from bankfeeds.models import BankTransaction, IdempotencyKey
 from tests.fixtures.app import basic, free_port
 from tests.fixtures.database import drop_pg_database, fresh_database_url

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bankfeeds.kit.db import Database
 from bankfeeds.models import SandboxAccount, SandboxBankLogin, SandboxFeed
 from tests.sandbox import flows
 from tests.sandbox.flows import BASE

@@ -25,7 +25,8 @@ if it gets it, the owner is gone. A process that dies between its reservation an
 leaves an ``in_flight`` row that nothing committed under: the retry that gets the lock takes
 the key over at once (deletes that row, reserves anew) and runs the request again, which is
 safe. Should the old request still be alive and try to commit later (its lock connection
-lost, say), its marker finds its row gone and its transaction fails: it cannot commit twice. A process that dies after its commit but before storing the response
+lost, say), its marker finds its row gone and its transaction fails: it cannot commit twice.
+A process that dies after its commit but before storing the response
 leaves a ``committed`` row: the work happened, the response is lost. Running the request again
 would duplicate it, so a retry gets 409 ("completed, response not recorded") until the key
 expires; the client reads the resource instead. Expired rows count as absent and are purged

@@ -6,7 +6,8 @@
   a signed session (a cookie, HttpOnly, SameSite=Lax, Path=/link, 30 minutes) for pages 1 and 2.
   Reloading the start URL afterwards finds the session and carries on; without it, 401.
 * Every form carries a CSRF token that must equal the one inside the signed session.
-* Wrong OTPs are throttled per address (``credentials.throttle.LINK_ADDRESS``).
+* Wrong OTPs are throttled per (connection, address) and per connection
+  (``credentials.throttle``): guesses at one link never block another customer's.
 * **Cancel** (pages 1 and 2): linking a ``PendingAuth`` connection fails as in Codat's example
   (``connection.failed``, 403 "User cancelled linking"); the connection stays ``PendingAuth``, keeps
   that error (``dataConnectionErrors``) until it links, and loses any credentials got in the journey.
@@ -92,7 +93,8 @@ def start(
 ) -> LinkSession | BankfeedsError:
     """Redeem the OTP (or keep the session it opened before). Runs in its own transaction, which
     commits failure counts too, so an error is returned for the caller to raise after the commit."""
-    subjects = [throttle.subject(settings, throttle.LINK_ADDRESS, address)]
+    subjects = [throttle.subject(settings, throttle.LINK_ADDRESS, str(connection_id), address),
+                throttle.subject(settings, throttle.LINK_CONNECTION, str(connection_id))]
     blocked = throttle.check(session, clock, subjects)
     if blocked is not None:
         return blocked
