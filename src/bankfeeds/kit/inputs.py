@@ -203,7 +203,7 @@ def check_scope(scope: Scope) -> None:
 def _is_form(scope: Scope) -> bool:
     for name, value in scope.get("headers", []):
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
+            return bytes(value).split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
     return False
 
 
