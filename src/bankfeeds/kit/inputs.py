@@ -29,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bankfeeds.errors import BadRequest, BankfeedsError, NotFound, ValidationItem
 
 MAX_DEPTH = 32
+# No text field of any surface needs more (each field has its own, smaller limit on top).
+MAX_STRING_CHARS = 65536
 # A JSON number: at most this many characters, and a decimal exponent within +-MAX_EXPONENT.
 MAX_NUMBER_CHARS = 64
 MAX_EXPONENT = 64
@@ -114,6 +116,8 @@ def check_json(value: Any) -> Any:
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
+            if len(item) > MAX_STRING_CHARS:
+                raise InputRefused(f"{_where(path)} is longer than {MAX_STRING_CHARS} characters.")
             check_text(item, _where(path))
         elif isinstance(item, Decimal) and not _number_ok(item):
             raise InputRefused(

@@ -94,6 +94,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.property_pattern = property_pattern
+        self.depth = 0
 
     def parse(self) -> Any:
         node = self._or()
@@ -127,7 +128,11 @@ class _Parser:
     def _primary(self) -> Any:
         if self._peek("{"):
             self.pos += 1
+            self.depth += 1
+            if self.depth > inputs.MAX_DEPTH:
+                raise BadRequest(f"Error parsing query - groups are nested more than {inputs.MAX_DEPTH} deep.")
             node = self._or()
+            self.depth -= 1
             if not self._peek("}"):
                 raise BadRequest(MALFORMED)
             self.pos += 1

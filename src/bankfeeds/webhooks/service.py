@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
 from bankfeeds.errors import BadRequest, NotFound
-from bankfeeds.kit import netguard
+from bankfeeds.kit import inputs, netguard
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
 from bankfeeds.webhooks import signing
@@ -243,8 +243,8 @@ def messages(
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}.")
     if not 1 <= limit <= 1000:
         raise BadRequest("limit must be between 1 and 1000.")
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # a date-time without a zone is UTC
+    if since is not None:
+        since = inputs.in_range(since, "since")  # a date-time without a zone is UTC
     return WebhookRepository(session).messages(consumer.id, status=status, since=since, limit=limit)
 
 
