@@ -90,9 +90,9 @@ def _minute(n: int) -> str:
 
 
 def _send_and_kill(server: Server, database: Database, url: str, headers: dict[str, str], body: bytes,
-                   key: str, delay: float) -> str | None:
+                   key: str, delay: float) -> tuple[str | None, float]:
     """Send the request; once its key is reserved (the request is in flight), wait ``delay``
-    seconds and SIGKILL the server. Returns the key's state just before the kill."""
+    seconds and SIGKILL the server. Returns the key's state just before the kill, and when."""
     done = threading.Event()
 
     def send() -> None:
@@ -113,9 +113,10 @@ def _send_and_kill(server: Server, database: Database, url: str, headers: dict[s
         if state is not None:
             break
     time.sleep(delay)
+    killed_at = time.monotonic()
     server.kill()
     thread.join(30)
-    return state
+    return state, killed_at
 
 
 def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_path: Path) -> None:
@@ -129,6 +130,7 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
     server = Server(crash_db, tmp_path / "serve.log")
     rng = random.Random(9)
     waits: list[float] = []  # from the restarted server being healthy to the retry's answer
+    since_kill: list[float] = []  # from the kill to the retry's answer (restart included)
     in_progress = 0           # retries told "in progress" by a dead owner (the old 5-minute stall)
     lost = 0                  # committed but response not stored (then the work is there)
     sent = 0
@@ -143,9 +145,11 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
                 body = simplejson.dumps({"accountId": "acc-1", "transactions": txns}, use_decimal=True).encode()
                 key = str(uuid.uuid4())
                 ready_at: float | None = None
+                killed_at = 0.0
                 if batch_no < KILLS:
-                    states.append(_send_and_kill(server, database, url, headers, body, key,
-                                                 rng.choice([0.0, rng.uniform(0.0, 0.05)])))
+                    state, killed_at = _send_and_kill(server, database, url, headers, body, key,
+                                                      rng.choice([0.0, rng.uniform(0.0, 0.05)]))
+                    states.append(state)
                     ready_at = server.start()
                 give_up = time.monotonic() + 60  # the old code stalled 5 minutes here
                 while True:
@@ -162,6 +166,7 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
                     break
                 if ready_at is not None:
                     waits.append(time.monotonic() - ready_at)
+                    since_kill.append(time.monotonic() - killed_at)
                 if r.status_code == 409 and "could not be recorded" in r.text:
                     lost += 1
                 else:
@@ -174,7 +179,8 @@ def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_pat
         ids = session.scalars(select(BankTransaction.transaction_id)).all()
     database.dispose()
     report = {"kills": KILLS, "transactions": sent, "stored": len(ids),
-              "retry_waits_s": [round(w, 3) for w in waits], "in_progress_409s": in_progress,
+              "retry_waits_s": [round(w, 3) for w in waits],
+              "kill_to_answer_s": [round(w, 3) for w in since_kill], "in_progress_409s": in_progress,
               "lost_responses": lost, "states_at_kill": states}
     print("crash report:", report)
     assert len(ids) == sent, report                                    # none lost
