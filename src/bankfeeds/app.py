@@ -10,12 +10,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, compile_path
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
@@ -24,6 +25,7 @@ from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
+from bankfeeds.kit.inputs import InputPolicy
 from bankfeeds.kit.surfaces import SurfaceRegistry
 
 log = logging.getLogger("bankfeeds")
@@ -75,9 +77,18 @@ def create_app(
 
     _install_error_handlers(app, surfaces)
     _mount_surfaces(app, surfaces)
+    # Outermost last: guard -> HEAD as GET -> body limit -> input policy -> idempotency -> routes.
     app.add_middleware(IdempotencyMiddleware, database=database, settings=settings, clock=clock,
                        surfaces=surfaces)
+    app.add_middleware(InputPolicy, render=surfaces.render)
     app.add_middleware(_BodyLimitMiddleware, max_bytes=settings.max_body_bytes, surfaces=surfaces)
+    app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_HeadAsGet)
+    app.add_middleware(_ErrorGuard, surfaces=surfaces)
+    if settings.forwarded_allow_ips.strip():
+        # Only these proxies may say who the client is (throttling counts per address).
+        trusted = [h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
 
 
@@ -158,16 +169,19 @@ def _install_error_handlers(app: FastAPI, surfaces: SurfaceRegistry) -> None:
         return surfaces.render(request, errors.ServiceUnavailable(
             "The database is busy or unavailable; retry shortly."))
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return surfaces.render(request, errors.BankfeedsError("An unexpected error occurred."))
+    async def data_error(request: Request, exc: Exception) -> Response:
+        # A value the database cannot hold (the input policy should have refused it first).
+        log.info("database refused a value on %s %s", request.method, request.url.path)
+        return surfaces.render(request, errors.BadRequest("The request holds a value that cannot be stored."))
 
     app.add_exception_handler(errors.BankfeedsError, domain_error)
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(OperationalError, operational_error)
-    app.add_exception_handler(Exception, unexpected)
+    app.add_exception_handler(DataError, data_error)
+    # Any other exception is rendered by _ErrorGuard: Starlette's own handler for Exception
+    # re-raises after answering, and the server then drops the keep-alive connection.
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -213,6 +227,102 @@ class _BodyLimitMiddleware:
         except errors.PayloadTooLarge as exc:
             response = self.surfaces.render(Request(scope), exc)
             await response(scope, receive, send)
+
+
+class _ErrorGuard:
+    """The last line: an unexpected error answers 500 in the surface's envelope, and the
+    connection stays open for the client's next request (the error is logged, not re-raised)."""
+
+    def __init__(self, app: ASGIApp, surfaces: SurfaceRegistry) -> None:
+        self.app = app
+        self.surfaces = surfaces
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = {"started": False, "done": False}
+
+        async def tracking(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                state["done"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            request = Request(scope)
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if state["done"]:
+                return
+            if state["started"]:
+                raise  # half a response was sent: only closing the connection ends it
+            response = self.surfaces.render(request, errors.BankfeedsError("An unexpected error occurred."))
+            await response(scope, receive, send)
+
+
+# The API documentation page loads Swagger UI from its CDN and starts it with an inline script.
+_DOCS_CSP = (
+    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class _SecurityHeaders:
+    """Baseline security headers on every answer that does not set its own (pages set a CSP;
+    ``/docs`` and ``/openapi.json`` get theirs here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        csp = _DOCS_CSP if path == "/docs" or path.startswith("/docs/") else _JSON_CSP
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in (
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", csp.encode()),
+                ):
+                    if name not in present:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class _HeadAsGet:
+    """``HEAD`` answers as ``GET`` would, without the body, on every page and resource."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def asgi_app() -> Any:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DATABASE_FILE = "bankfeeds.sqlite3"
 _DEV_SECRET = "dev-only-secret-change-me"
 _DEV_XERO_SECRET = "dev-only-xero-client-secret"
+_DEV_PARTNER_KEY = "bankfeeds-dev-partner-key"
 
 
 def _is_checkout(folder: Path) -> bool:
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
     # QuickBooks Online: a source account nobody pulled for this long turns disconnected.
     source_account_disconnect_days: int = 10
     # X-Partner-Key that the accounting platform presents to the IDX API.
-    idx_partner_key: str = "bankfeeds-dev-partner-key"
+    idx_partner_key: str = _DEV_PARTNER_KEY
     # The institution the SMB searches for in QuickBooks, and the branding of the hosted pages.
     institution_name: str = "Demo Bank"
     institution_logo_url: str | None = None
@@ -85,6 +86,13 @@ class Settings(BaseSettings):
     callout_body_en: str | None = Field(default=None, max_length=150)
     callout_title_fr: str | None = Field(default=None, max_length=50)
     callout_body_fr: str | None = Field(default=None, max_length=150)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks); empty: none, the peer address is the client's (login throttling counts it).
+    forwarded_allow_ips: str = ""
+    # `bankfeeds serve`: a client must send each request's headers within this many seconds.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # `bankfeeds serve`: open connections beyond this get 503 (default: the open-file limit - 128).
+    max_connections: int | None = Field(default=None, ge=1)
     # Run the background worker inside `bankfeeds serve`.
     run_worker: bool = True
     worker_poll_seconds: float = 1.0
@@ -112,6 +120,8 @@ class Settings(BaseSettings):
     # migrate_wait_seconds for the schema to reach head, and refuse to start after that.
     migrate_on_start: bool = True
     migrate_wait_seconds: float = Field(default=120.0, ge=0)
+    # Webhooks to loopback, private and link-local addresses (refused unless this, or demo mode, is on).
+    webhooks_allow_private_targets: bool = False
 
     @model_validator(mode="after")
     def _demo_xero_is_the_sandbox(self) -> Settings:
@@ -129,9 +139,25 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        if self.environment == "production" and self.secret_key == _DEV_SECRET:
-            raise ValueError("BANKFEEDS_SECRET_KEY must be set in production")
+        """Outside development, every secret must be set, and not to a development value."""
+        if self.environment == "development":
+            return self
+        refused = [name for name, value, default in (
+            ("BANKFEEDS_SECRET_KEY", self.secret_key, _DEV_SECRET),
+            ("BANKFEEDS_IDX_PARTNER_KEY", self.idx_partner_key, _DEV_PARTNER_KEY),
+        ) if not value.strip() or value == default]
+        if self.secret_key_previous is not None and self.secret_key_previous == _DEV_SECRET:
+            refused.append("BANKFEEDS_SECRET_KEY_PREVIOUS")
+        if refused:
+            raise ValueError(
+                f"{' and '.join(refused)} must be set to your own secret value outside development "
+                f"(BANKFEEDS_ENVIRONMENT={self.environment})"
+            )
         return self
+
+    @property
+    def allow_private_webhook_targets(self) -> bool:
+        return self.webhooks_allow_private_targets or self.demo
 
     @property
     def is_sqlite(self) -> bool:

@@ -182,7 +182,7 @@ def test_bad_mapping_requests(
                         (b'{"sourceAccountId": "acc-v1", "targetAccountId": "not-an-option"}', "not one of")]:
         assert_error(send(client, "POST", url, raw), 400, needle)
     assert_error(client.post(url, json={"sourceAccountId": "missing"}), 404, "missing")
-    assert_error(client.post(url, json={"sourceAccountId": "acc\u0000"}), 404, "acc")
+    assert_error(client.post(url, json={"sourceAccountId": "acc\u0000"}), 400, "sourceAccountId", "NUL")
     missing = str(uuid.uuid4())
     assert_error(client.post(mapping_url(missing, connection), json={"sourceAccountId": "acc-v1"}), 404, missing)
     assert_error(client.get(mapping_url(company, missing)), 404, missing)

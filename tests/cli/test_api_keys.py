@@ -13,7 +13,8 @@ from tests.fixtures.app import basic
 
 
 def bankfeeds(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BANKFEEDS_DATABASE_URL": db_url, "BANKFEEDS_ENVIRONMENT": "test"}
+    env = {**os.environ, "BANKFEEDS_DATABASE_URL": db_url, "BANKFEEDS_ENVIRONMENT": "test",
+           "BANKFEEDS_SECRET_KEY": "cli-test-secret", "BANKFEEDS_IDX_PARTNER_KEY": "cli-test-partner-key"}
     return subprocess.run(
         [sys.executable, "-m", "bankfeeds", *args], env=env, capture_output=True, text=True, timeout=60
     )

@@ -22,6 +22,7 @@ from bankfeeds.errors import Conflict, TooManyRequests
 from bankfeeds.idempotency import service
 from bankfeeds.idempotency.repository import IdempotencyRepository
 from bankfeeds.idempotency.tasks import TASKS
+from bankfeeds.kit import locks
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, IdempotencyKey
@@ -244,10 +245,18 @@ def test_oversize_body_is_413_and_reserves_nothing(app: FastAPI, api_key: str, d
 # --- in flight, abandoned, lost ----------------------------------------------------------------
 
 def reserve(database: Database, clock: FrozenClock, settings: Settings, api_key_id: uuid.UUID,
-            raw_key: str, method: str, path: str, body: bytes) -> service.Outcome:
+            raw_key: str, method: str, path: str, body: bytes, *, lock: bool = True) -> service.Outcome:
+    """As the middleware reserves; ``lock``: whether this caller holds the key's owner lock."""
     with database.unit_of_work() as session:
         return service.reserve(session, clock, settings, api_key_id, service.key_hash(raw_key),
-                               service.request_hash(method, path, b"", body))
+                               service.request_hash(method, path, b"", body), owner_lock_held=lock)
+
+
+def owner_lock(database: Database, raw_key: str) -> locks.Held:
+    """Hold the owner lock of ``raw_key`` as a live request would; release() is its death."""
+    held = locks.try_acquire(database, service.lock_name(api_key_id(database), service.key_hash(raw_key)))
+    assert held is not None
+    return held
 
 
 def api_key_id(database: Database) -> uuid.UUID:
@@ -255,20 +264,21 @@ def api_key_id(database: Database) -> uuid.UUID:
         return api_keys.list_keys(session)[0].id
 
 
-def test_in_flight_is_409_until_abandoned_then_taken_over(
+def test_in_flight_is_409_while_its_owner_lives_and_taken_over_once_it_is_gone(
     client: TestClient, database: Database, clock: FrozenClock, settings: Settings
 ) -> None:
     body = b'{"name":"A"}'
     raw = str(uuid.uuid4())
+    lock = owner_lock(database, raw)
     held = reserve(database, clock, settings, api_key_id(database), raw, "POST", "/companies", body)
     assert isinstance(held, service.Reserved)
     send = lambda: client.post("/companies", content=body,  # noqa: E731
                                headers={"Idempotency-Key": raw, "Content-Type": "application/json"})
     busy = send()
     assert busy.status_code == 409 and "in progress" in busy.json()["error"]
-    clock.advance(service.ABANDONED_AFTER - timedelta(seconds=1))
+    clock.advance(timedelta(minutes=30))  # however long a live owner takes, it keeps the key
     assert send().status_code == 409
-    clock.advance(timedelta(seconds=1))
+    lock.release()                        # the owner dies: at once, with no waiting period
     taken = send()                       # nothing committed under the dead reservation: run it
     assert taken.status_code == 200 and companies(database) == 1
     assert send().json() == taken.json()
@@ -279,13 +289,16 @@ def test_committed_without_a_stored_response_is_never_rerun(
 ) -> None:
     body = b'{"name":"A"}'
     raw = str(uuid.uuid4())
+    lock = owner_lock(database, raw)
     held = reserve(database, clock, settings, api_key_id(database), raw, "POST", "/companies", body)
     assert isinstance(held, service.Reserved)
     # The request's work commits (marking the key in the same transaction), then the process dies.
     with service.attempt(held.row_id), database.unit_of_work() as session:
         session.add(Company(id=uuid.uuid4(), name="A", tags={}, products=[], created_at=clock.now()))
     assert [r.state for r in rows(database)] == ["committed"]
-    clock.advance(timedelta(minutes=30))
+    r = client.post("/companies", content=body, headers={"Idempotency-Key": raw, "Content-Type": "application/json"})
+    assert r.status_code == 409 and "in progress" in r.json()["error"]  # still alive: finishing
+    lock.release()
     r = client.post("/companies", content=body, headers={"Idempotency-Key": raw, "Content-Type": "application/json"})
     assert r.status_code == 409 and "could not be recorded" in r.json()["error"]
     assert companies(database) == 1
@@ -306,7 +319,7 @@ def test_a_request_taken_over_cannot_commit_afterwards(database: Database, clock
                                                        settings: Settings, api_key: str) -> None:
     kid = api_key_id(database)
     slow = reserve(database, clock, settings, kid, "k", "POST", "/companies", b"{}")
-    clock.advance(service.ABANDONED_AFTER)
+    # Its lock connection is lost though the request runs on: a retry takes the lock and the key.
     retry = reserve(database, clock, settings, kid, "k", "POST", "/companies", b"{}")
     assert isinstance(slow, service.Reserved) and isinstance(retry, service.Reserved)
     assert slow.row_id != retry.row_id
@@ -320,8 +333,10 @@ def test_mismatch_wins_over_in_flight(database: Database, clock: FrozenClock, se
                                       api_key: str) -> None:
     kid = api_key_id(database)
     assert isinstance(reserve(database, clock, settings, kid, "k", "POST", "/companies", b"{}"), service.Reserved)
-    assert isinstance(reserve(database, clock, settings, kid, "k", "POST", "/companies", b"{}"), service.InProgress)
-    assert isinstance(reserve(database, clock, settings, kid, "k", "POST", "/companies", b"[]"), service.Mismatch)
+    assert isinstance(reserve(database, clock, settings, kid, "k", "POST", "/companies", b"{}", lock=False),
+                      service.InProgress)
+    assert isinstance(reserve(database, clock, settings, kid, "k", "POST", "/companies", b"[]", lock=False),
+                      service.Mismatch)
 
 
 # --- races between concurrent requests -----------------------------------------------------------
@@ -334,7 +349,10 @@ def test_concurrent_reservations_one_wins(database: Database, clock: FrozenClock
 
     def attempt(_: int) -> service.Outcome:
         barrier.wait(timeout=10)
-        return reserve(database, clock, settings, kid, "race", "POST", "/companies", b"{}")
+        held = locks.try_acquire(database, service.lock_name(kid, service.key_hash("race")))
+        # The winner keeps its lock (it is still running); the others never had one.
+        return reserve(database, clock, settings, kid, "race", "POST", "/companies", b"{}",
+                       lock=held is not None)
 
     with ThreadPoolExecutor(threads) as pool:
         outcomes = list(pool.map(attempt, range(threads)))

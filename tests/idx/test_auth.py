@@ -148,17 +148,15 @@ def test_unknown_usernames_are_throttled_exactly_like_known_ones(
     assert [s for s, _ in answers[known]] == [401] * 5 + [429]
 
 
-def test_one_address_guessing_many_usernames_is_throttled(
+def test_failures_for_other_usernames_from_the_same_address_block_no_one_else(
     client: TestClient, anon_client: TestClient, database: Database, clock: FrozenClock
 ) -> None:
+    # QuickBooks calls for every customer from a few addresses: one customer's failures (or a
+    # scan over usernames) must not lock the others out.
     connection = _feed(database, clock)
     pair = new_credentials(client, connection)
     for i in range(30):
         _assert_envelope(anon_client.get(f"{IDX}/accounts", headers=idx_headers(f"AAAA-AAAA-{i:04d}", "x")), 401)
-    r = anon_client.get(f"{IDX}/accounts", headers=idx_headers(*pair))
-    _assert_envelope(r, 429)
-    assert "Retry-After" in r.headers
-    clock.advance(timedelta(minutes=16))
     assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(*pair)).status_code == 200
 
 
@@ -189,4 +187,4 @@ def test_a_failure_after_the_window_starts_a_new_count(
     assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, password)).status_code == 200
     with database.unit_of_work() as session:
         rows = {t.key.split(":")[0]: t.failures for t in session.scalars(select(LoginThrottle))}
-    assert rows == {"idx-ip": 4}
+    assert rows == {}  # the right password cleared the (username, address) counter

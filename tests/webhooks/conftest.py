@@ -13,7 +13,14 @@ from bankfeeds.webhooks.config import DeliveryOptions
 from bankfeeds.webhooks.events import EVENT_TYPES
 from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
 from bankfeeds.worker.runner import Worker
+from tests.fixtures.app import make_settings
 from tests.webhooks.receiver import Receiver
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    # The receiver listens on 127.0.0.1: allowed only with this setting (SSRF rules).
+    return make_settings(db_url, webhooks_allow_private_targets=True)
 
 
 @pytest.fixture

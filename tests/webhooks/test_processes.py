@@ -87,7 +87,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def test_two_servers_two_workers_a_worker_killed_midway(pg_url: str, tmp_path: Path) -> None:
-    settings = make_settings(pg_url, secret_key=SECRET_KEY)
+    settings = make_settings(pg_url, secret_key=SECRET_KEY, webhooks_allow_private_targets=True)
     database = Database(pg_url)
     trap = Trap()
     procs: list[subprocess.Popen[bytes]] = []
@@ -98,7 +98,9 @@ def test_two_servers_two_workers_a_worker_killed_midway(pg_url: str, tmp_path: P
                 s, SystemClock(), settings, receiver.url, ["company.created", "connection.created"]
             )
         base_env = {**os.environ, "BANKFEEDS_DATABASE_URL": pg_url, "BANKFEEDS_SECRET_KEY": SECRET_KEY,
-                    "BANKFEEDS_ENVIRONMENT": "test", "BANKFEEDS_WORKER_POLL_SECONDS": "0.5"}
+                    "BANKFEEDS_ENVIRONMENT": "test", "BANKFEEDS_WORKER_POLL_SECONDS": "0.5",
+                    "BANKFEEDS_IDX_PARTNER_KEY": "processes-partner-key",
+                    "BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true"}
         try:
             servers = []
             for i in range(2):

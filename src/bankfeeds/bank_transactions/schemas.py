@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PlainValidator, StrictBool, StringConstraints, field_validator
 
+from bankfeeds.kit import inputs
 from bankfeeds.kit.wire import Money, WireModel
 from bankfeeds.push_operations.schemas import PushOperationOut
 
@@ -36,7 +37,9 @@ def local_datetime(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ValueError(f"'{value}' is not an ISO 8601 date or date-time, e.g. 2023-08-22T10:21:00") from None
-    return parsed.replace(tzinfo=None)
+    local = parsed.replace(tzinfo=None)
+    inputs.instant_validator(local)
+    return local
 
 
 def _storable(value: Decimal) -> Decimal:
@@ -62,9 +65,10 @@ TransactionId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 class BankTransactionIn(WireModel):
     id: TransactionId | None = None
     date: LocalDateTime | None = None
-    description: str | None = None
-    counterparty: str | None = None
-    reference: str | None = None
+    # Limits of the strictest platform (Xero: description 2000, payee and reference 255).
+    description: str | None = Field(default=None, max_length=2000)
+    counterparty: str | None = Field(default=None, max_length=255)
+    reference: str | None = Field(default=None, max_length=255)
     reconciled: StrictBool | None = None
     amount: Amount | None = None
     balance: Amount | None = None
@@ -72,7 +76,7 @@ class BankTransactionIn(WireModel):
 
 
 class CreateBankTransactions(WireModel):
-    account_id: str
+    account_id: str = Field(max_length=200)
     transactions: list[BankTransactionIn]
 
     @field_validator("transactions", mode="before")

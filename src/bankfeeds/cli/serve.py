@@ -4,7 +4,7 @@ import typer
 import uvicorn
 
 from bankfeeds.config import get_settings
-from bankfeeds.kit import migrate
+from bankfeeds.kit import migrate, serving
 
 
 def command(
@@ -18,4 +18,6 @@ def command(
     uvicorn.run(
         "bankfeeds.app:asgi_app", factory=True, host=host, port=port, workers=workers,
         log_level="info", access_log=False,
+        **serving.uvicorn_options(header_timeout=settings.header_timeout_seconds,
+                                  max_connections=settings.max_connections),
     )

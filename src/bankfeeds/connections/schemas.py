@@ -11,7 +11,7 @@ from bankfeeds.kit.wire import StrictWireModel, WireModel
 
 
 class ConnectionCreate(WireModel):
-    platform_key: str | None = None
+    platform_key: str | None = Field(default=None, max_length=100)
 
 
 class ConnectionUnlink(StrictWireModel):

@@ -16,6 +16,7 @@ from bankfeeds.credentials.schemas import BankAccountCredentials
 from bankfeeds.errors import BadRequest
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.security import keyed_hash, new_credentials, same
+from bankfeeds.link.repository import LinkRepository
 from bankfeeds.models import Connection, Credential
 
 _USERNAME = "idx-username"
@@ -60,13 +61,17 @@ def generate(session: Session, clock: Clock, settings: Settings, connection: Con
 
 
 def revoke_all(session: Session, clock: Clock, connection: Connection) -> int:
-    """Revoke every pair of the connection; returns how many were still valid."""
+    """Revoke every pair of the connection; returns how many were still valid. Every hosted link
+    session of the connection ends too (issue 9: Revoke ends them)."""
     _require_credentials_platform(connection)
+    LinkRepository(session).end_sessions(connection.id, clock.now())
     return CredentialRepository(session).revoke_all(connection.id, clock.now())
 
 
 def end_all(session: Session, clock: Clock, connection: Connection) -> int:
-    """Revoke whatever pairs the connection has, whatever its platform (none: 0)."""
+    """Revoke whatever pairs the connection has, whatever its platform (none: 0), and end its
+    hosted link sessions."""
+    LinkRepository(session).end_sessions(connection.id, clock.now())
     return CredentialRepository(session).revoke_all(connection.id, clock.now())
 
 

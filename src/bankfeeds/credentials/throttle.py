@@ -1,4 +1,14 @@
-"""Throttling of failed logins: per source address and per username, stored in the database.
+"""Throttling of failed logins, stored in the database.
+
+What is counted is chosen so that an attacker cannot lock a customer out:
+
+* IDX logins are counted per (username, address), and only from callers that presented the
+  valid partner key (the accounting platform); a wrong partner key never touches a username's
+  counter, only its own per-address counter, which no partner call shares.
+* Wrong one-time passwords are counted per (connection, address), with a wider cap per
+  connection; they block only that link, never another customer's behind the same address.
+* The address is the peer's, or, behind a proxy listed in ``BANKFEEDS_FORWARDED_ALLOW_IPS``,
+  the one that proxy forwards; a client elsewhere cannot choose it with ``X-Forwarded-For``.
 
 A scope allows ``max_failures`` failures within ``window``; the next one blocks the key for
 ``block``, during which every attempt (right or wrong) gets 429 with ``Retry-After``. Keys are
@@ -29,19 +39,20 @@ class Policy:
     block: timedelta
 
 
-# One credential pair: 5 wrong passwords in 15 minutes lock it for 15 minutes.
-IDX_USERNAME = Policy("idx-user", 5, timedelta(minutes=15), timedelta(minutes=15))
-# One address: QuickBooks calls from a few addresses for every bank customer, so the per-address
-# allowance is wider; it still stops a scan over usernames.
-IDX_ADDRESS = Policy("idx-ip", 30, timedelta(minutes=15), timedelta(minutes=15))
-# Guesses at a linkUrl's one-time password from one address.
-LINK_ADDRESS = Policy("link-ip", 10, timedelta(minutes=15), timedelta(minutes=15))
+# One username from one address, with the valid partner key: 5 wrong passwords in 15 minutes
+# lock that pair (and only it) for 15 minutes.
+IDX_USER_ADDRESS = Policy("idx-user-ip", 5, timedelta(minutes=15), timedelta(minutes=15))
+# Wrong partner keys from one address (the platform's own calls carry the right one).
+IDX_PARTNER_ADDRESS = Policy("idx-partner-ip", 30, timedelta(minutes=15), timedelta(minutes=15))
+# Guesses at one linkUrl's one-time password from one address, and from everywhere.
+LINK_ADDRESS = Policy("link-conn-ip", 10, timedelta(minutes=15), timedelta(minutes=15))
+LINK_CONNECTION = Policy("link-conn", 50, timedelta(minutes=15), timedelta(minutes=15))
 
-_POLICIES = (IDX_USERNAME, IDX_ADDRESS, LINK_ADDRESS)
+_POLICIES = (IDX_USER_ADDRESS, IDX_PARTNER_ADDRESS, LINK_ADDRESS, LINK_CONNECTION)
 # Counters older than every window, and blocking nobody, are dropped as failures come in.
 _LONGEST_WINDOW = max(p.window for p in _POLICIES)
 
-TOO_MANY = "You have made too many requests in a given amount of time; please retry later."
+TOO_MANY = "Too many failed attempts."
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,8 @@ class Subject:
     key: str
 
 
-def subject(settings: Settings, policy: Policy, value: str) -> Subject:
+def subject(settings: Settings, policy: Policy, *parts: str) -> Subject:
+    value = "\x1f".join(parts)  # a separator no username, address or id contains
     digest = keyed_hash(settings.secret_key, value, purpose=f"throttle:{policy.scope}")
     return Subject(policy, f"{policy.scope}:{digest}")
 
@@ -67,7 +79,14 @@ def check(session: Session, clock: Clock, subjects: list[Subject]) -> TooManyReq
     if wait <= timedelta(0):
         return None
     seconds = max(1, math.ceil(wait.total_seconds()))
-    return TooManyRequests(TOO_MANY, headers={"Retry-After": str(seconds)})
+    return TooManyRequests(f"{TOO_MANY} Try again in {_plain(seconds)}.", headers={"Retry-After": str(seconds)})
+
+
+def _plain(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def record_failure(session: Session, clock: Clock, subjects: list[Subject]) -> None:

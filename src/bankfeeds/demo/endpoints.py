@@ -113,8 +113,8 @@ def _webhook_errors(request: Request, exc: BankfeedsError) -> Response:
 
 def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     settings = app.state.settings
-    if settings.environment == "production" and not settings.demo:
-        return  # a production hub serves no demo surfaces unless BANKFEEDS_DEMO=true
+    if not settings.demo:
+        return  # the demo surfaces (and their advanceable clock) exist only in demo mode
     config = DemoBankConfig()
     hub_url = (config.hub_url or settings.public_url).rstrip("/")
     bank = DemoBank(database=app.state.database, clock=app.state.clock, config=config,

@@ -22,6 +22,7 @@ from bankfeeds import errors
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.config import Settings
 from bankfeeds.idempotency import service
+from bankfeeds.kit import locks
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.surfaces import SurfaceRegistry
@@ -77,11 +78,15 @@ class IdempotencyMiddleware:
             # Not a valid API key: the route answers 401 itself, and nothing is kept.
             await self.app(scope, _replaying(body, receive), send)
             return
-        api_key, outcome = found
+        api_key, outcome, owner_lock = found
         # The route's own authentication reuses this instead of asking the database again.
         scope.setdefault("state", {})["api_key"] = api_key
         if isinstance(outcome, service.Reserved):
-            await self._run(scope, _replaying(body, receive), send, outcome.row_id)
+            assert owner_lock is not None
+            try:
+                await self._run(scope, _replaying(body, receive), send, outcome.row_id)
+            finally:
+                await run_in_threadpool(owner_lock.release)
             return
         response = self._answer(scope, outcome)
         await response(scope, receive, send)
@@ -162,15 +167,27 @@ class IdempotencyMiddleware:
 
     def _reserve(
         self, authorization: str | None, key_digest: str, fingerprint: str
-    ) -> tuple[ApiKey, service.Outcome] | None:
-        """Authenticate and reserve in one short transaction; None for a missing or bad API key."""
-        with self.database.unit_of_work() as session:
-            try:
-                api_key = api_keys.authenticate(session, authorization, self.clock)
-            except errors.Unauthorized:
-                return None
-            outcome = service.reserve(session, self.clock, self.settings, api_key.id, key_digest, fingerprint)
-            return api_key, outcome
+    ) -> tuple[ApiKey, service.Outcome, locks.Held | None] | None:
+        """Authenticate, take the key's owner lock if free, and reserve in one short transaction;
+        None for a missing or bad API key. The lock is returned only with a reservation."""
+        owner_lock: locks.Held | None = None
+        try:
+            with self.database.unit_of_work() as session:
+                try:
+                    api_key = api_keys.authenticate(session, authorization, self.clock)
+                except errors.Unauthorized:
+                    return None
+                owner_lock = locks.try_acquire(self.database, service.lock_name(api_key.id, key_digest))
+                outcome = service.reserve(session, self.clock, self.settings, api_key.id, key_digest,
+                                          fingerprint, owner_lock_held=owner_lock is not None)
+        except BaseException:
+            if owner_lock is not None:
+                owner_lock.release()
+            raise
+        if not isinstance(outcome, service.Reserved) and owner_lock is not None:
+            owner_lock.release()
+            owner_lock = None
+        return api_key, outcome, owner_lock
 
     def _complete(self, row_id: Any, captured: _Captured) -> None:
         assert captured.status is not None

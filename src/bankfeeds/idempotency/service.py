@@ -14,13 +14,19 @@ How a key moves, and what a crash leaves behind:
 2. While the request runs, every commit of its unit of work first moves the row to
    ``committed`` *inside that same transaction* (``commit_marker``). So ``committed`` is true
    exactly when the request's changes are durable, and ``in_flight`` exactly when none are.
-3. The response is stored (``completed``) before it is sent.
+3. The response is stored (``completed``) before it is sent, its body encrypted (it may hold
+   credentials, a signing secret or a one-time password).
 
-A process that dies between its reservation and its commit leaves an ``in_flight`` row that
-nothing committed under: after ``ABANDONED_AFTER`` a retry takes the key over (deletes that
-row, reserves anew) and runs the request again, which is safe. Should the old request still
-be alive and try to commit later, its marker finds its row gone and its transaction fails:
-it cannot commit twice. A process that dies after its commit but before storing the response
+The request that owns a key holds its owner lock (``kit/locks.py``: a PostgreSQL advisory
+lock on its own connection, a file lock on SQLite) from before its reservation until its
+response is stored; a process that dies, kill -9 included, frees it. A later request with the
+key first tries that lock: if another live request holds it, the answer is 409 "in progress";
+if it gets it, the owner is gone. A process that dies between its reservation and its commit
+leaves an ``in_flight`` row that nothing committed under: the retry that gets the lock takes
+the key over at once (deletes that row, reserves anew) and runs the request again, which is
+safe. Should the old request still be alive and try to commit later (its lock connection
+lost, say), its marker finds its row gone and its transaction fails: it cannot commit twice.
+A process that dies after its commit but before storing the response
 leaves a ``committed`` row: the work happened, the response is lost. Running the request again
 would duplicate it, so a retry gets 409 ("completed, response not recorded") until the key
 expires; the client reads the resource instead. Expired rows count as absent and are purged
@@ -29,6 +35,7 @@ by the worker (``tasks.py``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from collections.abc import Iterator
@@ -44,12 +51,10 @@ from sqlalchemy.orm import Session
 from bankfeeds.config import Settings
 from bankfeeds.errors import Conflict
 from bankfeeds.idempotency.repository import COMMITTED, COMPLETED, IdempotencyRepository
+from bankfeeds.kit import crypto
 from bankfeeds.kit.clock import Clock, utc
 from bankfeeds.models import IdempotencyKey
 
-# An in_flight reservation older than this belongs to a process that died before committing.
-# Far above the slowest request (a 1000-transaction write takes well under a minute).
-ABANDONED_AFTER = timedelta(minutes=5)
 PURGE_BATCH = 1000
 
 
@@ -95,11 +100,21 @@ class Lost:
 Outcome = Reserved | Replay | InProgress | Mismatch | Lost
 
 
+def lock_name(api_key_id: uuid.UUID, key_digest: str) -> str:
+    """The owner lock of one Idempotency-Key of one API key."""
+    return f"idempotency:{api_key_id}:{key_digest}"
+
+
 def reserve(
     session: Session, clock: Clock, settings: Settings, api_key_id: uuid.UUID, key_digest: str,
-    fingerprint: str,
+    fingerprint: str, *, owner_lock_held: bool,
 ) -> Outcome:
-    """Claim the key for this request, or say what the earlier request with it left."""
+    """Claim the key for this request, or say what the earlier request with it left.
+
+    ``owner_lock_held``: this request holds the key's owner lock, so no other request with the
+    key is alive. Without it, only a replay or a mismatch can be answered; anything else is
+    still in progress.
+    """
     repo = IdempotencyRepository(session)
     now = clock.now()
     for _ in range(3):
@@ -108,6 +123,8 @@ def reserve(
             repo.delete_expired(existing.id, now)  # expired counts as absent
             existing = None
         if existing is None:
+            if not owner_lock_held:
+                return InProgress()  # the lock holder is about to reserve it
             row = IdempotencyKey(
                 id=uuid.uuid4(), api_key_id=api_key_id, key_hash=key_digest, request_hash=fingerprint,
                 state="in_flight", created_at=now,
@@ -119,14 +136,32 @@ def reserve(
         if existing.request_hash != fingerprint:
             return Mismatch()
         if existing.state == COMPLETED:
-            return Replay(existing.status_code or 500, list(existing.headers or []), existing.body or b"")
-        if now - utc(existing.created_at) < ABANDONED_AFTER:
+            try:
+                body = open_body(settings, existing.body or b"")
+            except crypto.DecryptionError:
+                return Lost()  # stored under a secret key since dropped: as if never stored
+            return Replay(existing.status_code or 500, list(existing.headers or []), body)
+        if not owner_lock_held:
             return InProgress()
         if existing.state == COMMITTED:
             return Lost()
-        # Abandoned before it committed anything: take the key over.
+        # Its owner died before it committed anything: take the key over.
         repo.delete_in_flight(existing.id)
     return InProgress()
+
+
+# Stored responses carry secrets (IDX credentials, webhook signing secrets, one-time passwords
+# in linkUrl): every stored body is encrypted (kit/crypto.py), whatever it holds.
+BODY_PURPOSE = "idempotency-response"
+
+
+def seal_body(settings: Settings, body: bytes) -> bytes:
+    text = base64.b64encode(body).decode("ascii")
+    return crypto.encrypt(settings, text, purpose=BODY_PURPOSE).encode("ascii")
+
+
+def open_body(settings: Settings, stored: bytes) -> bytes:
+    return base64.b64decode(crypto.decrypt(settings, stored.decode("ascii", "replace"), purpose=BODY_PURPOSE))
 
 
 def complete(
@@ -134,7 +169,8 @@ def complete(
     status_code: int, headers: list[list[str]], body: bytes,
 ) -> bool:
     expires = clock.now() + timedelta(minutes=settings.idempotency_ttl_minutes)
-    return IdempotencyRepository(session).complete(row_id, status_code, headers, body, expires)
+    return IdempotencyRepository(session).complete(row_id, status_code, headers, seal_body(settings, body),
+                                                   expires)
 
 
 def release(session: Session, row_id: uuid.UUID) -> bool:

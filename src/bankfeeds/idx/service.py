@@ -7,7 +7,8 @@
 * The first transactions pull of an account (or one after it was disconnected) connects it, with
   today as its feed start date unless the caller says otherwise; every transactions pull stamps
   ``last_pulled_at``, which the 10-day disconnection task reads.
-* Failed logins are throttled per address and per username (``credentials.throttle``).
+* Failed logins with the valid partner key are throttled per (username, address); wrong
+  partner keys per address alone (``credentials.throttle``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bankfeeds.idx.schemas import (
     LoanAccountInfo,
     Money,
 )
+from bankfeeds.kit import inputs
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
 from bankfeeds.kit.security import same
@@ -114,22 +116,27 @@ def login(
             "Unauthorized: send 'Authorization: Basic base64(username:password)' with credentials "
             "from generate-credentials, and 'X-Partner-Key: base64(partner key)'."
         )
+    if not partner_key_ok(settings, partner_key):
+        # Not the platform: counted against the address alone, never against a username.
+        partner = [throttle.subject(settings, throttle.IDX_PARTNER_ADDRESS, address)]
+        blocked = throttle.check(session, clock, partner)
+        if blocked is not None:
+            return blocked
+        throttle.record_failure(session, clock, partner)
+        return _unauthorized("Unauthorized: the X-Partner-Key header is not valid.")
     pair = parse_basic(authorization)
-    subjects = [throttle.subject(settings, throttle.IDX_ADDRESS, address)]
-    if pair is not None:
-        subjects.append(throttle.subject(settings, throttle.IDX_USERNAME,
-                                         credentials.normalise_username(pair[0])))
+    if pair is None:
+        return _unauthorized("Unauthorized: the username or password is not valid, or it has been revoked.")
+    subjects = [throttle.subject(settings, throttle.IDX_USER_ADDRESS,
+                                 credentials.normalise_username(pair[0]), address)]
     blocked = throttle.check(session, clock, subjects)
     if blocked is not None:
         return blocked
-    if not partner_key_ok(settings, partner_key):
-        throttle.record_failure(session, clock, subjects)
-        return _unauthorized("Unauthorized: the X-Partner-Key header is not valid.")
-    credential = None if pair is None else credentials.verify(session, settings, *pair)
+    credential = credentials.verify(session, settings, *pair)
     if credential is None:
         throttle.record_failure(session, clock, subjects)
         return _unauthorized("Unauthorized: the username or password is not valid, or it has been revoked.")
-    throttle.record_success(session, subjects[1:])
+    throttle.record_success(session, subjects)
     return Principal(credential.id, credential.connection_id)
 
 
@@ -175,13 +182,14 @@ def parse_day(name: str, raw: str | None) -> datetime | None:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             d = date.fromisoformat(text)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
-        if len(text) > 40 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]+", text):
-            raise ValueError
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        else:
+            if len(text) > 40 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]+", text):
+                raise ValueError
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"'{name}' must be a date in the form YYYY-MM-DD, not '{raw[:40]}'.") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return inputs.in_range(parsed, f"'{name}'")
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,22 @@ from typing import Any
 import simplejson
 
 from bankfeeds.errors import BadRequest
+from bankfeeds.kit import inputs
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse JSON with every non-integer number as an exact Decimal."""
+    """Parse JSON with every non-integer number as an exact Decimal, under the input policy
+    (``kit/inputs.py``): bounded numbers and nesting, no NUL, lone surrogate or control text."""
     try:
-        return simplejson.loads(raw, use_decimal=True)
-    except (simplejson.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        value = simplejson.loads(
+            raw, parse_float=inputs.parse_decimal, parse_int=inputs.parse_int,
+            parse_constant=inputs.parse_constant,
+        )
+    except (simplejson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise inputs.InputRefused(f"The request is nested more than {inputs.MAX_DEPTH} levels deep.") from None
+    return inputs.check_json(value)
 
 
 def _default(value: Any) -> Any:

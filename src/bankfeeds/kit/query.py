@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 __all__ = ["QueryField", "and_", "compare", "compile_filter", "compile_order", "compile_tag_filter"]
 
 from bankfeeds.errors import BadRequest
+from bankfeeds.kit import inputs
 
 MAX_QUERY_LENGTH = 2048
 MALFORMED = "Error parsing query - Malformed query."
@@ -93,6 +94,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.property_pattern = property_pattern
+        self.depth = 0
 
     def parse(self) -> Any:
         node = self._or()
@@ -126,7 +128,11 @@ class _Parser:
     def _primary(self) -> Any:
         if self._peek("{"):
             self.pos += 1
+            self.depth += 1
+            if self.depth > inputs.MAX_DEPTH:
+                raise BadRequest(f"Error parsing query - groups are nested more than {inputs.MAX_DEPTH} deep.")
             node = self._or()
+            self.depth -= 1
             if not self._peek("}"):
                 raise BadRequest(MALFORMED)
             self.pos += 1
@@ -192,9 +198,12 @@ def parse_query_datetime(raw: str) -> datetime:
     value = raw.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         d = date.fromisoformat(value)
-        return datetime(d.year, d.month, d.day, tzinfo=UTC)
+        return inputs.in_range(datetime(d.year, d.month, d.day, tzinfo=UTC), "A date")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return inputs.in_range(parsed, "A date")
+    except inputs.InputRefused as exc:
+        raise ValueError(exc.message) from None
 
 
 def _lookup(fields: Mapping[str, QueryField], prop: str) -> QueryField:

@@ -127,9 +127,12 @@ def revoke_credentials(
     csrf_token: CsrfField = None,
 ) -> Response:
     link_session, connection = link
-    service.revoke_credentials(session, clock, link_session, connection, csrf_token)
+    fresh = service.revoke_credentials(session, clock, settings, link_session, connection, csrf_token)
     url = _urls(connection.company_id, connection.id)["setup_url"] + "?revoked=1"
-    return RedirectResponse(url, status_code=303, headers=pages.security_headers(settings))
+    response = RedirectResponse(url, status_code=303, headers=pages.security_headers(settings))
+    pages.set_session_cookie(response, settings, service.SESSION_COOKIE, service.encode_session(settings, fresh),
+                             int(service.SESSION_TTL.total_seconds()))
+    return response
 
 
 @router.post(CONNECTION + "/cancel")

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bankfeeds.models import Connection, LinkOtp
+from bankfeeds.models import Connection, LinkOtp, LinkSessionRecord
 
 
 class LinkRepository:
@@ -42,3 +42,33 @@ class LinkRepository:
             # populate_existing: the row read earlier in this request is refreshed under the lock.
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(stmt).one_or_none()
+
+    # --- server-side sessions ------------------------------------------------------------
+
+    def add_session(self, row: LinkSessionRecord) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def active_session(self, token_hash: str, connection_id: uuid.UUID, now: datetime) -> LinkSessionRecord | None:
+        stmt = select(LinkSessionRecord).where(
+            LinkSessionRecord.token_hash == token_hash,
+            LinkSessionRecord.connection_id == connection_id,
+            LinkSessionRecord.ended_at.is_(None),
+            LinkSessionRecord.expires_at > now,
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def end_sessions(self, connection_id: uuid.UUID, now: datetime) -> None:
+        """End every live session of the connection, and drop those long over."""
+        self.session.execute(
+            update(LinkSessionRecord)
+            .where(LinkSessionRecord.connection_id == connection_id, LinkSessionRecord.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+    def purge_sessions(self, connection_id: uuid.UUID, now: datetime) -> None:
+        self.session.execute(
+            delete(LinkSessionRecord).where(
+                LinkSessionRecord.connection_id == connection_id, LinkSessionRecord.expires_at <= now
+            )
+        )

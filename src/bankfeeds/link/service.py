@@ -3,10 +3,14 @@
 * The linkUrl's OTP is checked by its keyed hash (no comparison of secrets in clear), must be
   unexpired (one hour, from the clock) and belong to the connection and company in the path.
 * **OTPs are single-use**: redeeming one deletes it (Codat calls secure links single-use). It opens
-  a signed session (a cookie, HttpOnly, SameSite=Lax, Path=/link, 30 minutes) for pages 1 and 2.
+  a session for pages 1 and 2: a signed cookie (HttpOnly, SameSite=Lax, Path=/link, 30 minutes)
+  carrying a random token whose keyed hash is a ``link_sessions`` row. The row is the session:
+  Cancel, Revoke (on page 2, or the API's delete-bank-feed-credentials) end it server-side, and the
+  old cookie and CSRF token stop working at once (Revoke on page 2 opens a fresh one for the user).
   Reloading the start URL afterwards finds the session and carries on; without it, 401.
 * Every form carries a CSRF token that must equal the one inside the signed session.
-* Wrong OTPs are throttled per address (``credentials.throttle.LINK_ADDRESS``).
+* Wrong OTPs are throttled per (connection, address) and per connection
+  (``credentials.throttle``): guesses at one link never block another customer's.
 * **Cancel** (pages 1 and 2): linking a ``PendingAuth`` connection fails as in Codat's example
   (``connection.failed``, 403 "User cancelled linking"); the connection stays ``PendingAuth``, keeps
   that error (``dataConnectionErrors``) until it links, and loses any credentials got in the journey.
@@ -33,9 +37,9 @@ from bankfeeds.credentials import throttle
 from bankfeeds.credentials.schemas import BankAccountCredentials
 from bankfeeds.errors import BankfeedsError, Forbidden, Unauthorized
 from bankfeeds.kit.clock import Clock
-from bankfeeds.kit.security import same
+from bankfeeds.kit.security import keyed_hash, same
 from bankfeeds.link.repository import LinkRepository
-from bankfeeds.models import Connection
+from bankfeeds.models import Connection, LinkSessionRecord
 
 SESSION_COOKIE = "bankfeeds_link"
 SESSION_TTL = timedelta(minutes=30)
@@ -49,6 +53,8 @@ class LinkSession:
     connection_id: uuid.UUID
     csrf: str
     expires_at: datetime
+    # Random; its keyed hash names the server-side row that keeps the session alive.
+    token: str = ""
 
     def covers(self, company_id: uuid.UUID, connection_id: uuid.UUID) -> bool:
         return self.company_id == company_id and self.connection_id == connection_id
@@ -61,7 +67,7 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 def encode_session(settings: Settings, link: LinkSession) -> str:
     return _serializer(settings).dumps({
         "company": str(link.company_id), "connection": str(link.connection_id),
-        "csrf": link.csrf, "exp": int(link.expires_at.timestamp()),
+        "csrf": link.csrf, "exp": int(link.expires_at.timestamp()), "sid": link.token,
     })
 
 
@@ -76,14 +82,43 @@ def decode_session(settings: Settings, clock: Clock, raw: str | None) -> LinkSes
             connection_id=uuid.UUID(str(data["connection"])),
             csrf=str(data["csrf"]),
             expires_at=datetime.fromtimestamp(int(data["exp"]), tz=UTC),
+            token=str(data["sid"]),
         )
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
         return None
     return link if link.expires_at > clock.now() else None
 
 
-def new_session(clock: Clock, company_id: uuid.UUID, connection_id: uuid.UUID) -> LinkSession:
-    return LinkSession(company_id, connection_id, secrets.token_urlsafe(32), clock.now() + SESSION_TTL)
+def _token_hash(settings: Settings, token: str) -> str:
+    return keyed_hash(settings.secret_key, token, purpose="link-session")
+
+
+def new_session(
+    session: Session, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID
+) -> LinkSession:
+    """A fresh session, recorded server-side (expired rows of the connection are dropped)."""
+    now = clock.now()
+    link = LinkSession(company_id, connection_id, secrets.token_urlsafe(32), now + SESSION_TTL,
+                       token=secrets.token_urlsafe(32))
+    repo = LinkRepository(session)
+    repo.purge_sessions(connection_id, now)
+    repo.add_session(LinkSessionRecord(id=uuid.uuid4(), connection_id=connection_id,
+                                       token_hash=_token_hash(settings, link.token), created_at=now,
+                                       expires_at=link.expires_at))
+    return link
+
+
+def is_live(session: Session, clock: Clock, settings: Settings, link: LinkSession) -> bool:
+    """Whether the session's server-side row still exists, unexpired and not ended."""
+    if not link.token or len(link.token) > 100:
+        return False
+    row = LinkRepository(session).active_session(_token_hash(settings, link.token), link.connection_id,
+                                                 clock.now())
+    return row is not None and same(row.token_hash, _token_hash(settings, link.token))
+
+
+def end_sessions(session: Session, clock: Clock, connection: Connection) -> None:
+    LinkRepository(session).end_sessions(connection.id, clock.now())
 
 
 def start(
@@ -92,7 +127,8 @@ def start(
 ) -> LinkSession | BankfeedsError:
     """Redeem the OTP (or keep the session it opened before). Runs in its own transaction, which
     commits failure counts too, so an error is returned for the caller to raise after the commit."""
-    subjects = [throttle.subject(settings, throttle.LINK_ADDRESS, address)]
+    subjects = [throttle.subject(settings, throttle.LINK_ADDRESS, str(connection_id), address),
+                throttle.subject(settings, throttle.LINK_CONNECTION, str(connection_id))]
     blocked = throttle.check(session, clock, subjects)
     if blocked is not None:
         return blocked
@@ -102,9 +138,9 @@ def start(
         row = repo.live_otp(company_id, connection_id, digest, clock.now())
         if row is not None and same(row.otp_hash, digest):
             repo.consume(row)
-            return new_session(clock, company_id, connection_id)
+            return new_session(session, clock, settings, company_id, connection_id)
     if existing is not None and existing.covers(company_id, connection_id) and \
-            repo.connection(company_id, connection_id) is not None:
+            repo.connection(company_id, connection_id) is not None and is_live(session, clock, settings, existing):
         return existing
     if otp:
         throttle.record_failure(session, clock, subjects)
@@ -120,7 +156,7 @@ def require(
     if link is None or not link.covers(company_id, connection_id):
         raise Unauthorized(_EXPIRED)
     connection = LinkRepository(session).connection(company_id, connection_id)
-    if connection is None:
+    if connection is None or not is_live(session, clock, settings, link):
         raise Unauthorized(_EXPIRED)
     return link, connection
 
@@ -141,10 +177,13 @@ def get_credentials(
     return credentials.generate(session, clock, settings, connection)
 
 
-def revoke_credentials(session: Session, clock: Clock, link: LinkSession, connection: Connection,
-                       token: str | None) -> None:
+def revoke_credentials(session: Session, clock: Clock, settings: Settings, link: LinkSession,
+                       connection: Connection, token: str | None) -> LinkSession:
+    """Revoke every pair; that ends every session of the connection (anyone else's copy of this
+    one too), so the user carries on in a fresh session, returned."""
     check_csrf(link, token)
     credentials.revoke_all(session, clock, connection)
+    return new_session(session, clock, settings, link.company_id, link.connection_id)
 
 
 @dataclass(frozen=True)
@@ -165,7 +204,8 @@ def cancel(
     if locked.status != PENDING_AUTH:
         return Cancelled(cancelled=False)
     connections.fail_link(session, clock, settings, locked.company, locked)
-    # Credentials got on page 2 must not link the connection later, after it was reported failed.
+    # Credentials got on page 2 must not link the connection later, after it was reported failed,
+    # and the session (this cookie and CSRF token, wherever copied) ends with it.
     revoked = credentials.end_all(session, clock, locked)
     session.flush()
     return Cancelled(cancelled=True, credentials_revoked=revoked)

@@ -15,6 +15,7 @@ from bankfeeds.models.demo_webhook_message import DemoWebhookMessage
 from bankfeeds.models.event import Event
 from bankfeeds.models.idempotency_key import IdempotencyKey
 from bankfeeds.models.link_otp import LinkOtp
+from bankfeeds.models.link_session import LinkSessionRecord
 from bankfeeds.models.login_throttle import LoginThrottle
 from bankfeeds.models.push_operation import PushOperation
 from bankfeeds.models.sandbox_account import SandboxAccount
@@ -62,6 +63,7 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "LinkOtp",
+    "LinkSessionRecord",
     "LoginThrottle",
     "PushOperation",
     "SandboxAccount",

@@ -220,11 +220,11 @@ def install(app: FastAPI, sb: Sandbox, secret_key: str) -> Pages:
 def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     """Inside the hub: the one institution is the hub itself, pulled over HTTP at its public URL.
 
-    Not mounted in production unless demo mode is on: the sandbox is a test double of QuickBooks.
+    Mounted only in demo mode (``BANKFEEDS_DEMO=true``): the sandbox is a test double of QuickBooks.
     """
     settings = app.state.settings
-    if settings.environment == "production" and not settings.demo:
-        return  # a production hub serves no demo surfaces unless BANKFEEDS_DEMO=true
+    if not settings.demo:
+        return  # the demo surfaces (and their advanceable clock) exist only in demo mode
     sb = Sandbox(
         database=app.state.database, clock=app.state.clock, directory=hub_directory(settings),
         vault=service.credentials_vault(settings.secret_key), demo=settings.demo,

@@ -8,8 +8,8 @@ from bankfeeds.worker.runner import Task, TaskContext
 
 
 def sandbox_daily_pull(ctx: TaskContext) -> int:
-    if ctx.settings.environment == "production" and not ctx.settings.demo:
-        return 0  # the sandbox is not mounted there
+    if not ctx.settings.demo:
+        return 0  # the sandbox is mounted only in demo mode
     sb = service.Sandbox(
         database=ctx.database, clock=ctx.clock, directory=hub_directory(ctx.settings),
         vault=service.credentials_vault(ctx.settings.secret_key), demo=ctx.settings.demo,

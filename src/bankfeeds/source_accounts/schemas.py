@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from bankfeeds.errors import BadRequest
+from bankfeeds.kit import inputs
 from bankfeeds.kit.http import validate_model
 from bankfeeds.kit.wire import Money, StrictWireModel
 
@@ -103,7 +104,7 @@ def _datetime_text(value: str | None) -> str | None:
     """Codat's DateTime: ISO 8601 with or without a zone, or a bare date."""
     if value is not None:
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            inputs.instant_validator(datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")))
         except ValueError:
             raise ValueError(
                 "must be an ISO 8601 date-time such as 2024-05-01T00:00:00Z or a date 2024-05-01"
@@ -115,8 +116,11 @@ def _date_text(value: str | None) -> str | None:
     """Codat's Date (``YYYY-MM-DD``); full date-times are accepted, as Codat's own examples use them."""
     if value is not None:
         try:
-            date.fromisoformat(value) if len(value) == 10 else _datetime_text(value)
-        except ValueError:
+            if len(value) == 10:
+                inputs.date_in_range(date.fromisoformat(value), "the date")
+            else:
+                _datetime_text(value)
+        except (ValueError, inputs.InputRefused):
             raise ValueError("must be an ISO 8601 date such as 2024-05-01") from None
     return value
 

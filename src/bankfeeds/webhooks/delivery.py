@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from bankfeeds.config import Settings
-from bankfeeds.kit import jsonutil
+from bankfeeds.kit import jsonutil, netguard
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import WebhookAttempt
@@ -156,7 +156,10 @@ class Deliverer:
                     follow_redirects=False,
                     limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n),
                     headers={"user-agent": USER_AGENT},
-                    transport=self._transport,
+                    # Checked again here, after DNS resolution, whatever the URL said when stored.
+                    transport=self._transport or netguard.guarded_transport(
+                        allow_private=self.settings.allow_private_webhook_targets),
+                    trust_env=False,
                 )
             return self._client
 

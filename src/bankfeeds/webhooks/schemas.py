@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, field_validator
 
+from bankfeeds.kit import inputs
 from bankfeeds.kit.wire import WireModel
 
 
 class WebhookConsumerPrototype(WireModel):
     """``webhookConsumerPrototype``: the body of create-webhook-consumer."""
 
-    url: str | None = None
+    url: str | None = Field(default=None, max_length=2048)
     disabled: StrictBool | None = False
-    event_types: list[str] | None = None
-    company_tags: list[str] | None = None
+    event_types: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=100)
+    company_tags: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
 
 
 class WebhookConsumerOut(WireModel):
@@ -51,7 +52,10 @@ class Since(WireModel):
     @field_validator("since")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return inputs.in_range(value, "since")
+        except inputs.InputRefused as exc:
+            raise ValueError(exc.message) from None
 
 
 class CountOut(WireModel):

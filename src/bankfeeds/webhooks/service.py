@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
 from bankfeeds.errors import BadRequest, NotFound
+from bankfeeds.kit import inputs, netguard
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
 from bankfeeds.webhooks import signing
@@ -32,7 +33,7 @@ MAX_TAG_LENGTH = 128
 # Validation
 
 
-def check_url(url: Any) -> str:
+def check_url(url: Any, *, allow_private: bool = False) -> str:
     if not isinstance(url, str) or not url.strip():
         raise BadRequest("url is required: the absolute http(s) URL that receives the webhooks.")
     cleaned: str = url.strip()
@@ -43,6 +44,13 @@ def check_url(url: Any) -> str:
         scheme, host = "", None
     if scheme not in ("http", "https") or not host or len(cleaned) > 2048 or any(c.isspace() for c in cleaned):
         raise BadRequest(f"url must be an absolute http or https URL of at most 2048 characters, not '{cleaned}'.")
+    try:
+        netguard.check_url(cleaned, allow_private=allow_private)
+    except netguard.TargetRefused as exc:
+        raise BadRequest(
+            f"url is refused: {exc} Webhooks are delivered only to public addresses (set "
+            "BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true for a receiver on a private network)."
+        ) from None
     return cleaned
 
 
@@ -127,7 +135,7 @@ def add(
     disabled: bool = False,
 ) -> tuple[WebhookConsumer, str]:
     """A new consumer and its signing secret (returned once; stored encrypted)."""
-    url = check_url(url)
+    url = check_url(url, allow_private=settings.allow_private_webhook_targets)
     types = check_event_types(event_types)
     tags = check_company_tags(company_tags)
     repo = WebhookRepository(session)
@@ -235,8 +243,8 @@ def messages(
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}.")
     if not 1 <= limit <= 1000:
         raise BadRequest("limit must be between 1 and 1000.")
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # a date-time without a zone is UTC
+    if since is not None:
+        since = inputs.in_range(since, "since")  # a date-time without a zone is UTC
     return WebhookRepository(session).messages(consumer.id, status=status, since=since, limit=limit)
 
 

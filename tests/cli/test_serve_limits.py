@@ -1,0 +1,98 @@
+"""`bankfeeds serve` bounds slow clients (issue 9, item 8): a flood of connections that never
+finish their headers (slowloris), more than the process has file descriptors for, is cut off
+after the header timeout, and other clients are served again within seconds.
+
+The server runs with a 256 open-file limit and a 1 s header timeout; 400 partial-header
+connections are opened at once. The test prints the measured outage (time from the flood to the
+first answered /healthz); without the timeout the server would be unreachable for as long as the
+connections stay open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.app import free_port
+from tests.fixtures.database import drop_pg_database, fresh_database_url
+
+BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
+SLOW_CLIENTS = 400
+FD_LIMIT = 256
+
+
+@pytest.fixture
+def serve_db(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    url, name = fresh_database_url(db_kind, tmp_path)
+    yield url
+    if name is not None:
+        drop_pg_database(name)
+
+
+def _limit_fds() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with httpx.Client(timeout=2) as c:
+            return c.get(url + "/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_slow_header_flood_is_cut_off_and_others_are_served(serve_db: str, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "BANKFEEDS_DATABASE_URL": serve_db, "BANKFEEDS_ENVIRONMENT": "test",
+           "BANKFEEDS_SECRET_KEY": "serve-limits-secret", "BANKFEEDS_IDX_PARTNER_KEY": "serve-limits-partner",
+           "BANKFEEDS_RUN_WORKER": "false", "BANKFEEDS_HEADER_TIMEOUT_SECONDS": "1"}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([BANKFEEDS, "serve", "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, preexec_fn=_limit_fds)
+    slow: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        flood_at = time.monotonic()
+        for _ in range(SLOW_CLIENTS):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and never the end of the headers
+            slow.append(s)
+        served_at = None
+        checks = 0
+        while time.monotonic() < flood_at + 30:
+            checks += 1
+            if _healthy(url):
+                served_at = time.monotonic()
+                break
+            time.sleep(0.1)
+        assert served_at is not None, "no client was served within 30 s of the flood"
+        # The server hung up on the slow clients (it did not just outlast them).
+        closed = 0
+        for s in slow:
+            s.settimeout(10)
+            with contextlib.suppress(TimeoutError, OSError):
+                closed += s.recv(1) == b""
+        print(f"slowloris: {SLOW_CLIENTS} connections, fd limit {FD_LIMIT}: first answer "
+              f"{served_at - flood_at:.2f} s after the flood ({checks} checks); {closed} cut off by the server")
+        assert closed == SLOW_CLIENTS
+        assert _healthy(url)
+    finally:
+        for s in slow:
+            s.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
