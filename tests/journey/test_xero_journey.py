@@ -139,6 +139,8 @@ def test_the_xero_journey_in_chromium(hub: Hub, shots: Path) -> None:
             page.goto(f"{hub.url}/demo/bank")
             expect(page.locator("#feed-status")).to_have_text("Connected")
             expect(page.locator("aside.feed h2")).to_contain_text("Xero")
+            expect(page.locator("#feed-message")).to_contain_text("Xero has access")
+            expect(page.locator("#qb-side-note")).to_have_count(0)
             expect(page.locator("#webhooks")).to_contain_text("connection.connected")
             expect(page.locator("#webhooks")).to_contain_text("bankFeeds.sourceAccount.connected")
             shot(page, "bank-linked", narrow=True)
@@ -190,9 +192,12 @@ def test_the_xero_journey_in_chromium(hub: Hub, shots: Path) -> None:
         finally:
             browser.close()
 
-    # Xero (the sandbox) holds the two feeds: one on its Business Checking, one on a new account.
+    # Xero (the sandbox) made two feeds, one on its Business Checking and one on a new account; the
+    # Business Checking one was removed in Xero, and the hub holds that account disconnected.
     with hub.database.engine.connect() as conn:
-        fed = sorted(conn.execute(text(
-            "SELECT a.name FROM xero_sandbox_feed_connections f JOIN xero_sandbox_accounts a "
-            "ON a.id = f.account_id WHERE f.status != 'DELETED'")).scalars())
-    assert len(fed) == 2 and "Business Checking" in fed
+        feeds = dict(conn.execute(text(
+            "SELECT a.name, f.status FROM xero_sandbox_feed_connections f JOIN xero_sandbox_accounts a "
+            "ON a.id = f.account_id")).all())
+        statuses = dict(conn.execute(text("SELECT account_name, status FROM source_accounts")).all())
+    assert len(feeds) == 2 and feeds["Business Checking"] == "DELETED"
+    assert sorted(statuses.values()) == ["connected", "disconnected"]

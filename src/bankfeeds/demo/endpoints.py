@@ -55,9 +55,12 @@ def online_banking(request: Request, bank: BankDep, pages: PagesDep,
                    notice: Annotated[str | None, Query(max_length=30)] = None,
                    sent: Annotated[int | None, Query(ge=0, le=1_000_000)] = None) -> Response:
     view = service.overview(bank)
+    app = service.app_name(view.customer)
     message = NOTICES.get(notice or "")
+    if notice == "disconnected" and app != "QuickBooks":
+        message = f"{app} is disconnected: {app} gets no more of your transactions."
     if sent:
-        message = f"{sent} new transaction{'s' if sent != 1 else ''} sent to QuickBooks."
+        message = f"{sent} new transaction{'s' if sent != 1 else ''} sent to {app}."
     return pages.render(request, "bank.html", {"view": view, "notice": message, "base": BASE})
 
 
@@ -80,7 +83,7 @@ def publish(request: Request, bank: BankDep, pages: PagesDep, form: FormDep) -> 
     summary = service.publish(bank)
     if summary.failures or (summary.skipped_accounts and not summary.sent):
         view = service.overview(bank)
-        problems = summary.failures + [f"{name}: not linked in QuickBooks yet, nothing sent."
+        problems = summary.failures + [f"{name}: not linked in {service.app_name(view.customer)} yet, nothing sent."
                                        for name in summary.skipped_accounts]
         return pages.render(request, "bank.html", {"view": view, "problems": problems, "base": BASE,
                                                    "notice": f"{summary.sent} sent." if summary.sent else None},

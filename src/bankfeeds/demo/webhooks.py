@@ -112,9 +112,15 @@ def _apply(repo: DemoRepository, customer: DemoCustomer, event_type: str, payloa
 
 def _connection_message(event_type: str, connection: dict[str, Any]) -> str | None:
     """What the customer reads under the status: plain words, never the hub's error codes."""
+    xero = connection.get("integrationKey") == "gbol"
+    app = "Xero" if xero else "QuickBooks"
     if event_type in ("connection.connected", "connection.reconnected"):
+        if xero:
+            return "Xero has access: your transactions go to Xero as bank statements, ready to reconcile."
         return "QuickBooks signed in with your credentials and now downloads your transactions every day."
     if event_type == "connection.created":
+        if xero:
+            return "You started connecting. Finish in Xero, or click Connect to Xero for a fresh link."
         return ("You started connecting. Finish in QuickBooks with the credentials from our page, "
                 "or click Connect to QuickBooks for a fresh link.")
     if event_type == "connection.failed":
@@ -122,9 +128,9 @@ def _connection_message(event_type: str, connection: dict[str, Any]) -> str | No
         detail = ""
         if isinstance(errors, list) and errors and isinstance(errors[-1], dict):
             detail = str(errors[-1].get("errorMessage") or errors[-1].get("statusText") or "")
-        if "cancel" in detail.lower():
-            return "You cancelled connecting to QuickBooks. Nothing was shared. Connect again whenever you like."
-        return "Connecting to QuickBooks did not finish. Nothing was shared. Connect again to start over."
+        if "cancel" in detail.lower() or "denied" in detail.lower():
+            return f"You cancelled connecting to {app}. Nothing was shared. Connect again whenever you like."
+        return f"Connecting to {app} did not finish. Nothing was shared. Connect again to start over."
     return None
 
 
