@@ -58,7 +58,8 @@ if ! buildah "${STORAGE[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1;
   podman "${STORAGE[@]}" import --quiet "$tarball" "$BASE_IMAGE" >/dev/null
 fi
 
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+previous=$(buildah "${STORAGE[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE:$VERSION" 2>/dev/null || true)
 mounts=()
 [ -s "$PIP_CA" ] && mounts+=(-v "$PIP_CA:/run/hostca.crt:ro")
 # No --layers: with vfs storage (the only driver that works here) every cached layer is a full
@@ -67,6 +68,12 @@ mounts=()
 buildah "${STORAGE[@]}" bud --isolation chroot --quiet \
   --build-arg BASE="$BASE_IMAGE" --ignorefile deploy/containerignore "${mounts[@]}" \
   -f deploy/Containerfile -t "$IMAGE:$VERSION" -t "$IMAGE:latest" . >/dev/null
+
+# The image this build replaced, now untagged: remove it (vfs keeps full copies).
+current=$(buildah "${STORAGE[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE:$VERSION")
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  buildah "${STORAGE[@]}" rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 elapsed=$(( $(date +%s) - started ))
 sizes=$(buildah "${STORAGE[@]}" images --format '{{.Size}}' "$IMAGE:$VERSION")
