@@ -15,6 +15,9 @@ from bankfeeds.models.event import Event
 from bankfeeds.models.idempotency_key import IdempotencyKey
 from bankfeeds.models.link_otp import LinkOtp
 from bankfeeds.models.login_throttle import LoginThrottle
+from bankfeeds.models.operator import Operator
+from bankfeeds.models.operator_audit import OperatorAudit
+from bankfeeds.models.operator_session import OperatorSession
 from bankfeeds.models.push_operation import PushOperation
 from bankfeeds.models.sandbox_account import SandboxAccount
 from bankfeeds.models.sandbox_bank_login import SandboxBankLogin
@@ -61,6 +64,9 @@ __all__ = [
     "IdempotencyKey",
     "LinkOtp",
     "LoginThrottle",
+    "Operator",
+    "OperatorAudit",
+    "OperatorSession",
     "PushOperation",
     "SandboxAccount",
     "SandboxBankLogin",
