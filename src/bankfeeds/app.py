@@ -24,6 +24,7 @@ from bankfeeds.kit.clock import Clock, OffsetClock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
 from bankfeeds.kit.surfaces import SurfaceRegistry
+from bankfeeds.observability.middleware import ObservabilityMiddleware
 
 log = logging.getLogger("bankfeeds")
 
@@ -74,6 +75,8 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, database=database, settings=settings, clock=clock,
                        surfaces=surfaces)
     app.add_middleware(_BodyLimitMiddleware, max_bytes=settings.max_body_bytes, surfaces=surfaces)
+    # Outermost: the correlation id, the request's log line and the HTTP metrics see every answer.
+    app.add_middleware(ObservabilityMiddleware, surfaces=surfaces)
     return app
 
 
@@ -93,7 +96,8 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     # Each further surface renders errors in its own envelope and registers its prefix.
     for module_name in ("bankfeeds.idx.endpoints", "bankfeeds.link.endpoints",
                         "bankfeeds.sandbox.endpoints", "bankfeeds.xero_sandbox.endpoints",
-                        "bankfeeds.demo.endpoints"):
+                        "bankfeeds.demo.endpoints", "bankfeeds.observability.endpoints",
+                        "bankfeeds.console.endpoints"):
         importlib.import_module(module_name).mount(app, surfaces)
 
 
@@ -199,5 +203,9 @@ class _BodyLimitMiddleware:
 
 
 def asgi_app() -> Any:
-    """Factory for `uvicorn --factory bankfeeds.app:asgi_app`."""
-    return create_app()
+    """Factory for `uvicorn --factory bankfeeds.app:asgi_app`: logs configured, then the app."""
+    from bankfeeds.kit import logging as structured
+
+    settings = get_settings()
+    structured.configure(settings.log_format or ("text" if settings.environment == "development" else "json"))
+    return create_app(settings)

@@ -59,6 +59,7 @@ from bankfeeds.errors import BadRequest, NotFound, ServiceUnavailable, Validatio
 from bankfeeds.feed_health import service as feed_health
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
+from bankfeeds.observability import metrics
 from bankfeeds.platforms import PLATFORMS, write_rules
 from bankfeeds.platforms.base import Platform
 from bankfeeds.push_operations import service as push_operations
@@ -194,6 +195,9 @@ def write(
         account.modified_at = now
     # QuickBooks completes here (it pulls over IDX); Xero leaves it Pending for the worker's delivery.
     platform.accepted(session, clock, settings, company, op, account if stored else None, written_at=now)
+    if stored:
+        accepted = len(stored)
+        metrics.on_commit(session, lambda: metrics.TRANSACTIONS_ACCEPTED.labels(platform.key).inc(accepted))
     return op
 
 

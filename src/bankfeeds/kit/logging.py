@@ -72,7 +72,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
         out["correlationId"] = cid
     out.update(_bound.get() or {})
     for key, value in vars(record).items():
-        if key not in _STANDARD and key != "correlation_id" and not key.startswith("_"):
+        if key not in _STANDARD and key != "correlation_id" and not key.startswith("_") and value is not None:
             out[key] = value
     return scrub(out)
 
