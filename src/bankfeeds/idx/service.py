@@ -47,7 +47,7 @@ from bankfeeds.idx.schemas import (
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
 from bankfeeds.kit.security import same
-from bankfeeds.models import Company, Connection, Credential, SourceAccount
+from bankfeeds.models import Company, Connection, Credential, FeedPull, SourceAccount
 from bankfeeds.observability import metrics
 from bankfeeds.source_accounts import service as source_accounts
 
@@ -286,6 +286,8 @@ def list_transactions(
     kind = account_kind(account)
     results = [transaction_to_wire(t, account, kind) for t in rows]
     delivered = len(results)
+    # The pull's history (console charts, support): one row per transactions call.
+    session.add(FeedPull(source_account_id=account.id, pulled_at=now, transactions=delivered))
 
     def count() -> None:
         metrics.IDX_PULLS.labels("transactions").inc()

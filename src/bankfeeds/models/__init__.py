@@ -12,6 +12,7 @@ from bankfeeds.models.demo_transaction import DemoTransaction
 from bankfeeds.models.demo_webhook_endpoint import DemoWebhookEndpoint
 from bankfeeds.models.demo_webhook_message import DemoWebhookMessage
 from bankfeeds.models.event import Event
+from bankfeeds.models.feed_pull import FeedPull
 from bankfeeds.models.idempotency_key import IdempotencyKey
 from bankfeeds.models.link_otp import LinkOtp
 from bankfeeds.models.login_throttle import LoginThrottle
@@ -61,6 +62,7 @@ __all__ = [
     "DemoWebhookEndpoint",
     "DemoWebhookMessage",
     "Event",
+    "FeedPull",
     "IdempotencyKey",
     "LinkOtp",
     "LoginThrottle",

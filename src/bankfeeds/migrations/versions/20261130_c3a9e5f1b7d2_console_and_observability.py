@@ -1,4 +1,5 @@
-"""console and observability: operators, their sessions and audit log; events' correlation id
+"""console and observability: operators, their sessions and audit log; events' correlation id;
+feed pulls history; source accounts found by account number
 
 Revision ID: c3a9e5f1b7d2
 Revises: 7e0c5a1b9d42
@@ -58,9 +59,25 @@ def upgrade() -> None:
     op.create_index('ix_operator_audit_at', 'operator_audit', ['at'])
     with op.batch_alter_table('events') as batch:
         batch.add_column(sa.Column('correlation_id', sa.String(length=64), nullable=True))
+    op.create_table(
+        'feed_pulls',
+        sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+        sa.Column('source_account_id', sa.Uuid(), nullable=False),
+        sa.Column('pulled_at', bankfeeds.kit.types.UtcDateTime(), nullable=False),
+        sa.Column('transactions', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['source_account_id'], ['source_accounts.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('seq'),
+    )
+    op.create_index('ix_feed_pulls_account_pulled', 'feed_pulls', ['source_account_id', 'pulled_at'])
+    op.create_index('ix_feed_pulls_pulled_at', 'feed_pulls', ['pulled_at'])
+    op.create_index('ix_source_accounts_account_number', 'source_accounts', ['account_number'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_source_accounts_account_number', table_name='source_accounts')
+    op.drop_index('ix_feed_pulls_pulled_at', table_name='feed_pulls')
+    op.drop_index('ix_feed_pulls_account_pulled', table_name='feed_pulls')
+    op.drop_table('feed_pulls')
     with op.batch_alter_table('events') as batch:
         batch.drop_column('correlation_id')
     op.drop_index('ix_operator_audit_at', table_name='operator_audit')
