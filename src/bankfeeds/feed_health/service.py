@@ -145,7 +145,7 @@ def _last_error(repo: FeedHealthRepository, company: Company, account: SourceAcc
     return max(candidates, key=lambda e: e.date.timestamp() if e.date else 0.0)
 
 
-def _ctx(session: Session, clock: Clock, settings: Settings) -> _Ctx:
+def context(session: Session, clock: Clock, settings: Settings) -> _Ctx:
     return _Ctx(session, clock.now(), settings)
 
 
@@ -177,7 +177,7 @@ def for_connection(session: Session, clock: Clock, settings: Settings, company_i
     connection = next((c for c in repo.connections(company.id) if c.id == key), None)
     if connection is None:
         raise NotFound(f"Data connection {connection_id} not found")
-    return _connection_health(_ctx(session, clock, settings), company, connection, repo.accounts([connection.id]))
+    return _connection_health(context(session, clock, settings), company, connection, repo.accounts([connection.id]))
 
 
 def for_company(session: Session, clock: Clock, settings: Settings, company_id: str) -> CompanyFeedHealth:
@@ -189,7 +189,7 @@ def for_company_row(session: Session, clock: Clock, settings: Settings, company:
     repo = FeedHealthRepository(session)
     connections = repo.connections(company.id)
     accounts = repo.accounts([c.id for c in connections])
-    ctx = _ctx(session, clock, settings)
+    ctx = context(session, clock, settings)
     return CompanyFeedHealth(
         company_id=str(company.id), company_name=company.name,
         connections=[_connection_health(ctx, company, c, [a for a in accounts if a.connection_id == c.id])
