@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -35,3 +38,32 @@ def sign_in(client: TestClient, username: str, password: str) -> str:
     overview = client.get("/console")
     assert overview.status_code == 200
     return field(overview.text, "csrf_token")
+
+
+class Receiver:
+    """The bank's webhook endpoint, on 127.0.0.1: answers ``status``."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.received = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.received += 1
+                self.send_response(outer.status)
+                self.end_headers()
+                self.wfile.write(b"ok" if outer.status < 300 else b"down for maintenance")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -9,12 +9,9 @@ is refused the API keys. Screenshots go to test-results/console/.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -30,7 +27,7 @@ from bankfeeds.webhooks import service as webhooks
 from bankfeeds.webhooks.tasks import TASKS as WEBHOOK_TASKS
 from bankfeeds.worker.runner import Worker
 from tests.bank_transactions.helpers import post, txn, write_url
-from tests.console.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, make_operator
+from tests.console.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, Receiver, make_operator
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import make_company, make_connection, make_source_account
 
@@ -39,35 +36,6 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-
-
-class Receiver:
-    """The bank's webhook endpoint, on 127.0.0.1: answers ``status``."""
-
-    def __init__(self) -> None:
-        self.status = 500
-        self.received = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.received += 1
-                self.send_response(outer.status)
-                self.end_headers()
-                self.wfile.write(b"ok" if outer.status < 300 else b"down for maintenance")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -178,7 +178,7 @@ def test_xero_backlog_is_the_open_statements(client: TestClient, database: Datab
 
 
 def test_company_feed_health_and_unknown_ids(client: TestClient, database: Database, clock: FrozenClock) -> None:
-    company, connection, _ = make_linked_feed(database, clock, accounts=("acc-1", "acc-2"))
+    company, _, _ = make_linked_feed(database, clock, accounts=("acc-1", "acc-2"))
     body = client.get(f"/companies/{company.id}/feedHealth").json()
     assert body["companyName"] == "Acme Ltd"
     assert [a["sourceAccountId"] for a in body["connections"][0]["sourceAccounts"]] == ["acc-1", "acc-2"]
@@ -191,7 +191,7 @@ def test_company_feed_health_and_unknown_ids(client: TestClient, database: Datab
 
 
 def test_feed_health_needs_an_api_key(anon_client: TestClient, database: Database, clock: FrozenClock) -> None:
-    company, connection, _ = make_linked_feed(database, clock)
+    company, _, _ = make_linked_feed(database, clock)
     assert anon_client.get(f"/companies/{company.id}/feedHealth").status_code == 401
 
 

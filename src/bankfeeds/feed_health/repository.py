@@ -1,9 +1,10 @@
 """All SQL of feed health. Every query is bounded or runs on an index.
 
-* QuickBooks backlog: transactions written after the account's last IDX pull
-  (``modified_at > last_pulled_at``): a range on ``ix_bank_transactions_account_modified``.
+* QuickBooks backlog: transactions written since the account's last IDX pull
+  (``modified_at >= last_pulled_at``): a range on ``ix_bank_transactions_account_modified``.
   A pull reads a window of ``modified_at`` and stamps ``last_pulled_at`` with the time of the
-  pull, so anything written later cannot have been in it.
+  pull, so anything written later cannot have been in it (one written in the very same instant
+  is counted as waiting: support would rather see one too many than miss one).
 * Xero backlog: the account's open ``statement_deliveries`` (queued or sent) and their pushes'
   transaction counts.
 * The balance chain: the newest ``CHAIN_WINDOW`` transactions, newest first on the same index,
@@ -68,7 +69,7 @@ class FeedHealthRepository:
     def pull_backlog(self, account: SourceAccount) -> Backlog:
         where = [BankTransaction.source_account_id == account.id]
         if account.last_pulled_at is not None:
-            where.append(BankTransaction.modified_at > account.last_pulled_at)
+            where.append(BankTransaction.modified_at >= account.last_pulled_at)
         count, oldest = self.session.execute(
             select(func.count(), func.min(BankTransaction.modified_at)).where(*where)).one()
         return Backlog(int(count or 0), oldest)
@@ -128,7 +129,7 @@ class FeedHealthRepository:
     def backlog_by_platform(self, now: datetime) -> dict[str, tuple[int, datetime | None]]:
         """Transactions not yet pulled (QuickBooks) or delivered (Xero), and the oldest, per platform."""
         out: dict[str, tuple[int, datetime | None]] = {}
-        pulled = or_(SourceAccount.last_pulled_at.is_(None), BankTransaction.modified_at > SourceAccount.last_pulled_at)
+        pulled = or_(SourceAccount.last_pulled_at.is_(None), BankTransaction.modified_at >= SourceAccount.last_pulled_at)
         count, oldest = self.session.execute(
             select(func.count(BankTransaction.seq), func.min(BankTransaction.modified_at))
             .select_from(SourceAccount)

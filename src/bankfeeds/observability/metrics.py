@@ -66,7 +66,6 @@ def _count_flushed(session: Session, _flush_context: Any) -> None:
 
     deliveries: list[str] = []
     statements: list[tuple[str, int]] = []
-    op: object
     for obj in session.new:
         if isinstance(obj, WebhookAttempt):
             deliveries.append("success" if obj.success else "failure")
@@ -74,9 +73,11 @@ def _count_flushed(session: Session, _flush_context: Any) -> None:
         if isinstance(obj, StatementDelivery):
             history = inspect(obj).attrs.status.history
             if history.has_changes() and obj.status in ("delivered", "rejected"):
-                op = session.identity_map.get(inspect(PushOperation).identity_key_from_primary_key(
-                    (obj.push_operation_key,)))
-                n = op.transaction_count if isinstance(op, PushOperation) and obj.status == "delivered" else 0
+                n = 0
+                if obj.status == "delivered":
+                    with session.no_autoflush:
+                        op = session.get(PushOperation, obj.push_operation_key)
+                    n = op.transaction_count if op is not None else 0
                 statements.append((obj.status, n))
     if not deliveries and not statements:
         return
