@@ -129,7 +129,8 @@ class FeedHealthRepository:
     def backlog_by_platform(self, now: datetime) -> dict[str, tuple[int, datetime | None]]:
         """Transactions not yet pulled (QuickBooks) or delivered (Xero), and the oldest, per platform."""
         out: dict[str, tuple[int, datetime | None]] = {}
-        pulled = or_(SourceAccount.last_pulled_at.is_(None), BankTransaction.modified_at >= SourceAccount.last_pulled_at)
+        pulled = or_(SourceAccount.last_pulled_at.is_(None),
+                     BankTransaction.modified_at >= SourceAccount.last_pulled_at)
         count, oldest = self.session.execute(
             select(func.count(BankTransaction.seq), func.min(BankTransaction.modified_at))
             .select_from(SourceAccount)
