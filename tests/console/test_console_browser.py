@@ -195,6 +195,7 @@ def test_support_walks_the_console_in_chromium(
             assert response is not None and response.status == 403
             expect(page.locator("h1")).to_have_text("Not allowed")
             expect(page.locator("main")).to_contain_text("Only an administrator can do this.")
+            expect(page.locator("form.who")).to_contain_text("victor (viewer)")
             shot(page, "viewer-refused-mobile")
             context.close()
         finally:

@@ -40,6 +40,8 @@ def create(
         with _database().unit_of_work() as session:
             row = service.create_operator(session, SystemClock(), username, password, role)
             name, role_ = row.username, row.role
+            service.audit(session, SystemClock(), None, "operator_create", target=name, username="(command line)",
+                          role=role_)
     except BankfeedsError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
@@ -65,6 +67,7 @@ def disable(username: str) -> None:
         with _database().unit_of_work() as session:
             row = service.disable_operator(session, SystemClock(), username)
             name = row.username
+            service.audit(session, SystemClock(), None, "operator_disable", target=name, username="(command line)")
     except BankfeedsError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None

@@ -119,6 +119,21 @@ def _query_with(request: Request, code: str) -> str:
     return urlencode([*params, ("lang", code)])
 
 
+def _signed_in(request: Request) -> Any:
+    """Who is signed in, for the menu of an error page; None if nobody or the database is unreachable."""
+    from bankfeeds.console import service
+    from bankfeeds.kit.db import Database
+
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        with cast(Database, request.app.state.database).unit_of_work() as session:
+            return service.peek(session, request.app.state.clock, token)
+    except Exception:
+        return None
+
+
 def render_error(request: Request, exc: BankfeedsError) -> Response:
     """Errors under /console: not signed in goes to the sign-in page; anything else is a page."""
     if exc.status_code == 401:
@@ -127,9 +142,13 @@ def render_error(request: Request, exc: BankfeedsError) -> Response:
     t = translator(lang.code)
     titles = {403: t("Not allowed"), 404: t("Not found"), 429: t("Too many attempts")}
     message = t(exc.message) if exc.status_code < 500 else t("An unexpected error occurred.")
-    response = render(request, lang, "error.html", {
+    context: dict[str, Any] = {
         "status_code": exc.status_code, "title": titles.get(exc.status_code, t("Something went wrong")),
-        "message": message, "reference": correlation_id(request)}, status=exc.status_code)
+        "message": message, "reference": correlation_id(request)}
+    signed = _signed_in(request)
+    if signed is not None:
+        context.update(operator=signed.operator, csrf_token=signed.session.csrf)
+    response = render(request, lang, "error.html", context, status=exc.status_code)
     for key, value in exc.headers.items():
         response.headers[key] = value
     return response

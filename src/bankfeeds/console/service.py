@@ -171,6 +171,19 @@ def current(session: Session, clock: Clock, token: str | None) -> Signed:
     return Signed(operator, row)
 
 
+def peek(session: Session, clock: Clock, token: str | None) -> Signed | None:
+    """The signed-in operator of this cookie, if any, changing nothing (for error pages)."""
+    if not token or len(token) > 200:
+        return None
+    repo = ConsoleRepository(session)
+    row = repo.login_session(_session_id(token))
+    now = clock.now()
+    if row is None or row.expires_at <= now or row.last_seen_at + SESSION_IDLE <= now:
+        return None
+    operator = repo.operator(row.operator_id)
+    return None if operator is None or operator.disabled_at is not None else Signed(operator, row)
+
+
 def sign_out(session: Session, clock: Clock, signed: Signed, address: str) -> None:
     ConsoleRepository(session).end_session(signed.session.id)
     audit(session, clock, signed.operator, "sign_out", address=address)
