@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -135,14 +136,21 @@ def _last_error(repo: FeedHealthRepository, company: Company, account: SourceAcc
         candidates.append(LastError(source="push", date=failed.completed_at or failed.requested_at,
                                     message=failed.error_message))
     if isinstance(rejected, StatementDelivery) and rejected.last_error:
-        detail = rejected.last_error
-        message = str(detail.get("message") or detail.get("detail") or detail.get("title") or detail)[:500]
-        candidates.append(LastError(source="statement", date=rejected.created_at, message=message))
+        candidates.append(LastError(source="statement", date=rejected.created_at,
+                                    message=_statement_error(rejected.last_error)))
     if account.feed_error:
         candidates.append(LastError(source="mapping", date=account.modified_at, message=account.feed_error))
     if not candidates:
         return None
     return max(candidates, key=lambda e: e.date.timestamp() if e.date else 0.0)
+
+
+def _statement_error(detail: dict[str, Any]) -> str:
+    """Xero's reason in words: the first problem's detail (``{"errors": [...]}`` or one problem)."""
+    errors = detail.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else detail
+    text = first.get("detail") or first.get("message") or first.get("title") or first.get("type")
+    return f"Xero rejected the statement: {text}"[:500] if text else "Xero rejected the statement."
 
 
 def context(session: Session, clock: Clock, settings: Settings) -> _Ctx:
