@@ -105,6 +105,7 @@ def test_a_viewer_reads_but_is_refused_every_action(app: FastAPI, database: Data
         assert "API keys" not in c.get("/console").text.split("<main>")[0]
         refused = c.get("/console/api-keys")
         assert refused.status_code == 403 and "Only an administrator" in refused.text
+        assert c.get(f"/console/api-keys/{key.id}/revoke").status_code == 403
         r = c.post(f"/console/api-keys/{key.id}/revoke", data={"csrf_token": csrf})
         assert r.status_code == 403
         r = c.post("/console/api-keys", data={"csrf_token": csrf, "name": "sneaky"})
@@ -124,6 +125,8 @@ def test_an_admin_creates_and_revokes_api_keys_with_an_audit_trail(
         assert created.status_code == 200 and "copy it now" in created.text
         with database.unit_of_work() as session:
             key = session.scalars(select(ApiKey)).one()
+        confirm = c.get(f"/console/api-keys/{key.id}/revoke")
+        assert confirm.status_code == 200 and "cannot be undone" in confirm.text
         r = c.post(f"/console/api-keys/{key.id}/revoke", data={"csrf_token": csrf}, follow_redirects=False)
         assert r.status_code == 303
         assert c.post("/console/api-keys/not-a-key/revoke", data={"csrf_token": csrf}).status_code == 404

@@ -169,7 +169,10 @@ def test_support_walks_the_console_in_chromium(
                 # An admin revokes an API key.
                 page.get_by_role("link", name="API keys").click()
                 row = page.locator(f"tr[data-key='{old_key.id}']")
-                row.get_by_role("button", name="Revoke").click()
+                row.get_by_role("link", name="Revoke").click()
+                expect(page.locator("h1")).to_have_text("Revoke the key “old integration”?")
+                shot(page, "api-key-confirm")
+                page.locator("main").get_by_role("button", name="Revoke").click()
                 expect(page.locator(f"tr[data-key='{old_key.id}']")).to_contain_text("revoked")
                 shot(page, "api-key-revoked")
                 page.get_by_role("link", name="Audit log").click()

@@ -223,6 +223,17 @@ def create_api_key(request: Request, signed: SignedDep, session: SessionDep, clo
     return _page(request, lang, signed, "api_keys.html", keys=api_keys.list_keys(session), new_key=raw)
 
 
+@router.get("/api-keys/{keyId}/revoke")
+def confirm_revoke_api_key(request: Request, keyId: str, signed: SignedDep, session: SessionDep,
+                           lang: LanguageDep) -> Response:
+    """Revoking cannot be undone: say what stops working, then ask."""
+    service.require_admin(signed)
+    key = next((k for k in api_keys.list_keys(session) if str(k.id) == keyId), None)
+    if key is None:
+        raise NotFound("No API key was found with this ID.")
+    return _page(request, lang, signed, "revoke_key.html", key=key)
+
+
 @router.post("/api-keys/{keyId}/revoke")
 def revoke_api_key(request: Request, keyId: str, signed: SignedDep, session: SessionDep, clock: ClockDep,
                    csrf_token: CsrfField = None) -> Response:

@@ -116,6 +116,13 @@ FR: dict[str, str] = {
     "{n} h": "{n} h",
     "{n} min": "{n} min",
     "{n} transaction(s)": "{n} transaction(s)",
+    "Revoke an API key": "Révoquer une clé d'API",
+    "Revoke the key “{name}”?": "Révoquer la clé « {name} » ?",
+    "Every application using the key starting with {prefix} stops working at once. This cannot be undone.":
+        "Toute application qui utilise la clé commençant par {prefix} cesse de fonctionner aussitôt. "
+        "C'est irréversible.",
+    "Cancel": "Annuler",
+    "{n} waiting": "{n} en attente",
     # Statuses and roles shown as words
     "viewer": "lecture seule",
     "admin": "administrateur",
