@@ -142,6 +142,9 @@ def test_search_company_page_and_pushes_in_english_and_french(
         client: TestClient, app: FastAPI, database: Database, clock: FrozenClock) -> None:
     company, connection, _ = make_linked_feed(database, clock)
     post(client, write_url(company, connection), {"accountId": "acc-1", "transactions": [txn(1), txn(2)]})
+    # One refused: older than what the account already holds.
+    post(client, write_url(company, connection), {"accountId": "acc-1", "transactions": [
+        txn(9, date="2026-11-01T09:00:00", balance=30)]})
     make_operator(database, clock, "alice", "viewer", VIEWER_PASSWORD)
     with _console(app) as c:
         sign_in(c, "alice", VIEWER_PASSWORD)
@@ -154,4 +157,8 @@ def test_search_company_page_and_pushes_in_english_and_french(
         assert "Jours avant la déconnexion par QuickBooks" in fr.text and fr.headers["content-language"] == "fr"
         assert c.get("/console/companies/not-an-id").status_code == 404
         assert c.get("/console/pushes", params={"status": "Success"}).status_code == 200
+        failed = c.get("/console/pushes", params={"status": "Failed"})
+        assert "Push failed for bankTransactions" in failed.text and "t9: " in failed.text
+        assert "Payment 1" not in failed.text
+        assert "No push matches." in c.get("/console/pushes", params={"status": "TimedOut", "lang": "en"}).text
         assert c.get("/console/pushes", params={"days": "0"}).status_code in (400, 422)
