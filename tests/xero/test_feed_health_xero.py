@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -35,7 +36,9 @@ def _health(client: TestClient, f: XeroFeed) -> dict[str, Any]:
 
 
 def test_delivered_then_rejected_statements(client: TestClient, database: Database, clock: FrozenClock,
-                                            settings: Settings, lanes: Lanes) -> None:
+                                            settings: Settings, lanes: Lanes,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bankfeeds.worker")
     fed = linked_feed(database, clock, settings, lanes.http)
     delivered_before = _metric("bankfeeds_statements_total", outcome="delivered")
     rejected_before = _metric("bankfeeds_statements_total", outcome="rejected")
@@ -62,3 +65,6 @@ def test_delivered_then_rejected_statements(client: TestClient, database: Databa
     assert "statement_rejected" in refused["needsAttention"] and "push_failed" in refused["needsAttention"]
     assert refused["lastError"]["message"].startswith("Xero rejected the statement")
     assert _metric("bankfeeds_statements_total", outcome="rejected") == rejected_before + 1
+    settled = [r for r in caplog.records if getattr(r, "job", None) == "deliver_statements"]
+    assert [(r.outcome, r.connection_id) for r in settled] == [  # type: ignore[attr-defined]
+        ("delivered", str(fed.connection.id)), ("rejected", str(fed.connection.id))]

@@ -12,6 +12,7 @@ write is never counted.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,6 +26,8 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+
+log = logging.getLogger("bankfeeds.worker")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -61,11 +64,13 @@ def on_commit(session: Session, action: Callable[[], None]) -> None:
 
 
 def _count_flushed(session: Session, _flush_context: Any) -> None:
-    """Webhook attempts recorded and statements settled, counted when their transaction commits."""
+    """Webhook attempts recorded and statements settled, counted when their transaction commits
+    (and, for a statement, one log line: the Xero delivery lane's job line)."""
     from bankfeeds.models import PushOperation, StatementDelivery, WebhookAttempt
 
     deliveries: list[str] = []
     statements: list[tuple[str, int]] = []
+    settled: list[dict[str, Any]] = []
     for obj in session.new:
         if isinstance(obj, WebhookAttempt):
             deliveries.append("success" if obj.success else "failure")
@@ -79,6 +84,10 @@ def _count_flushed(session: Session, _flush_context: Any) -> None:
                         op = session.get(PushOperation, obj.push_operation_key)
                     n = op.transaction_count if op is not None else 0
                 statements.append((obj.status, n))
+                settled.append({"kind": "job", "job": "deliver_statements", "outcome": obj.status,
+                                "push_operation_key": str(obj.push_operation_key),
+                                "connection_id": str(obj.connection_id), "statement_id": obj.statement_id,
+                                "attempts": obj.attempts, "transactions": n or None})
     if not deliveries and not statements:
         return
 
@@ -89,6 +98,8 @@ def _count_flushed(session: Session, _flush_context: Any) -> None:
             STATEMENTS.labels(outcome).inc()
             if transactions:
                 TRANSACTIONS_DELIVERED.labels("gbol").inc(transactions)
+        for fields in settled:
+            log.info("statement %s", fields["outcome"], extra=fields)
 
     on_commit(session, count)
 
