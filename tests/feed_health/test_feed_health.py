@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -208,3 +208,18 @@ def test_the_extensions_are_described_in_the_served_openapi(app: FastAPI) -> Non
     for name in ("backlog", "daysUntilDisconnection", "lastPulledDate", "lastDeliveredDate", "balanceChain",
                  "lastPush", "lastError", "needsAttention"):
         assert name in props
+
+
+def test_the_chain_is_read_over_the_newest_500_only(client: TestClient, database: Database,
+                                                    clock: FrozenClock) -> None:
+    company, connection, _ = make_linked_feed(database, clock)
+    base = datetime(2026, 11, 20, 8, 0)
+    many = []
+    for i in range(1, 601):
+        # A gap at transaction 50 (the balance jumps by 5), older than the newest 500.
+        many.append(txn(i, date=(base + timedelta(minutes=i)).isoformat(),
+                        balance=Decimal(i * 10 + (5 if i >= 50 else 0))))
+    op = _push(client, company, connection, many)
+    assert [w["itemId"] for w in _chain_warnings(op)] == ["t50"]
+    chain = _account(_health(client, company, connection))["balanceChain"]
+    assert chain == {"checkedTransactions": 500, "intact": True, "firstBreak": None}

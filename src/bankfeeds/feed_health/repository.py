@@ -7,8 +7,8 @@
   is counted as waiting: support would rather see one too many than miss one).
 * Xero backlog: the account's open ``statement_deliveries`` (queued or sent) and their pushes'
   transaction counts.
-* The balance chain: the newest ``CHAIN_WINDOW`` transactions, newest first on the same index,
-  with the previous row's balance from a window function (LAG).
+* The balance chain: the newest ``CHAIN_WINDOW`` transactions, newest first on the same index
+  (compared in Python, in exact Decimals).
 """
 
 from __future__ import annotations
@@ -105,18 +105,17 @@ class FeedHealthRepository:
         return self.session.scalars(stmt.order_by(PushOperation.requested_at.desc()).limit(1)).first()
 
     def chain_rows(self, account: SourceAccount, window: int = CHAIN_WINDOW) -> list[Row[Any]]:
-        """The newest ``window`` transactions, oldest first, each with the previous one's values."""
+        """The newest ``window`` transactions, oldest first: a backward range on the index, then a sort
+        of at most ``window`` rows. The chain itself is compared in Python, in exact Decimals (SQLite
+        keeps amounts as text, so arithmetic in SQL would not be exact on both databases)."""
         newest = (select(BankTransaction.seq, BankTransaction.transaction_id, BankTransaction.amount,
                          BankTransaction.balance, BankTransaction.modified_at)
                   .where(BankTransaction.source_account_id == account.id)
                   .order_by(BankTransaction.modified_at.desc(), BankTransaction.seq.desc())
                   .limit(window).subquery())
-        order = (newest.c.modified_at, newest.c.seq)
         return list(self.session.execute(
-            select(newest.c.transaction_id, newest.c.amount, newest.c.balance,
-                   func.lag(newest.c.transaction_id).over(order_by=order).label("prev_id"),
-                   func.lag(newest.c.balance).over(order_by=order).label("prev_balance"))
-            .order_by(*order)))
+            select(newest.c.transaction_id, newest.c.amount, newest.c.balance)
+            .order_by(newest.c.modified_at, newest.c.seq)))
 
     def newest_link(self, account: SourceAccount) -> Any:
         return self.session.execute(
