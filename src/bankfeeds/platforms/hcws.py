@@ -11,12 +11,12 @@ from bankfeeds.platforms.base import Platform
 from bankfeeds.push_operations import service as push_operations
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from sqlalchemy.orm import Session
 
     from bankfeeds.config import Settings
     from bankfeeds.kit.clock import Clock
+    from datetime import datetime
+
     from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
 
 
