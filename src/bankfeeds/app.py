@@ -27,6 +27,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
 from bankfeeds.kit.inputs import InputPolicy
 from bankfeeds.kit.surfaces import SurfaceRegistry
+from bankfeeds.observability.middleware import ObservabilityMiddleware
 
 log = logging.getLogger("bankfeeds")
 
@@ -89,6 +90,8 @@ def create_app(
         # Only these proxies may say who the client is (throttling counts per address).
         trusted = [h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()]
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    # Outermost: the correlation id, the request's log line and the HTTP metrics see every answer.
+    app.add_middleware(ObservabilityMiddleware, surfaces=surfaces)
     return app
 
 
@@ -121,7 +124,8 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     # Each further surface renders errors in its own envelope and registers its prefix.
     for module_name in ("bankfeeds.idx.endpoints", "bankfeeds.link.endpoints",
                         "bankfeeds.sandbox.endpoints", "bankfeeds.xero_sandbox.endpoints",
-                        "bankfeeds.demo.endpoints", "bankfeeds.landing.endpoints"):
+                        "bankfeeds.demo.endpoints", "bankfeeds.landing.endpoints",
+                        "bankfeeds.observability.endpoints", "bankfeeds.console.endpoints"):
         importlib.import_module(module_name).mount(app, surfaces)
 
 
@@ -263,10 +267,11 @@ class _ErrorGuard:
             await response(scope, receive, send)
 
 
-# The API documentation page loads Swagger UI from its CDN and starts it with an inline script.
+# The API documentation page loads Swagger UI from the package (/docs/assets) and starts it with
+# an inline script.
 _DOCS_CSP = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https:; "
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -326,5 +331,9 @@ class _HeadAsGet:
 
 
 def asgi_app() -> Any:
-    """Factory for `uvicorn --factory bankfeeds.app:asgi_app`."""
-    return create_app()
+    """Factory for `uvicorn --factory bankfeeds.app:asgi_app`: logs configured, then the app."""
+    from bankfeeds.kit import logging as structured
+
+    settings = get_settings()
+    structured.configure(settings.log_format or ("text" if settings.environment == "development" else "json"))
+    return create_app(settings)

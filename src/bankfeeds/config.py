@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     max_connections: int | None = Field(default=None, ge=1)
     # Run the background worker inside `bankfeeds serve`.
     run_worker: bool = True
+    # Log lines: "json" (one object per line) or "text"; default json, text in development.
+    log_format: Literal["json", "text"] | None = None
     worker_poll_seconds: float = 1.0
     # Xero (``gbol``): the bank's Xero app and Xero's endpoints (the built-in sandbox in `make run`).
     # The OAuth redirect URI is fixed: {public_url}/link/xero/callback.

@@ -18,6 +18,7 @@ RESOURCE_MODULES = (
     "bankfeeds.bank_transactions.endpoints",
     "bankfeeds.push_operations.endpoints",
     "bankfeeds.webhooks.endpoints",
+    "bankfeeds.feed_health.endpoints",  # extensions
 )
 
 

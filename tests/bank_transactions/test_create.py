@@ -25,7 +25,8 @@ from tests.fixtures.factories import make_linked_feed
 
 def test_quickbooks_write_succeeds_in_the_request(client: TestClient, database: Database, clock: FrozenClock) -> None:
     company, connection, [account] = make_linked_feed(database, clock)
-    op = write(client, company, connection, [txn(1), txn(2), txn(3, balance=Decimal("42.5"))])
+    # Balances that follow each other (20 + 22.5): a break in the chain would be a warning.
+    op = write(client, company, connection, [txn(1), txn(2), txn(3, amount=Decimal("22.5"), balance=Decimal("42.5"))])
 
     assert op["status"] == "Success" and op["statusCode"] == 200
     assert op["companyId"] == str(company.id) and op["dataConnectionKey"] == str(connection.id)

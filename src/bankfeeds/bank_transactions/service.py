@@ -56,8 +56,10 @@ from bankfeeds.companies import service as companies
 from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
 from bankfeeds.errors import BadRequest, NotFound, ServiceUnavailable, ValidationItem
+from bankfeeds.feed_health import service as feed_health
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
+from bankfeeds.observability import metrics
 from bankfeeds.platforms import PLATFORMS, write_rules
 from bankfeeds.platforms.base import Platform
 from bankfeeds.push_operations import service as push_operations
@@ -159,6 +161,8 @@ def write(
     # Only a transaction dated before the account's newest can break the newest-date rule, and only
     # if it is new rather than a repeat: decided by the insert, undone (savepoint) if so.
     suspects = write_rules.older_than_newest(txns, verdict.new, newest)
+    # Feed health: where the balance chain stood before this push (see the warning below).
+    chain_start = feed_health.chain_start(session, account)
     savepoint = session.begin_nested() if suspects else None
     try:
         inserted = repo.insert_new(account.id, op.key, now, new)
@@ -175,8 +179,12 @@ def write(
         savepoint.commit()
 
     repeats = [i for i in verdict.new if txns[i].id not in inserted]
-    push_operations.set_findings(op, [], verdict.warnings + write_rules.already_written(txns, repeats))
     stored = [t for t in new if t.id in inserted]
+    # Feed health: a push whose balances do not follow the account's chain (a gap, a duplicate at the
+    # bank's side, two transactions swapped) is accepted with a warning, never refused.
+    chain_warnings = feed_health.push_chain_warnings(
+        chain_start, [(t.id, t.amount, t.balance) for t in stored if t.id is not None and t.amount is not None])
+    push_operations.set_findings(op, [], verdict.warnings + write_rules.already_written(txns, repeats) + chain_warnings)
     op.transaction_count = len(stored)
     if stored:
         last = stored[-1]
@@ -187,6 +195,9 @@ def write(
         account.modified_at = now
     # QuickBooks completes here (it pulls over IDX); Xero leaves it Pending for the worker's delivery.
     platform.accepted(session, clock, settings, company, op, account if stored else None, written_at=now)
+    if stored:
+        accepted = len(stored)
+        metrics.on_commit(session, lambda: metrics.TRANSACTIONS_ACCEPTED.labels(platform.key).inc(accepted))
     return op
 
 

@@ -13,6 +13,7 @@ for _name, _module in (
     ("worker", "bankfeeds.cli.worker"),
     ("db", "bankfeeds.cli.db"),
     ("api-keys", "bankfeeds.cli.api_keys"),
+    ("operators", "bankfeeds.cli.operators"),
     ("webhooks", "bankfeeds.cli.webhooks"),
     ("publish", "bankfeeds.cli.publish"),
     ("sandbox", "bankfeeds.cli.sandbox"),

@@ -6,6 +6,7 @@ from types import FrameType
 import typer
 
 from bankfeeds.config import get_settings
+from bankfeeds.kit import logging as structured
 from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
@@ -20,6 +21,7 @@ def command(once: bool = typer.Option(False, help="Run until nothing is due, the
     delivery reads BANKFEEDS_WEBHOOKS_CONCURRENCY, _TIMEOUT_SECONDS, _LEASE_SECONDS, _GRACE_SECONDS.
     """
     settings = get_settings()
+    structured.configure(settings.log_format or ("text" if settings.environment == "development" else "json"))
     migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds)
     worker = Worker(Database(settings.database_url), settings, SystemClock())
     if once:

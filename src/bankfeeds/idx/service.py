@@ -49,7 +49,8 @@ from bankfeeds.kit import inputs
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
 from bankfeeds.kit.security import same
-from bankfeeds.models import Company, Connection, Credential, SourceAccount
+from bankfeeds.models import Company, Connection, Credential, FeedPull, SourceAccount
+from bankfeeds.observability import metrics
 from bankfeeds.source_accounts import service as source_accounts
 
 CONNECTED = "connected"
@@ -269,6 +270,7 @@ def list_accounts(
     caller = _caller(session, clock, settings, principal)
     rows, total = IdxRepository(session).accounts(caller.connection.id, page.offset, page.page_size)
     results = [account_to_wire(a) for a in rows]
+    metrics.on_commit(session, lambda: metrics.IDX_PULLS.labels("accounts").inc())
     return _envelope(results, page, total)
 
 
@@ -291,6 +293,15 @@ def list_transactions(
     rows, total = repo.transactions(account.id, span.start, span.end, page.offset, page.page_size)
     kind = account_kind(account)
     results = [transaction_to_wire(t, account, kind) for t in rows]
+    delivered = len(results)
+    # The pull's history (console charts, support): one row per transactions call.
+    session.add(FeedPull(source_account_id=account.id, pulled_at=now, transactions=delivered))
+
+    def count() -> None:
+        metrics.IDX_PULLS.labels("transactions").inc()
+        metrics.TRANSACTIONS_DELIVERED.labels(caller.connection.platform_key).inc(delivered)
+
+    metrics.on_commit(session, count)
     return _envelope(results, page, total)
 
 

@@ -13,10 +13,14 @@ from bankfeeds.models.demo_transaction import DemoTransaction
 from bankfeeds.models.demo_webhook_endpoint import DemoWebhookEndpoint
 from bankfeeds.models.demo_webhook_message import DemoWebhookMessage
 from bankfeeds.models.event import Event
+from bankfeeds.models.feed_pull import FeedPull
 from bankfeeds.models.idempotency_key import IdempotencyKey
 from bankfeeds.models.link_otp import LinkOtp
 from bankfeeds.models.link_session import LinkSessionRecord
 from bankfeeds.models.login_throttle import LoginThrottle
+from bankfeeds.models.operator import Operator
+from bankfeeds.models.operator_audit import OperatorAudit
+from bankfeeds.models.operator_session import OperatorSession
 from bankfeeds.models.push_operation import PushOperation
 from bankfeeds.models.sandbox_account import SandboxAccount
 from bankfeeds.models.sandbox_bank_login import SandboxBankLogin
@@ -61,10 +65,14 @@ __all__ = [
     "DemoWebhookEndpoint",
     "DemoWebhookMessage",
     "Event",
+    "FeedPull",
     "IdempotencyKey",
     "LinkOtp",
     "LinkSessionRecord",
     "LoginThrottle",
+    "Operator",
+    "OperatorAudit",
+    "OperatorSession",
     "PushOperation",
     "SandboxAccount",
     "SandboxBankLogin",

@@ -32,3 +32,5 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     # Set once the event has been fanned out into webhook messages.
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    # The correlationId of the request (or job) that caused it, so logs tie the two together.
+    correlation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

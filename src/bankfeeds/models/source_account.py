@@ -23,6 +23,8 @@ class SourceAccount(Base):
         UniqueConstraint("connection_id", "account_id", name="uq_source_accounts_account"),
         # The disconnection task looks for connected accounts nobody pulled for a while.
         Index("ix_source_accounts_status", "status"),
+        # Support finds a customer's feed by its account number (console search).
+        Index("ix_source_accounts_account_number", "account_number"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -56,6 +56,7 @@ class Job:
     signing_secrets: tuple[str, ...]
     body: str
     trigger: str
+    correlation_id: str | None = None
 
     def __repr__(self) -> str:  # never show the secrets
         return f"Job({self.message_id} -> {self.url})"
@@ -214,6 +215,7 @@ class Deliverer:
                         signing_secrets=tuple(service.signing_secrets(self.settings, c.consumer, now)),
                         body=jsonutil.dumps(c.body),
                         trigger=c.message.trigger,
+                        correlation_id=c.correlation_id,
                     )
                     for c in claimed
                 ]
@@ -234,6 +236,10 @@ class Deliverer:
             job, outcome = result.job, result.outcome
             if job.message_id not in existing:
                 continue  # its consumer was deleted meanwhile
+            log.info("webhook attempt %s", "succeeded" if outcome.success else "failed", extra={
+                "correlation_id": job.correlation_id, "kind": "job", "job": "deliver_webhook_messages",
+                "message_id": job.message_id, "consumer_id": str(job.consumer_id), "trigger": job.trigger,
+                "status": outcome.status_code, "duration_ms": outcome.latency_ms, "error": outcome.error})
             repo.add_attempt(
                 WebhookAttempt(
                     message_id=job.message_id, consumer_id=job.consumer_id, attempted_at=result.attempted_at,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Company, Event
@@ -72,6 +73,7 @@ def record(
         company_tags=dict(company.tags or {}) if company is not None else {},
         body=body,
         created_at=now,
+        correlation_id=structured_logging.correlation_id(),
     )
     session.add(event)
     signals.mark(session, EVENTS_TOPIC)

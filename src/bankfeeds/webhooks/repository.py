@@ -21,6 +21,8 @@ class Claimed:
     message: WebhookMessage
     consumer: WebhookConsumer
     body: dict[str, Any]
+    # The correlationId of the request that caused the event (for the delivery's log line).
+    correlation_id: str | None = None
 
 
 class WebhookRepository:
@@ -186,7 +188,7 @@ class WebhookRepository:
         SQLite: the write transaction (BEGIN IMMEDIATE) already serialises claims.
         """
         stmt = (
-            select(WebhookMessage, WebhookConsumer, Event.body)
+            select(WebhookMessage, WebhookConsumer, Event.body, Event.correlation_id)
             .join(WebhookConsumer, WebhookConsumer.id == WebhookMessage.consumer_id)
             .join(Event, Event.id == WebhookMessage.event_id)
             .where(
@@ -202,10 +204,10 @@ class WebhookRepository:
             # inserting attempts takes through their foreign key.
             stmt = stmt.with_for_update(skip_locked=True, key_share=True, of=WebhookMessage)
         claimed = []
-        for message, consumer, body in self.session.execute(stmt).all():
+        for message, consumer, body, correlation in self.session.execute(stmt).all():
             message.locked_by = worker
             message.locked_until = until
-            claimed.append(Claimed(message, consumer, body))
+            claimed.append(Claimed(message, consumer, body, correlation))
         self.session.flush()
         return claimed
 

@@ -6,6 +6,7 @@ and its ``whsec_`` secret), ``find_by_url`` and ``secret_of`` (the secret of an 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,6 +26,8 @@ from bankfeeds.webhooks.events import EVENT_TYPES, MESSAGES_TOPIC
 from bankfeeds.webhooks.repository import WebhookRepository
 from bankfeeds.webhooks.schemas import AttemptOut, MessageOut, WebhookConsumerOut, WebhookConsumerPrototype
 from bankfeeds.worker import signals
+
+log = logging.getLogger("bankfeeds.webhooks")
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 128
@@ -351,6 +354,12 @@ def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
     ]
     repo.add_messages(messages)
     repo.mark_dispatched(events, now)
+    for e in events:
+        log.info("webhook event dispatched", extra={
+            "correlation_id": e.correlation_id, "kind": "job", "job": "dispatch_webhook_events",
+            "event_id": str(e.id), "event_type": e.event_type,
+            "company_id": str(e.company_id) if e.company_id else None,
+            "messages": sum(1 for m in messages if m.event_id == e.id)})
     if messages:
         signals.mark(session, MESSAGES_TOPIC)
     return len(events)

@@ -28,8 +28,10 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
+from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.observability import metrics
 from bankfeeds.worker import signals
 
 log = logging.getLogger("bankfeeds.worker")
@@ -101,11 +103,19 @@ class FunctionLane:
         self.name = getattr(task, "__name__", repr(task))
 
     def run_once(self) -> int:
-        try:
-            return self.task(self.ctx)
-        except Exception:
-            log.exception("worker task %s failed; it will run again", self.name)
-            return 0
+        started = time.perf_counter()
+        with structured_logging.context():
+            try:
+                done = self.task(self.ctx)
+            except Exception:
+                log.exception("worker task %s failed; it will run again", self.name)
+                return 0
+            if done:
+                metrics.JOBS.labels(self.name).inc(done)
+                log.info("job %s handled %d item(s)", self.name, done, extra={
+                    "kind": "job", "job": self.name, "items": done,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+            return done
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
         poll = float(getattr(self.task, "poll_seconds", self.ctx.settings.worker_poll_seconds))
