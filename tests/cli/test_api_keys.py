@@ -9,11 +9,11 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from tests.fixtures.app import basic
+from tests.fixtures.app import TEST_PROCESS_ENV, basic
 
 
 def bankfeeds(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BANKFEEDS_DATABASE_URL": db_url, "BANKFEEDS_ENVIRONMENT": "test",
+    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": db_url,
            "BANKFEEDS_SECRET_KEY": "cli-test-secret", "BANKFEEDS_IDX_PARTNER_KEY": "cli-test-partner-key"}
     return subprocess.run(
         [sys.executable, "-m", "bankfeeds", *args], env=env, capture_output=True, text=True, timeout=60

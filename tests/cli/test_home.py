@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.app import basic, free_port
+from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -26,7 +26,7 @@ UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("BANKFEEDS_DATABASE_URL", "BANKFEEDS_HOME")}
-    return {**env, "BANKFEEDS_ENVIRONMENT": "test", **extra}
+    return {**env, **TEST_PROCESS_ENV, **extra}
 
 
 def bankfeeds(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Operator, OperatorAudit
+from tests.fixtures.app import TEST_PROCESS_ENV
 
 
 def bankfeeds(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BANKFEEDS_DATABASE_URL": db_url, "BANKFEEDS_ENVIRONMENT": "test"}
+    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": db_url, }
     return subprocess.run([sys.executable, "-m", "bankfeeds", *args], env=env, input=stdin, capture_output=True,
                           text=True, timeout=60)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.app import free_port
+from tests.fixtures.app import TEST_PROCESS_ENV, free_port
 from tests.fixtures.database import drop_pg_database, fresh_database_url
 
 BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
@@ -54,7 +54,7 @@ def _healthy(url: str) -> bool:
 def test_slow_header_flood_is_cut_off_and_others_are_served(serve_db: str, tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "BANKFEEDS_DATABASE_URL": serve_db, "BANKFEEDS_ENVIRONMENT": "test",
+    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": serve_db,
            "BANKFEEDS_SECRET_KEY": "serve-limits-secret", "BANKFEEDS_IDX_PARTNER_KEY": "serve-limits-partner",
            "BANKFEEDS_RUN_WORKER": "false", "BANKFEEDS_HEADER_TIMEOUT_SECONDS": "1"}
     log = (tmp_path / "serve.log").open("wb")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.fixtures.app import TEST_PROCESS_ENV
 from tests.fixtures.database import create_pg_database, drop_pg_database
 
 BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
@@ -30,12 +31,13 @@ def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
         finally:
             drop_pg_database(name)
     else:
-        yield f"sqlite:///{tmp_path / f'empty-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        path = tmp_path / f"empty-{uuid.uuid4().hex[:8]}.sqlite3"
+        path.touch()  # there, but never migrated (as an empty PostgreSQL database is)
+        yield f"sqlite:///{path}"
 
 
 def process_env(url: str, **settings: str) -> dict[str, str]:
-    env = {**os.environ, "BANKFEEDS_DATABASE_URL": url, "BANKFEEDS_SECRET_KEY": SECRET_KEY,
-           "BANKFEEDS_ENVIRONMENT": "test", "BANKFEEDS_WORKER_POLL_SECONDS": "0.5"}
+    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": url, "BANKFEEDS_SECRET_KEY": SECRET_KEY, "BANKFEEDS_WORKER_POLL_SECONDS": "0.5"}
     env.update({f"BANKFEEDS_{k.upper()}": v for k, v in settings.items()})
     return env
 

@@ -31,7 +31,7 @@ from bankfeeds.idempotency import service
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import BankTransaction, IdempotencyKey
-from tests.fixtures.app import basic, free_port
+from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port
 from tests.fixtures.database import drop_pg_database, fresh_database_url
 from tests.fixtures.factories import make_linked_feed
 
@@ -53,7 +53,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self.env = {**os.environ, "BANKFEEDS_DATABASE_URL": db_url, "BANKFEEDS_ENVIRONMENT": "test",
+        self.env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": db_url,
                     "BANKFEEDS_SECRET_KEY": "crash-test-secret", "BANKFEEDS_IDX_PARTNER_KEY": "crash-partner",
                     "BANKFEEDS_RUN_WORKER": "false"}
         self.proc: subprocess.Popen[bytes] | None = None

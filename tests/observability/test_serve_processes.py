@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bankfeeds.kit.db import Database
 from tests.console.helpers import Receiver
-from tests.fixtures.app import basic, free_port
+from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[str]) -> None:
@@ -36,7 +36,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[str]) -> None:
 def test_two_processes_one_metrics_view_and_json_logs(db_url: str, database: Database, tmp_path: Path) -> None:
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()
-    env = {**os.environ, "BANKFEEDS_DATABASE_URL": db_url, "BANKFEEDS_ENVIRONMENT": "test",
+    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": db_url,
            "BANKFEEDS_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
            "BANKFEEDS_WORKER_POLL_SECONDS": "0.2"}
     created = subprocess.run([sys.executable, "-m", "bankfeeds", "api-keys", "create", "--name", "obs"], env=env,

@@ -29,7 +29,7 @@ from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Event, WebhookMessage
 from bankfeeds.webhooks import service as webhooks
-from tests.fixtures.app import basic, free_port, make_settings
+from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port, make_settings
 from tests.fixtures.database import drop_pg_database, fresh_database_url
 from tests.webhooks.receiver import Received, Receiver
 
@@ -97,8 +97,7 @@ def test_two_servers_two_workers_a_worker_killed_midway(pg_url: str, tmp_path: P
             _, receiver.secret = webhooks.add(
                 s, SystemClock(), settings, receiver.url, ["company.created", "connection.created"]
             )
-        base_env = {**os.environ, "BANKFEEDS_DATABASE_URL": pg_url, "BANKFEEDS_SECRET_KEY": SECRET_KEY,
-                    "BANKFEEDS_ENVIRONMENT": "test", "BANKFEEDS_WORKER_POLL_SECONDS": "0.5",
+        base_env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": pg_url, "BANKFEEDS_SECRET_KEY": SECRET_KEY, "BANKFEEDS_WORKER_POLL_SECONDS": "0.5",
                     "BANKFEEDS_IDX_PARTNER_KEY": "processes-partner-key",
                     "BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true"}
         try:

@@ -42,7 +42,7 @@ from bankfeeds.models import (
     XeroSandboxUser,
 )
 from bankfeeds.xero_sandbox.seed import DEMO_EMAIL
-from tests.fixtures.app import basic, free_port, make_settings
+from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port, make_settings
 from tests.fixtures.database import drop_pg_database, fresh_database_url
 from tests.xero.helpers import feed, link, txns
 
@@ -132,9 +132,8 @@ def test_300_pushes_to_30_feeds_in_10_organisations_with_a_worker_killed(
     sandbox_port = free_port()
     sandbox = f"http://127.0.0.1:{sandbox_port}/sandbox/xero"
     env = {
-        **os.environ,
-        "BANKFEEDS_DATABASE_URL": hub_url, "BANKFEEDS_SECRET_KEY": SECRET_KEY, "BANKFEEDS_PUBLIC_URL": public,
-        "BANKFEEDS_ENVIRONMENT": "test", "BANKFEEDS_RUN_WORKER": "false",
+        **os.environ, **TEST_PROCESS_ENV,
+        "BANKFEEDS_DATABASE_URL": hub_url, "BANKFEEDS_SECRET_KEY": SECRET_KEY, "BANKFEEDS_PUBLIC_URL": public, "BANKFEEDS_RUN_WORKER": "false",
         "BANKFEEDS_XERO_CLIENT_ID": CLIENT_ID, "BANKFEEDS_XERO_CLIENT_SECRET": CLIENT_SECRET,
         "BANKFEEDS_XERO_AUTHORIZE_URL": f"{sandbox}/identity/connect/authorize",
         "BANKFEEDS_XERO_TOKEN_URL": f"{sandbox}/identity/connect/token",

@@ -173,13 +173,14 @@ def _summary(console: Console, result: Result) -> None:
         if len(items) == 1:
             one = items[0]
             where = f"{one['file']}:{one['line']}" if one.get("file") else account
+            # One line per cause, never wrapped: it is read by people and grepped by scripts.
             console.print(f"[red]failed:[/] {where} {one.get('date', '')} {one.get('amount', '')} "
-                          f"id {one.get('id')}: {message}")
+                          f"id {one.get('id')}: {message}", soft_wrap=True)
         else:
             lines = sorted({f"{i['file']}:{i['line']}" for i in items if i.get("file")})
             shown = ", ".join(lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
             console.print(f"[red]failed:[/] {len(items)} transactions for account {account}"
-                          f"{' (' + shown + ')' if shown else ''}: {message}")
+                          f"{' (' + shown + ')' if shown else ''}: {message}", soft_wrap=True)
     if len(causes) > 20:
         console.print(f"... and {len(causes) - 20} more causes of failure (use --json for every transaction)")
     if result.fatal:

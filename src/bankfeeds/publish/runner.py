@@ -447,8 +447,9 @@ class Publisher:
                     item = batch[index].id if index < len(batch) else item
                 if item in by_id:
                     specific[item] = str(e.get("message"))
-                else:
-                    message = f"{message}: {e.get('message')}" if e.get("message") else message
+                elif e.get("message") and str(e.get("message")) not in message:
+                    # An account-wide reason the operation's own message does not already say.
+                    message = f"{message}: {e.get('message')}"
         for x in batch:
             files[x.file].failed += 1
             if x.id in specific or not specific:
