@@ -19,9 +19,6 @@ from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection
 from bankfeeds.source_accounts.service import resolve
 
-# Codat's example error when the target already has a feed from another source account.
-FEED_EXISTS = "A feed connection already exists to this account"
-
 
 def _resolve(database: Database, company_id: str, connection_id: str) -> tuple[Company, Connection]:
     with database.unit_of_work() as session:
