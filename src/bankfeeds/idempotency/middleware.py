@@ -25,6 +25,7 @@ from bankfeeds.idempotency import service
 from bankfeeds.kit import locks
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.kit.http import replaying
 from bankfeeds.kit.surfaces import SurfaceRegistry
 from bankfeeds.models import ApiKey
 
@@ -76,7 +77,7 @@ class IdempotencyMiddleware:
             return
         if found is None:
             # Not a valid API key: the route answers 401 itself, and nothing is kept.
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         api_key, outcome, owner_lock = found
         # The route's own authentication reuses this instead of asking the database again.
@@ -84,7 +85,7 @@ class IdempotencyMiddleware:
         if isinstance(outcome, service.Reserved):
             assert owner_lock is not None
             try:
-                await self._run(scope, _replaying(body, receive), send, outcome.row_id)
+                await self._run(scope, replaying(body, receive), send, outcome.row_id)
             finally:
                 await run_in_threadpool(owner_lock.release)
             return
@@ -245,16 +246,3 @@ async def _read_body(receive: Receive) -> bytes | None:
             chunks.extend(message.get("body", b""))
             if not message.get("more_body", False):
                 return bytes(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -111,3 +111,17 @@ def optional_json_body(model: type[M]) -> Any:
 
     dependency.__name__ = f"optional_json_body_{model.__name__}"
     return dependency
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read ``body`` to the app once, then the real one's messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

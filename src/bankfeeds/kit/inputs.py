@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bankfeeds.errors import BadRequest, BankfeedsError, NotFound, ValidationItem
+from bankfeeds.kit.http import replaying
 
 MAX_DEPTH = 32
 # No text field of any surface needs more (each field has its own, smaller limit on top).
@@ -241,22 +242,9 @@ class InputPolicy:
             except InputRefused as exc:
                 await self._refuse(scope, receive, send, exc)
                 return
-            receive = _replaying(bytes(body), receive)
+            receive = replaying(bytes(body), receive)
         await self.app(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: BankfeedsError) -> None:
         response = self.render(Request(scope), exc)
         await response(scope, receive, send)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
