@@ -28,7 +28,7 @@ from bankfeeds.webhooks.tasks import TASKS as WEBHOOK_TASKS
 from bankfeeds.worker.runner import Worker
 from tests.bank_transactions.helpers import post, txn, write_url
 from tests.console.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, Receiver, make_operator
-from tests.fixtures.app import LiveServer
+from tests.fixtures.app import LiveServer, make_settings
 from tests.fixtures.factories import make_company, make_connection, make_source_account
 
 pytestmark = pytest.mark.browser
@@ -52,6 +52,12 @@ def shots(request: pytest.FixtureRequest) -> Path:
     for old in folder.glob("*.png"):
         old.unlink()
     return folder
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Webhooks go to a receiver on 127.0.0.1: private targets allowed (issue 9 refuses them by default)."""
+    return make_settings(db_url, webhooks_allow_private_targets=True)
 
 
 def test_support_walks_the_console_in_chromium(

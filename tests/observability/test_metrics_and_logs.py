@@ -23,11 +23,17 @@ from bankfeeds.models import PushOperation, StatementDelivery
 from bankfeeds.webhooks.tasks import TASKS as WEBHOOK_TASKS
 from bankfeeds.worker.runner import Worker
 from tests.console.helpers import Receiver
-from tests.fixtures.app import LiveServer, basic
+from tests.fixtures.app import LiveServer, basic, make_settings
 from tests.fixtures.factories import make_company, make_connection, make_linked_feed, make_source_account
 from tests.idx.helpers import IDX, PARTNER_KEY, credentials_path, idx_headers
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Webhooks go to a receiver on 127.0.0.1: private targets allowed (issue 9 refuses them by default)."""
+    return make_settings(db_url, webhooks_allow_private_targets=True)
 
 
 def scrape(url: str) -> Samples:

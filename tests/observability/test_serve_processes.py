@@ -38,7 +38,7 @@ def test_two_processes_one_metrics_view_and_json_logs(db_url: str, database: Dat
     multiproc.mkdir()
     env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": db_url,
            "BANKFEEDS_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-           "BANKFEEDS_WORKER_POLL_SECONDS": "0.2"}
+           "BANKFEEDS_WORKER_POLL_SECONDS": "0.2", "BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true"}
     created = subprocess.run([sys.executable, "-m", "bankfeeds", "api-keys", "create", "--name", "obs"], env=env,
                              capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stderr

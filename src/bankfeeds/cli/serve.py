@@ -18,6 +18,5 @@ def command(
     uvicorn.run(
         "bankfeeds.app:asgi_app", factory=True, host=host, port=port, workers=workers,
         log_level="info", access_log=False,
-        **serving.uvicorn_options(header_timeout=settings.header_timeout_seconds,
-                                  max_connections=settings.max_connections),
+        **serving.uvicorn_options(max_connections=settings.max_connections),
     )

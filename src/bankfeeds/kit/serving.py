@@ -26,9 +26,17 @@ KEEP_ALIVE_SECONDS = 5
 
 
 class HeaderTimeoutProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's headers."""
+    """uvicorn's h11 protocol with a deadline for each request's headers.
 
-    header_timeout: float = 10.0
+    The deadline is read from ``BANKFEEDS_HEADER_TIMEOUT_SECONDS`` (the process's settings), so the
+    class itself is plain and importable: ``serve --workers N`` hands it to each worker process.
+    """
+
+    @property
+    def header_timeout(self) -> float:
+        from bankfeeds.config import get_settings
+
+        return float(get_settings().header_timeout_seconds)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -77,13 +85,12 @@ def raise_open_file_limit() -> int:
     return int(soft) if soft != resource.RLIM_INFINITY else 65536
 
 
-def uvicorn_options(*, header_timeout: float, max_connections: int | None) -> dict[str, Any]:
+def uvicorn_options(*, max_connections: int | None) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` (see the module)."""
     fds = raise_open_file_limit()
     cap = max_connections if max_connections is not None else max(32, fds - RESERVED_FDS)
-    protocol = type("BankfeedsH11Protocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
     return {
-        "http": protocol,
+        "http": HeaderTimeoutProtocol,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "limit_concurrency": cap,
