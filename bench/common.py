@@ -18,12 +18,12 @@ PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@1
 def fresh_database(
     kind: str, tmp: Path | None = None, *, label: str = "bench", required: bool = False
 ) -> Iterator[str | None]:
-    """A migrated database, removed afterwards: a SQLite file (under ``tmp`` if given) or a
+    """A database migrated in demo mode (benches use the sandboxes), removed afterwards: a SQLite file (under ``tmp`` if given) or a
     throwaway PostgreSQL database. Yields None when PostgreSQL is unreachable, unless ``required``."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix=f"{label}-") as own:
             url = f"sqlite:///{Path(tmp or own) / f'{label}-{uuid.uuid4().hex[:8]}.sqlite3'}"
-            migrate.upgrade(url)
+            migrate.upgrade(url, demo=True)
             yield url
         return
     import psycopg
@@ -40,7 +40,7 @@ def fresh_database(
         return
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        migrate.upgrade(url)
+        migrate.upgrade(url, demo=True)
         yield url
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

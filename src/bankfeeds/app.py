@@ -42,10 +42,12 @@ def create_app(
     settings = settings or get_settings()
     # Demo mode runs on a clock the sandbox and the demo bank can move forward.
     database = database or Database(settings.database_url)
-    if clock is None:
-        from bankfeeds.demo.clock import persistent_clock
+    if clock is None and settings.demo:
+        from bankfeeds.demo.clock import persistent_clock  # its table exists in demo mode only
 
-        clock = persistent_clock(database) if settings.demo else SystemClock()
+        clock = persistent_clock(database)
+    elif clock is None:
+        clock = SystemClock()
     start_worker = settings.run_worker if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -111,7 +113,7 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
         try:
             with app.state.database.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-                found = migrate.status_of(conn)
+                found = migrate.status_of(conn, demo=app.state.settings.demo)
         except (DBAPIError, OSError) as exc:
             log.warning("not ready: database unreachable (%s)", type(exc).__name__)
             return surfaces.render(request, errors.ServiceUnavailable("Not ready: the database is unreachable."))

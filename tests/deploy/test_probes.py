@@ -44,7 +44,7 @@ def test_pending_migration_is_not_ready_until_upgraded(db_kind: str, tmp_path: P
         assert_not_ready(r.json(), "never migrated")
         assert "bankfeeds db upgrade" in r.json()["error"]
 
-        migrate.upgrade(url)
+        migrate.upgrade(url, demo=False)
         assert client.get("/readyz").status_code == 200
 
         # Stamped back behind this release (as after restoring an old backup): not ready again.
@@ -53,7 +53,7 @@ def test_pending_migration_is_not_ready_until_upgraded(db_kind: str, tmp_path: P
             conn.execute(text("DELETE FROM alembic_version"))
         r = client.get("/readyz")
         assert r.status_code == 503
-        assert_not_ready(r.json(), "this release needs " + ", ".join(sorted(migrate.heads())))
+        assert_not_ready(r.json(), "this release needs " + ", ".join(sorted(migrate.heads(demo=False))))
         # Migrated by a newer release (a rolling upgrade under way): still ready, old pods keep serving.
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('ffffffffffff')"))

@@ -24,7 +24,7 @@ from tests.sandbox.live_hub import Hub, checking
 
 def test_standalone_sandbox_links_a_feed_on_a_hub_over_http(hub: Hub, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sandbox.sqlite3'}"
-    migrate.upgrade(url)
+    migrate.upgrade(url, demo=True)  # the sandbox's own database
     database = Database(url)
     clock = FrozenClock(hub.clock.now())
     directory = Directory([Institution("Test Bank", idx_url_for(hub.url), hub.settings.idx_partner_key)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -150,3 +152,30 @@ def test_stop_lets_the_current_pass_finish(database: Database, slow_poll: Settin
     assert inside.wait(10)
     worker.stop()
     assert finished.is_set()
+
+
+DEMO_PACKAGES = ("bankfeeds.sandbox", "bankfeeds.xero_sandbox", "bankfeeds.demo")
+
+
+def test_a_production_worker_neither_imports_nor_runs_the_demo_surfaces_tasks(db_url: str) -> None:
+    """Outside demo mode the demo surfaces' tables do not exist (their migration branch is not applied)."""
+    probe = f"""
+import sys
+from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.db import Database
+from bankfeeds.worker.runner import Worker
+from tests.fixtures.app import make_settings
+for demo in (False, True):
+    worker = Worker(Database({db_url!r}), make_settings({db_url!r}, demo=demo), SystemClock())
+    print(demo, sorted(t.__name__ for t in worker.tasks))
+    print(demo, sorted(m for m in sys.modules if m.startswith({DEMO_PACKAGES!r})))
+    worker.close()
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    production_tasks, production_modules, demo_tasks, demo_modules = done.stdout.splitlines()
+    assert production_tasks.startswith("False [") and "time_out_pending" in production_tasks
+    assert "sandbox_daily_pull" not in production_tasks
+    assert production_modules == "False []"  # not even imported
+    assert "sandbox_daily_pull" in demo_tasks and "time_out_pending" in demo_tasks
+    assert "bankfeeds.sandbox.tasks" in demo_modules

@@ -32,5 +32,5 @@ def open_database(*, create: bool) -> Database:
         raise typer.Exit(1)
     # Migrates under the lock, or (BANKFEEDS_MIGRATE_ON_START=false) waits for the migration job.
     migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds,
-                     announce=False)
+                     demo=settings.demo, announce=False)
     return Database(settings.database_url)

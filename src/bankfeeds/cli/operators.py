@@ -20,7 +20,7 @@ app = typer.Typer(help="Operators of the console (/console): create, list, disab
 
 def _database() -> Database:
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database_url, demo=settings.demo)
     return Database(settings.database_url)
 
 

@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("BANKFEEDS_PUBLIC_URL", f"http://{args.host}:{args.port}")
     get_settings.cache_clear()
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    # Demo mode (unless BANKFEEDS_DEMO=false was set): the demo branch's tables too.
+    migrate.upgrade(settings.database_url, demo=settings.demo)
     console = Console(soft_wrap=True)
     clock = SystemClock()
     database = Database(settings.database_url)
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         created = None if existing else api_keys.create(session, clock, "quickstart")[1]
         if not os.environ.get("BANKFEEDS_DEMO_API_KEY"):
             os.environ["BANKFEEDS_DEMO_API_KEY"] = demo_bank_key(session, clock)
-        seed_demo_data(session, clock, DemoBankConfig().customer_name)
+        if settings.demo:
+            seed_demo_data(session, clock, DemoBankConfig().customer_name)
     database.dispose()
 
     base = settings.public_url.rstrip("/")

@@ -37,7 +37,7 @@ def qbo(
         raise typer.BadParameter("--hub-url must start with http:// or https://")
     if not institution.strip():
         raise typer.BadParameter("--institution must not be empty")
-    migrate.upgrade(database_url)
+    migrate.upgrade(database_url, demo=True)  # the sandbox's own database: its tables are the demo branch's
     clock: Clock = OffsetClock() if demo else SystemClock()
     database = Database(database_url)
     directory = Directory([Institution(institution.strip(), idx_url_for(hub_url), partner_key)])
@@ -82,7 +82,7 @@ def xero(
             raise typer.BadParameter("--redirect-uri must start with http:// or https://")
     if not client_id.strip() or not client_secret:
         raise typer.BadParameter("--client-id and --client-secret must not be empty")
-    migrate.upgrade(database_url)
+    migrate.upgrade(database_url, demo=True)  # the sandbox's own database: its tables are the demo branch's
     clock: Clock = OffsetClock() if demo else SystemClock()
     database = Database(database_url)
     xs = XeroSandbox(database=database, clock=clock, secret_key=get_settings().secret_key, demo=demo,

@@ -14,7 +14,8 @@ def command(
 ) -> None:
     """Migrate the database (or wait for it, see BANKFEEDS_MIGRATE_ON_START), then serve every surface."""
     settings = get_settings()
-    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds)
+    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds,
+                     demo=settings.demo)
     uvicorn.run(
         "bankfeeds.app:asgi_app", factory=True, host=host, port=port, workers=workers,
         log_level="info", access_log=False,

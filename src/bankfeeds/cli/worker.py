@@ -22,7 +22,8 @@ def command(once: bool = typer.Option(False, help="Run until nothing is due, the
     """
     settings = get_settings()
     structured.configure(settings.log_format or ("text" if settings.environment == "development" else "json"))
-    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds)
+    migrate.on_start(settings.database_url, settings.migrate_on_start, settings.migrate_wait_seconds,
+                     demo=settings.demo)
     worker = Worker(Database(settings.database_url), settings, SystemClock())
     if once:
         try:

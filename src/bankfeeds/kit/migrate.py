@@ -8,6 +8,11 @@ the schema at head and does nothing.
 ``status`` tells where a database stands against this release's migrations without changing it,
 for ``/readyz`` and for processes told not to migrate (``BANKFEEDS_MIGRATE_ON_START=false``),
 which ``wait_for_head`` instead.
+
+Two lines of revisions share one versions folder: the hub's chain, which every database gets, and
+the ``demo`` branch (label ``DEMO_BRANCH``), which holds the tables of the demo surfaces and is
+applied only in demo mode. So every function here takes the mode (``demo``): in production mode a
+database is "at head" at the hub's heads, and never gets the demo tables.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
@@ -32,6 +41,9 @@ from bankfeeds.kit.db import make_engine
 
 # The advisory lock's key: the first 8 bytes of "bankfeeds" as a signed 64-bit integer.
 ADVISORY_LOCK_KEY = int.from_bytes(b"bankfeed", "big", signed=True)
+
+# The branch label of the demo surfaces' revisions (QuickBooks sandbox, Xero sandbox, demo bank).
+DEMO_BRANCH = "demo"
 
 
 def alembic_config(url: str) -> Config:
@@ -63,8 +75,13 @@ def _names(revisions: frozenset[str]) -> str:
     return ", ".join(sorted(revisions)) or "empty"
 
 
-def upgrade(url: str, revision: str = "head") -> Upgrade:
-    """Apply migrations up to ``revision``, under the migration lock."""
+def upgrade(url: str, revision: str | None = None, *, demo: bool) -> Upgrade:
+    """Apply migrations, under the migration lock: up to this mode's heads (the hub's chain; in
+    demo mode the demo branch too), or up to ``revision`` when given (as ``alembic upgrade`` would).
+
+    In demo mode the demo branch goes first: on a database migrated before the demo tables left the
+    hub's chain, it adopts them (with the demo's data) before the hub's revision that would drop them.
+    """
     cfg = alembic_config(url)
     engine = make_engine(url)
     try:
@@ -74,7 +91,13 @@ def upgrade(url: str, revision: str = "head") -> Upgrade:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
             before = frozenset(MigrationContext.configure(conn).get_current_heads())
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            if revision is not None:
+                command.upgrade(cfg, revision)
+            else:
+                if demo:
+                    command.upgrade(cfg, f"{DEMO_BRANCH}@heads")
+                for head in sorted(heads(demo=False)):
+                    command.upgrade(cfg, head)
             after = frozenset(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
@@ -105,15 +128,21 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def heads() -> frozenset[str]:
-    """The head revisions this release's migrations end at."""
-    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+@lru_cache(maxsize=2)
+def heads(*, demo: bool) -> frozenset[str]:
+    """The head revisions a database of this release reaches: the hub's chain, and in demo mode the demo branch's."""
+    script = _script()
+    return frozenset(head for head in script.get_heads()
+                     if demo or DEMO_BRANCH not in script.get_revision(head).branch_labels)
 
 
 @lru_cache(maxsize=1)
 def _known_revisions() -> frozenset[str]:
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return frozenset(rev.revision for rev in script.walk_revisions())
+    return frozenset(rev.revision for rev in _script().walk_revisions())
 
 
 @dataclass(frozen=True)
@@ -128,25 +157,28 @@ class Status:
 
     @property
     def at_head(self) -> bool:
-        """Ready to serve: every migration of this release applied (or a newer release's)."""
-        return self.current == self.heads or self.ahead
+        """Ready to serve: every migration of this release applied (or a newer release's).
+
+        A database with the demo branch applied is at head in production mode too (its hub heads
+        are applied; the demo tables are merely unused)."""
+        return self.heads <= self.current or self.ahead
 
     def describe(self) -> str:
         current = ", ".join(sorted(self.current)) or "empty (never migrated)"
         return f"the database schema is at {current}; this release needs {', '.join(sorted(self.heads))}"
 
 
-def status_of(conn: Connection) -> Status:
-    """Where the database on ``conn`` stands; reads only."""
+def status_of(conn: Connection, *, demo: bool) -> Status:
+    """Where the database on ``conn`` stands against this mode's heads; reads only."""
     current = frozenset(MigrationContext.configure(conn).get_current_heads())
-    return Status(current=current, heads=heads())
+    return Status(current=current, heads=heads(demo=demo))
 
 
-def status(url: str) -> Status:
+def status(url: str, *, demo: bool) -> Status:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return status_of(conn)
+            return status_of(conn, demo=demo)
     finally:
         engine.dispose()
 
@@ -155,7 +187,7 @@ class SchemaNotReady(RuntimeError):
     """The schema did not reach head in time (or the database could not be reached)."""
 
 
-def wait_for_head(url: str, timeout_seconds: float, *, poll_seconds: float = 1.0) -> Status:
+def wait_for_head(url: str, timeout_seconds: float, *, demo: bool, poll_seconds: float = 1.0) -> Status:
     """Wait, without migrating, until another process (``bankfeeds db upgrade``) has migrated.
 
     Says once, on stderr, what it waits for; raises SchemaNotReady after ``timeout_seconds``.
@@ -163,7 +195,7 @@ def wait_for_head(url: str, timeout_seconds: float, *, poll_seconds: float = 1.0
     deadline = time.monotonic() + timeout_seconds
     announced = False
     while True:
-        found, problem = _probe(url)
+        found, problem = _probe(url, demo=demo)
         if found is not None and found.at_head:
             if announced:
                 _say(f"{found.describe()}: starting")
@@ -180,37 +212,59 @@ def wait_for_head(url: str, timeout_seconds: float, *, poll_seconds: float = 1.0
         time.sleep(poll_seconds)
 
 
-def _probe(url: str) -> tuple[Status | None, str]:
+def _probe(url: str, *, demo: bool) -> tuple[Status | None, str]:
     try:
-        found = status(url)
+        found = status(url, demo=demo)
     except (DBAPIError, OSError) as exc:  # the database may still be starting
         return None, f"the database is not reachable ({type(exc).__name__})"
     return found, found.describe()
 
 
-def check(url: str) -> None:
-    """Raise if the models and the migrations disagree (``alembic check``)."""
+def check(url: str, *, demo: bool) -> None:
+    """Raise CommandError if the models and the migrations disagree (``alembic check``) on a
+    database at this mode's heads. In production mode the demo tables are left out of the comparison
+    (``env.py``'s ``include_object``): the database must not have them, and the models' are not asked for.
+    """
     cfg = alembic_config(url)
-    command.check(cfg)
+    cfg.attributes["tables"] = "all" if demo else "hub"
+    script = ScriptDirectory.from_config(cfg)
+    diffs: list[Any] = []
+
+    def compare(_revision: Any, context: MigrationContext) -> list[Any]:
+        found = Status(current=frozenset(context.get_current_heads()), heads=heads(demo=demo))
+        if not found.at_head or found.ahead:
+            raise CommandError(f"{found.describe()}: migrate it to this release's heads first")
+        diffs.extend(compare_metadata(context, context.opts["target_metadata"]))
+        return []
+
+    with EnvironmentContext(cfg, script, fn=compare):
+        script.run_env()
+    if diffs:
+        raise CommandError(f"New upgrade operations detected: {diffs}")
 
 
-def revision(url: str, message: str) -> None:
-    command.revision(alembic_config(url), message=message, autogenerate=True)
+def revision(url: str, message: str, *, demo: bool = False) -> None:
+    """Autogenerate a new revision on the hub's chain, or (``demo=True``) on the demo branch, each
+    seeing only its own tables. ``url`` is a database at every head (migrated in demo mode)."""
+    cfg = alembic_config(url)
+    cfg.attributes["tables"] = "demo" if demo else "hub"
+    (head,) = heads(demo=demo) - heads(demo=False) if demo else heads(demo=False)
+    command.revision(cfg, message=message, autogenerate=True, head=head)
 
 
-def on_start(url: str, migrate_on_start: bool, wait_seconds: float, *, announce: bool = True) -> None:
+def on_start(url: str, migrate_on_start: bool, wait_seconds: float, *, demo: bool, announce: bool = True) -> None:
     """What `serve` and `worker` do first: migrate under the lock, or wait for head and exit if it never comes.
 
     Says on stderr which it did (logging is not configured yet at this point of start-up); with
     ``announce=False`` (one-shot CLI commands) only a migration that changed something is told.
     """
     if migrate_on_start:
-        result = upgrade(url)
+        result = upgrade(url, demo=demo)
         if announce or result.migrated:
             _say(result.summary())
         return
     try:
-        wait_for_head(url, wait_seconds)
+        wait_for_head(url, wait_seconds, demo=demo)
     except SchemaNotReady as exc:
         raise SystemExit(f"bankfeeds: {exc}") from None
 

@@ -51,7 +51,20 @@ from bankfeeds.models.xero_sandbox_statement_line import XeroSandboxStatementLin
 from bankfeeds.models.xero_sandbox_token import XeroSandboxToken
 from bankfeeds.models.xero_sandbox_user import XeroSandboxUser
 
+# The demo surfaces' tables (QuickBooks sandbox, Xero sandbox, demo bank). Their revisions live on
+# the migrations' "demo" branch, applied only in demo mode: a production database never has them.
+DEMO_MODELS: tuple[type[Base], ...] = (
+    DemoAccount, DemoClock, DemoCustomer, DemoTransaction, DemoWebhookEndpoint, DemoWebhookMessage,
+    SandboxAccount, SandboxBankLogin, SandboxBankTransaction, SandboxCompany, SandboxFeed,
+    XeroSandboxAccount, XeroSandboxAuthCode, XeroSandboxCall, XeroSandboxClient, XeroSandboxConnection,
+    XeroSandboxFeedConnection, XeroSandboxGrant, XeroSandboxIdempotencyKey, XeroSandboxMembership,
+    XeroSandboxOrganisation, XeroSandboxStatement, XeroSandboxStatementLine, XeroSandboxToken, XeroSandboxUser,
+)
+DEMO_TABLES: frozenset[str] = frozenset(model.__tablename__ for model in DEMO_MODELS)
+
 __all__ = [
+    "DEMO_MODELS",
+    "DEMO_TABLES",
     "ApiKey",
     "BankTransaction",
     "Base",

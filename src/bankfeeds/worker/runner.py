@@ -80,16 +80,23 @@ def session_task(fn: Callable[[Session, TaskContext], int]) -> Task:
     return task
 
 
-def default_tasks() -> list[Task | LaneTask]:
+# The modules whose ``TASKS`` the worker runs. The demo surfaces' (the QuickBooks sandbox's daily pull;
+# the Xero sandbox and the demo bank have none yet) run in demo mode only: elsewhere their tables
+# do not exist (they are on the migrations' demo branch), so they are not even imported.
+HUB_TASK_MODULES = (
+    "bankfeeds.push_operations.tasks",
+    "bankfeeds.source_accounts.tasks",
+    "bankfeeds.webhooks.tasks",
+    "bankfeeds.platforms.gbol.tasks",
+    "bankfeeds.idempotency.tasks",
+)
+DEMO_TASK_MODULES = ("bankfeeds.sandbox.tasks",)
+
+
+def default_tasks(*, demo: bool = False) -> list[Task | LaneTask]:
+    """The hub's tasks, and in demo mode the demo surfaces' too."""
     tasks: list[Task | LaneTask] = []
-    for module_name in (
-        "bankfeeds.push_operations.tasks",
-        "bankfeeds.source_accounts.tasks",
-        "bankfeeds.webhooks.tasks",
-        "bankfeeds.platforms.gbol.tasks",
-        "bankfeeds.sandbox.tasks",
-        "bankfeeds.idempotency.tasks",
-    ):
+    for module_name in HUB_TASK_MODULES + (DEMO_TASK_MODULES if demo else ()):
         tasks.extend(importlib.import_module(module_name).TASKS)
     return tasks
 
@@ -137,7 +144,7 @@ class Worker:
         tasks: list[Task | LaneTask] | None = None,
     ) -> None:
         self.ctx = TaskContext(database, settings, clock)
-        self.tasks = default_tasks() if tasks is None else tasks
+        self.tasks = default_tasks(demo=settings.demo) if tasks is None else tasks
         self.lanes: list[Lane] = [
             t.open(self.ctx) if isinstance(t, LaneTask) else FunctionLane(t, self.ctx) for t in self.tasks
         ]
