@@ -60,6 +60,10 @@ def test_the_demo_tables_are_the_demo_surfaces_by_name() -> None:
     """DEMO_TABLES (what env.py leaves out of the hub's check) is every sandbox, Xero sandbox and demo table."""
     assert {t for t in Base.metadata.tables if t.startswith(DEMO_PREFIXES)} == DEMO_TABLES
     assert len(DEMO_TABLES) == 25
+    # The hub's tables exist without the demo branch: none of them may reference a demo table.
+    for name, hub_table in Base.metadata.tables.items():
+        if name not in DEMO_TABLES:
+            assert not {fk.column.table.name for fk in hub_table.foreign_keys} & DEMO_TABLES, name
 
 
 def test_production_mode_migrates_the_hub_only(db_kind: str, tmp_path: Path) -> None:
