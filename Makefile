@@ -45,7 +45,7 @@ lint: install ## ruff
 typecheck: install ## mypy (strict)
 	$(VENV)/bin/mypy
 
-migrate: install ## Apply migrations to $$BANKFEEDS_DATABASE_URL
+migrate: install ## Apply migrations to $$BANKFEEDS_DATABASE_URL (the demo surfaces' tables only with BANKFEEDS_DEMO=true)
 	$(BANKFEEDS) db upgrade
 
 check-migrations: install ## alembic check on SQLite and PostgreSQL: models and migrations agree

@@ -155,6 +155,8 @@ def test_image_scaled_out_smoke_journey(pg_url: str, tmp_path: Path) -> None:
         job = box.run(["bankfeeds", "db", "upgrade"])
         assert job.returncode == 0, job.stderr
         assert "migrated the database schema from empty to" in job.stdout
+        # Production mode: the hub's chain only, none of the demo surfaces' tables (their own branch).
+        assert _demo_tables(pg_url) == []
         for url, proc, log in servers:
             wait_ready(url, proc, log, timeout=120)
         wait_for_line(worker_log, ": starting", worker)
@@ -259,3 +261,13 @@ def _connections(url: str) -> int:
                            "AND pid <> pg_backend_pid()").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _demo_tables(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND "
+                            "(tablename LIKE 'sandbox\\_%' OR tablename LIKE 'xero\\_sandbox\\_%' "
+                            "OR tablename LIKE 'demo\\_%') ORDER BY tablename").fetchall()
+    return [str(r[0]) for r in rows]
