@@ -92,6 +92,19 @@ def test_production_mode_migrates_the_hub_only(db_kind: str, tmp_path: Path) -> 
         assert demo_tables_in(url) == DEMO_TABLES
 
 
+def test_the_production_check_reports_a_demo_table_left_behind(db_kind: str, tmp_path: Path) -> None:
+    with empty_database(db_kind, tmp_path) as url:
+        migrate.upgrade(url, demo=False)
+        db = Database(url)
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("CREATE TABLE demo_clock (id INTEGER PRIMARY KEY)"))
+        finally:
+            db.dispose()
+        with pytest.raises(Exception, match=r"remove_table.*demo_clock"):
+            migrate.check(url, demo=False)
+
+
 def test_demo_mode_migrates_both_heads(db_kind: str, tmp_path: Path) -> None:
     with empty_database(db_kind, tmp_path) as url:
         result = migrate.upgrade(url, demo=True)

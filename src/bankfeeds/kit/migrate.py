@@ -222,8 +222,9 @@ def _probe(url: str, *, demo: bool) -> tuple[Status | None, str]:
 
 def check(url: str, *, demo: bool) -> None:
     """Raise CommandError if the models and the migrations disagree (``alembic check``) on a
-    database at this mode's heads. In production mode the demo tables are left out of the comparison
-    (``env.py``'s ``include_object``): the database must not have them, and the models' are not asked for.
+    database at this mode's heads. In production mode the models' demo tables are left out of the
+    comparison (``env.py``'s ``include_object``), and a demo table in the database is a difference
+    unless the database has the demo branch applied.
     """
     cfg = alembic_config(url)
     cfg.attributes["tables"] = "all" if demo else "hub"

@@ -3,24 +3,53 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
+from alembic.util import CommandError
+from sqlalchemy import MetaData
 
 from bankfeeds.kit.db import Base, make_engine
+from bankfeeds.kit.migrate import DEMO_BRANCH
 from bankfeeds.models import DEMO_TABLES  # importing the models registers every table on the metadata
 
 config = context.config
-target_metadata = Base.metadata
+# Which tables autogenerate and ``kit/migrate.check`` compare: "all" (the default), "hub" (the hub's
+# chain's) or "demo" (the demo branch's).
+TABLES = config.attributes.get("tables", "all")
+# Whether the database being compared has the demo branch applied (set in _run).
+_demo_branch_applied = False
+
+
+def _target_metadata() -> MetaData:
+    """The models' tables that ``TABLES`` names."""
+    if TABLES == "all":
+        return Base.metadata
+    selected = MetaData()
+    for name, table in Base.metadata.tables.items():
+        if (name in DEMO_TABLES) == (TABLES == "demo"):
+            table.to_metadata(selected)
+    return selected
+
+
+target_metadata = _target_metadata()
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Which tables autogenerate and ``kit/migrate.check`` compare (``config.attributes["tables"]``):
-    "all" (the default), "hub" (the hub's chain: no demo table) or "demo" (the demo branch's only)."""
-    tables = config.attributes.get("tables", "all")
-    if tables == "all":
+    """The database's tables that ``TABLES`` names. With "hub", a demo table in the database is left
+    out where the demo branch is applied; elsewhere (a production database) it counts, as a table
+    that should not be there."""
+    if TABLES == "all":
         return True
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-    if table is None:
-        return True
-    return (table in DEMO_TABLES) == (tables == "demo")
+    if table is None or table not in DEMO_TABLES:
+        return TABLES != "demo"
+    return TABLES == "demo" or not _demo_branch_applied
+
+
+def _demo_branch_in(heads: tuple[str, ...]) -> bool:
+    script = context.script
+    try:
+        return any(DEMO_BRANCH in script.get_revision(head).branch_labels for head in heads)
+    except CommandError:  # a revision of a newer release
+        return False
 
 
 def run_migrations_online() -> None:
@@ -42,6 +71,8 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         compare_type=True,
         include_object=include_object,
     )
+    global _demo_branch_applied
+    _demo_branch_applied = _demo_branch_in(context.get_context().get_current_heads())
     with context.begin_transaction():
         context.run_migrations()
 
