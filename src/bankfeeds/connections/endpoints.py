@@ -7,15 +7,19 @@ from fastapi import APIRouter, Depends, Response
 
 from bankfeeds.companies import service as companies
 from bankfeeds.connections import service
-from bankfeeds.connections.schemas import ConnectionCreate, ConnectionUnlink
+from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, Connections, ConnectionUnlink
 from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
+from bankfeeds.public_api import MALFORMED_QUERY, codat
 
 router = APIRouter(tags=["Connections"])
+ONE_CONNECTION = ("The company already has a bank-feeds connection (a company has one), or a request with this "
+                  "Idempotency-Key is still in progress.")
 
 
-@router.get("/companies/{companyId}/connections", operation_id="list-connections")
+@router.get("/companies/{companyId}/connections", operation_id="list-connections",
+            responses=codat(200, Connections, 400, 404, notes={400: MALFORMED_QUERY}))
 def list_connections(
     companyId: uuid.UUID,
     session: SessionDep,
@@ -29,7 +33,8 @@ def list_connections(
     return JSONResponse(envelope(f"/companies/{companyId}/connections", params, results, total))
 
 
-@router.post("/companies/{companyId}/connections", operation_id="create-connection")
+@router.post("/companies/{companyId}/connections", operation_id="create-connection",
+             responses=codat(200, ConnectionOut, 400, 404, 409, method="POST", notes={409: ONE_CONNECTION}))
 def create_connection(
     companyId: uuid.UUID,
     body: Annotated[ConnectionCreate, Depends(optional_json_body(ConnectionCreate))],
@@ -42,7 +47,8 @@ def create_connection(
     return JSONResponse(wire(service.to_wire(settings, connection, otp)))
 
 
-@router.get("/companies/{companyId}/connections/{connectionId}", operation_id="get-connection")
+@router.get("/companies/{companyId}/connections/{connectionId}", operation_id="get-connection",
+            responses=codat(200, ConnectionOut, 404))
 def get_connection(
     companyId: uuid.UUID, connectionId: uuid.UUID,
     session: SessionDep, clock: ClockDep, settings: SettingsDep,
@@ -52,7 +58,8 @@ def get_connection(
     return JSONResponse(wire(service.to_wire(settings, connection, otp)))
 
 
-@router.delete("/companies/{companyId}/connections/{connectionId}", operation_id="delete-connection")
+@router.delete("/companies/{companyId}/connections/{connectionId}", operation_id="delete-connection",
+               response_class=Response, responses=codat(200, None, 404))  # 200 with no body, as Codat's
 def delete_connection(
     companyId: uuid.UUID, connectionId: uuid.UUID,
     database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
@@ -62,7 +69,8 @@ def delete_connection(
     return Response(status_code=200)
 
 
-@router.patch("/companies/{companyId}/connections/{connectionId}", operation_id="unlink-connection")
+@router.patch("/companies/{companyId}/connections/{connectionId}", operation_id="unlink-connection",
+              responses=codat(200, ConnectionOut, 400, 404, method="PATCH"))
 def unlink_connection(
     companyId: uuid.UUID, connectionId: uuid.UUID,
     body: Annotated[ConnectionUnlink, Depends(json_body(ConnectionUnlink))],

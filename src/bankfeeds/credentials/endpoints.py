@@ -15,17 +15,20 @@ from sqlalchemy.orm import Session
 from bankfeeds.companies import service as companies
 from bankfeeds.connections import service as connections
 from bankfeeds.credentials import service
+from bankfeeds.credentials.schemas import BankAccountCredentials
 from bankfeeds.errors import NotFound
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, wire
 from bankfeeds.models import Connection
+from bankfeeds.public_api import codat
 
 router = APIRouter(tags=["Source accounts"])
 
 PATH = "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts/credentials"
 
 
-@router.post(PATH, operation_id="generate-credentials")
+@router.post(PATH, operation_id="generate-credentials",
+             responses=codat(200, BankAccountCredentials, 404, method="POST"))
 def generate_credentials(
     companyId: str, connectionId: str, session: SessionDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
@@ -35,7 +38,8 @@ def generate_credentials(
                         headers={"Cache-Control": "no-store"})
 
 
-@router.delete(PATH, operation_id="delete-bank-feed-credentials", status_code=204)
+@router.delete(PATH, operation_id="delete-bank-feed-credentials", status_code=204,
+               responses=codat(204, None, 404))
 def delete_credentials(companyId: str, connectionId: str, session: SessionDep, clock: ClockDep) -> Response:
     service.revoke_all(session, clock, _connection(session, companyId, connectionId, for_update=True))
     return Response(status_code=204)

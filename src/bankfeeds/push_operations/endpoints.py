@@ -7,12 +7,15 @@ from fastapi import APIRouter, Depends
 from bankfeeds.kit.deps import SessionDep
 from bankfeeds.kit.http import JSONResponse, wire
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
+from bankfeeds.public_api import MALFORMED_QUERY, codat
 from bankfeeds.push_operations import service
+from bankfeeds.push_operations.schemas import PushOperationOut, PushOperations
 
 router = APIRouter(tags=["Transactions"])
 
 
-@router.get("/companies/{companyId}/push", operation_id="list-create-operations")
+@router.get("/companies/{companyId}/push", operation_id="list-create-operations",
+            responses=codat(200, PushOperations, 400, 404, notes={400: MALFORMED_QUERY}))
 def list_create_operations(
     companyId: str, session: SessionDep, params: Annotated[PageParams, Depends(page_params)]
 ) -> JSONResponse:
@@ -22,7 +25,8 @@ def list_create_operations(
     return JSONResponse(envelope(f"/companies/{companyId}/push", params, results, total))
 
 
-@router.get("/companies/{companyId}/push/{pushOperationKey}", operation_id="get-create-operation")
+@router.get("/companies/{companyId}/push/{pushOperationKey}", operation_id="get-create-operation",
+            responses=codat(200, PushOperationOut, 404))
 def get_create_operation(companyId: str, pushOperationKey: str, session: SessionDep) -> JSONResponse:
     company = service.company_by_raw_id(session, companyId)
     return JSONResponse(wire(service.to_wire(service.get(session, company, pushOperationKey))))
