@@ -16,6 +16,8 @@ from bankfeeds.account_mapping.schemas import (
     BankFeedMappingOut,
     CompanyInformation,
 )
+from bankfeeds.companies.deps import CompanyIdDep
+from bankfeeds.connections.deps import ConnectionIdDep
 from bankfeeds.kit.deps import ClockDep, DatabaseDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body
 from bankfeeds.public_api import codat
@@ -29,7 +31,8 @@ MAPPING = CONNECTION + "/bankFeedAccounts/mapping"
 @router.get(MAPPING, operation_id="get-bank-account-mapping", tags=["Account mapping"],
             responses=codat(200, list[BankFeedMappingOut], 404))
 def get_bank_account_mapping(
-    companyId: str, connectionId: str, database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep,
+    database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
     return JSONResponse(service.list_mappings(database, clock, settings, companyId, connectionId))
 
@@ -37,7 +40,7 @@ def get_bank_account_mapping(
 @router.post(MAPPING, operation_id="create-bank-account-mapping", tags=["Account mapping"],
              responses=codat(200, BankFeedAccountMappingResponse, 400, 404, method="POST"))
 def create_bank_account_mapping(
-    companyId: str, connectionId: str,
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep,
     body: Annotated[BankFeedAccountMapping, Depends(json_body(BankFeedAccountMapping))],
     database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
@@ -47,6 +50,7 @@ def create_bank_account_mapping(
 @router.get(CONNECTION + "/bankFeeds/info", operation_id="get-company-information", tags=["Company information"],
             responses=codat(200, CompanyInformation, 400, 404))
 def get_company_information(
-    companyId: str, connectionId: str, database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep,
+    database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
     return JSONResponse(service.company_information(database, clock, settings, companyId, connectionId))

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from bankfeeds.api_keys.deps import ApiKeyDep
 from bankfeeds.companies import service
+from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.companies.schemas import Companies, CompanyOut, CompanyRequestBody, CompanyUpdateRequest
 from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
@@ -41,14 +41,14 @@ def list_companies(
 
 
 @router.get("/companies/{companyId}", operation_id="get-company", responses=codat(200, CompanyOut, 404))
-def get_company(companyId: uuid.UUID, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+def get_company(companyId: CompanyIdDep, session: SessionDep, settings: SettingsDep) -> JSONResponse:
     return JSONResponse(wire(service.to_wire(settings, service.get(session, companyId))))
 
 
 @router.delete("/companies/{companyId}", operation_id="delete-company", status_code=204,
                responses=codat(204, None, 404))
 def delete_company(
-    companyId: uuid.UUID, database: DatabaseDep, clock: ClockDep, settings: SettingsDep
+    companyId: CompanyIdDep, database: DatabaseDep, clock: ClockDep, settings: SettingsDep
 ) -> Response:
     # No request-wide transaction: each connection's platform is told first, over the network.
     service.delete_and_release(database, clock, settings, companyId)
@@ -58,7 +58,7 @@ def delete_company(
 @router.put("/companies/{companyId}", operation_id="replace-company",
             responses=codat(200, CompanyOut, 400, 404, method="PUT"))
 def replace_company(
-    companyId: uuid.UUID, body: CompanyBody, session: SessionDep, settings: SettingsDep
+    companyId: CompanyIdDep, body: CompanyBody, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     company = service.replace(service.get(session, companyId, for_update=True), body)
     return JSONResponse(wire(service.to_wire(settings, company)))
@@ -67,7 +67,7 @@ def replace_company(
 @router.patch("/companies/{companyId}", operation_id="update-company",
               responses=codat(200, CompanyOut, 400, 404, method="PATCH"))
 def update_company(
-    companyId: uuid.UUID, body: UpdateBody, session: SessionDep, settings: SettingsDep
+    companyId: CompanyIdDep, body: UpdateBody, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     company = service.update(service.get(session, companyId, for_update=True), body)
     return JSONResponse(wire(service.to_wire(settings, company)))

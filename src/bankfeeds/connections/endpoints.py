@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from bankfeeds.companies import service as companies
+from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.connections import service
+from bankfeeds.connections.deps import ConnectionIdDep
 from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, Connections, ConnectionUnlink
 from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
@@ -21,7 +22,7 @@ ONE_CONNECTION = ("The company already has a bank-feeds connection (a company ha
 @router.get("/companies/{companyId}/connections", operation_id="list-connections",
             responses=codat(200, Connections, 400, 404, notes={400: MALFORMED_QUERY}))
 def list_connections(
-    companyId: uuid.UUID,
+    companyId: CompanyIdDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -36,7 +37,7 @@ def list_connections(
 @router.post("/companies/{companyId}/connections", operation_id="create-connection",
              responses=codat(200, ConnectionOut, 400, 404, 409, method="POST", notes={409: ONE_CONNECTION}))
 def create_connection(
-    companyId: uuid.UUID,
+    companyId: CompanyIdDep,
     body: Annotated[ConnectionCreate, Depends(optional_json_body(ConnectionCreate))],
     session: SessionDep,
     clock: ClockDep,
@@ -50,7 +51,7 @@ def create_connection(
 @router.get("/companies/{companyId}/connections/{connectionId}", operation_id="get-connection",
             responses=codat(200, ConnectionOut, 404))
 def get_connection(
-    companyId: uuid.UUID, connectionId: uuid.UUID,
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep,
     session: SessionDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
     connection = service.get(session, companies.get(session, companyId), connectionId)
@@ -61,7 +62,7 @@ def get_connection(
 @router.delete("/companies/{companyId}/connections/{connectionId}", operation_id="delete-connection",
                response_class=Response, responses=codat(200, None, 404))  # 200 with no body, as Codat's
 def delete_connection(
-    companyId: uuid.UUID, connectionId: uuid.UUID,
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep,
     database: DatabaseDep, clock: ClockDep, settings: SettingsDep,
 ) -> Response:
     # No request-wide transaction: the platform may be told first, over the network.
@@ -72,7 +73,7 @@ def delete_connection(
 @router.patch("/companies/{companyId}/connections/{connectionId}", operation_id="unlink-connection",
               responses=codat(200, ConnectionOut, 400, 404, method="PATCH"))
 def unlink_connection(
-    companyId: uuid.UUID, connectionId: uuid.UUID,
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep,
     body: Annotated[ConnectionUnlink, Depends(json_body(ConnectionUnlink))],
     session: SessionDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
