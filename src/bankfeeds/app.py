@@ -21,7 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from bankfeeds import errors
 from bankfeeds.config import Settings, get_settings
 from bankfeeds.idempotency.middleware import IdempotencyMiddleware
-from bankfeeds.kit import migrate
+from bankfeeds.kit import migrate, openapi
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
@@ -80,6 +80,7 @@ def create_app(
 
     _install_error_handlers(app, surfaces)
     _mount_surfaces(app, surfaces)
+    openapi.install(app)  # no FastAPI default 422s: validation errors are each surface's 400 or 404
     # Outermost last: guard -> HEAD as GET -> body limit -> input policy -> idempotency -> routes.
     app.add_middleware(IdempotencyMiddleware, database=database, settings=settings, clock=clock,
                        surfaces=surfaces)

@@ -69,6 +69,12 @@ class Unprocessable(BankfeedsError):
     status_code = 422
 
 
+class BadGateway(BankfeedsError):
+    """A system this one calls (the hub's API, a bank) failed or refused; nothing was changed here."""
+
+    status_code = 502
+
+
 class TooManyRequests(BankfeedsError):
     status_code = 429
     can_be_retried = "True"

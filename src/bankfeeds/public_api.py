@@ -1,12 +1,22 @@
-"""The public API: Codat's Bank Feeds API, authenticated with an API key on every route."""
+"""The public API: Codat's Bank Feeds API, authenticated with an API key on every route.
+
+Each route documents its answers with :func:`codat`: its success body and the error statuses of
+its operation in Codat's spec, each in Codat's ``ErrorMessage`` envelope, and what every route of
+its method may answer beyond that (``tests/contract/test_openapi.py`` holds the whole against the
+pinned specs).
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
 from bankfeeds.api_keys.deps import current_api_key
+from bankfeeds.kit.openapi import responses
+from bankfeeds.kit.surfaces import ErrorMessage
 
 # One router per resource folder; each module exposes ``router``.
 RESOURCE_MODULES = (
@@ -20,6 +30,59 @@ RESOURCE_MODULES = (
     "bankfeeds.webhooks.endpoints",
     "bankfeeds.feed_health.endpoints",  # extensions
 )
+
+# The error responses, described as Codat's spec describes them (where bankfeeds differs, it says so).
+ERRORS: dict[int, str] = {
+    400: "The request made is not valid.",
+    401: "Your API request was not properly authorized.",
+    402: "An account limit has been exceeded. Codat's plan limits; bankfeeds has none and does not answer "
+         "402, which is listed as in Codat's spec.",
+    403: "You are using an outdated API key or a key not associated with that resource.",
+    404: "One or more of the resources you referenced could not be found. This might be because your "
+         "company or data connection id is wrong, or was already deleted.",
+    409: "The request conflicts with the resource's current state.",
+    413: "The request body is larger than the server accepts.",
+    422: "This Idempotency-Key was already used with a different request.",
+    429: "Too many requests were made in a given amount of time. Wait a short period and then try again.",
+    500: "There is a problem with our server. Please try again later.",
+    503: "The service is temporarily unavailable (the database is busy or offline). Please try again later.",
+}
+MALFORMED_QUERY = "Your `query` or `orderBy` parameter was not correctly formed."
+# On every operation of Codat's spec.
+EVERY_OPERATION = (401, 402, 403, 429, 500, 503)
+# On every bankfeeds extension (``bankfeeds-...`` operations): what they can answer.
+EVERY_EXTENSION = (401, 404, 500, 503)
+# What any route may answer beyond its operation in Codat's spec, by method (see codat()).
+BODY_TOO_LARGE = {"POST", "PUT", "PATCH"}  # the body-size limit (413)
+IDEMPOTENT = {"POST", "PATCH"}  # Idempotency-Key: 409 while the first request runs, 422 for another request
+IDEMPOTENCY_CONFLICT = "A request with this Idempotency-Key is still in progress, or its response was lost."
+
+
+def codat(
+    status: int,
+    model: Any = None,
+    *also: int,
+    method: str = "GET",
+    every: tuple[int, ...] = EVERY_OPERATION,
+    notes: Mapping[int, str] | None = None,
+    description: str = "Success",
+    more: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a public route: ``status`` with ``model``; the errors of ``every``
+    operation (Codat's; ``EVERY_EXTENSION`` for an extension), ``also``, and those every route of
+    its ``method`` may answer (413 for a body too large; 409 and 422 for an Idempotency-Key), each
+    in Codat's ``ErrorMessage``, described by ``ERRORS`` unless ``notes`` says otherwise; and
+    ``more`` as given."""
+    codes = [*every, *also]
+    extra: dict[int, str] = {}
+    if method in BODY_TOO_LARGE:
+        codes.append(413)
+    if method in IDEMPOTENT:
+        codes.extend((409, 422))
+        extra[409] = IDEMPOTENCY_CONFLICT
+    described = {**extra, **(notes or {})}
+    errors = {code: described.get(code, ERRORS[code]) for code in codes if code not in (more or {})}
+    return responses(status, model, errors, error_model=ErrorMessage, description=description, more=more)
 
 
 def mount(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
 from bankfeeds.config import Settings
@@ -103,6 +104,32 @@ def test_works_in_bounded_batches(
     assert set(statuses(database, connection.id).values()) == {"disconnected"}
     assert connection_status(database, connection) == "Unlinked"
     assert len(events(database, DISCONNECTED)) == 5
+
+
+def test_a_batch_loads_its_connections_and_companies_with_the_claim(
+    database: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    """No query per account for its connection or company (they come with the claim)."""
+    for i in range(4):
+        _, connection = feed(database, clock, status="Linked")
+        make_source_account(database, clock, connection, f"a{i}", connected_at=clock.now())
+    clock.advance(timedelta(days=11))
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    sa_event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        assert TASKS[0](TaskContext(database, settings, clock)) == 4
+    finally:
+        sa_event.remove(database.engine, "before_cursor_execute", record)
+    # Whole rows of connections or companies, loaded on their own (the claim selects from source_accounts;
+    # the unlink rule's lock reads one column, connections.status).
+    loads = [s for s in statements if s.startswith(("select connections.id, ", "select companies.id, "))]
+    assert loads == []
+    assert sum(s.startswith("select") and "from source_accounts join connections" in s for s in statements) == 1
+    assert len(events(database, DISCONNECTED)) == 4
 
 
 def test_postgresql_skips_rows_another_worker_holds(

@@ -9,6 +9,7 @@ database and open their own short transactions (no lock held while a platform an
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from bankfeeds.account_mapping.schemas import BankFeedAccountMapping
@@ -20,7 +21,7 @@ from bankfeeds.models import Company, Connection
 from bankfeeds.source_accounts.service import resolve
 
 
-def _resolve(database: Database, company_id: str, connection_id: str) -> tuple[Company, Connection]:
+def _resolve(database: Database, company_id: uuid.UUID, connection_id: uuid.UUID) -> tuple[Company, Connection]:
     with database.unit_of_work() as session:
         company, connection = resolve(session, company_id, connection_id)
         session.expunge_all()
@@ -28,7 +29,7 @@ def _resolve(database: Database, company_id: str, connection_id: str) -> tuple[C
 
 
 def list_mappings(
-    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str
+    database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """get-bank-account-mapping: one ``BankFeedMapping`` per source account."""
     company, connection = _resolve(database, company_id, connection_id)
@@ -36,7 +37,7 @@ def list_mappings(
 
 
 def create_mapping(
-    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str,
+    database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID,
     body: BankFeedAccountMapping,
 ) -> dict[str, Any]:
     """create-bank-account-mapping: map one source account."""
@@ -45,7 +46,7 @@ def create_mapping(
 
 
 def company_information(
-    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str
+    database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID
 ) -> dict[str, Any]:
     """get-company-information (``CompanyInformation``)."""
     company, connection = _resolve(database, company_id, connection_id)

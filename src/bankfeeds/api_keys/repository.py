@@ -27,9 +27,6 @@ class ApiKeyRepository:
     def list(self) -> list[ApiKey]:
         return list(self.session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 
-    def active_count(self) -> int:
-        return len(list(self.session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))))
-
     def touch(self, key_id: uuid.UUID, now: datetime, unless_since: datetime) -> None:
         """Record a use, unless one was recorded since ``unless_since`` (one UPDATE, no read)."""
         self.session.execute(

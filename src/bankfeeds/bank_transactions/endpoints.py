@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from bankfeeds.bank_transactions import service
-from bankfeeds.bank_transactions.schemas import CreateBankTransactions
+from bankfeeds.bank_transactions.schemas import CreateBankTransactions, CreateBankTransactionsResponse, PushOption
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, wire
+from bankfeeds.public_api import codat
 from bankfeeds.push_operations import service as push_operations
 
 router = APIRouter(tags=["Transactions"])
@@ -16,7 +17,8 @@ ACCOUNT = "/companies/{companyId}/connections/{connectionId}"
 
 
 @router.post(
-    ACCOUNT + "/push/bankAccounts/{accountId}/bankTransactions", operation_id="create-bank-transactions"
+    ACCOUNT + "/push/bankAccounts/{accountId}/bankTransactions", operation_id="create-bank-transactions",
+    responses=codat(200, CreateBankTransactionsResponse, 400, 404, method="POST"),
 )
 def create_bank_transactions(
     companyId: str,
@@ -41,6 +43,7 @@ def create_bank_transactions(
 @router.get(
     ACCOUNT + "/options/bankAccounts/{accountId}/bankTransactions",
     operation_id="get-create-bank-transactions-model",
+    responses=codat(200, PushOption, 404),
 )
 def get_create_bank_transactions_model(
     companyId: str, connectionId: str, accountId: str, session: SessionDep

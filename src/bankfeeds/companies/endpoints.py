@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from bankfeeds.api_keys.deps import ApiKeyDep
 from bankfeeds.companies import service
-from bankfeeds.companies.schemas import CompanyRequestBody, CompanyUpdateRequest
+from bankfeeds.companies.deps import CompanyIdDep
+from bankfeeds.companies.schemas import Companies, CompanyOut, CompanyRequestBody, CompanyUpdateRequest
 from bankfeeds.kit.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, optional_json_body, wire
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
+from bankfeeds.public_api import MALFORMED_QUERY, codat
 
 router = APIRouter(tags=["Companies"])
 
@@ -18,7 +19,7 @@ CompanyBody = Annotated[CompanyRequestBody, Depends(json_body(CompanyRequestBody
 UpdateBody = Annotated[CompanyUpdateRequest, Depends(optional_json_body(CompanyUpdateRequest))]
 
 
-@router.post("/companies", operation_id="create-company")
+@router.post("/companies", operation_id="create-company", responses=codat(200, CompanyOut, 400, method="POST"))
 def create_company(
     body: CompanyBody, session: SessionDep, clock: ClockDep, settings: SettingsDep, api_key: ApiKeyDep
 ) -> JSONResponse:
@@ -26,7 +27,8 @@ def create_company(
     return JSONResponse(wire(service.to_wire(settings, company, otps)))
 
 
-@router.get("/companies", operation_id="list-companies")
+@router.get("/companies", operation_id="list-companies",
+            responses=codat(200, Companies, 400, 404, notes={400: MALFORMED_QUERY}))
 def list_companies(
     session: SessionDep,
     settings: SettingsDep,
@@ -38,31 +40,34 @@ def list_companies(
     return JSONResponse(envelope("/companies", params, results, total))
 
 
-@router.get("/companies/{companyId}", operation_id="get-company")
-def get_company(companyId: uuid.UUID, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+@router.get("/companies/{companyId}", operation_id="get-company", responses=codat(200, CompanyOut, 404))
+def get_company(companyId: CompanyIdDep, session: SessionDep, settings: SettingsDep) -> JSONResponse:
     return JSONResponse(wire(service.to_wire(settings, service.get(session, companyId))))
 
 
-@router.delete("/companies/{companyId}", operation_id="delete-company", status_code=204)
+@router.delete("/companies/{companyId}", operation_id="delete-company", status_code=204,
+               responses=codat(204, None, 404))
 def delete_company(
-    companyId: uuid.UUID, database: DatabaseDep, clock: ClockDep, settings: SettingsDep
+    companyId: CompanyIdDep, database: DatabaseDep, clock: ClockDep, settings: SettingsDep
 ) -> Response:
     # No request-wide transaction: each connection's platform is told first, over the network.
     service.delete_and_release(database, clock, settings, companyId)
     return Response(status_code=204)
 
 
-@router.put("/companies/{companyId}", operation_id="replace-company")
+@router.put("/companies/{companyId}", operation_id="replace-company",
+            responses=codat(200, CompanyOut, 400, 404, method="PUT"))
 def replace_company(
-    companyId: uuid.UUID, body: CompanyBody, session: SessionDep, settings: SettingsDep
+    companyId: CompanyIdDep, body: CompanyBody, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     company = service.replace(service.get(session, companyId, for_update=True), body)
     return JSONResponse(wire(service.to_wire(settings, company)))
 
 
-@router.patch("/companies/{companyId}", operation_id="update-company")
+@router.patch("/companies/{companyId}", operation_id="update-company",
+              responses=codat(200, CompanyOut, 400, 404, method="PATCH"))
 def update_company(
-    companyId: uuid.UUID, body: UpdateBody, session: SessionDep, settings: SettingsDep
+    companyId: CompanyIdDep, body: UpdateBody, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     company = service.update(service.get(session, companyId, for_update=True), body)
     return JSONResponse(wire(service.to_wire(settings, company)))

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_validator
 
 from bankfeeds.connections.schemas import ConnectionOut
+from bankfeeds.kit.pagination import Page
 from bankfeeds.kit.wire import WireModel
 
 # Codat silently strips characters outside its name pattern: "Company (Codat[1])" -> "Company Codat1".
@@ -69,3 +70,7 @@ class CompanyOut(WireModel):
     owner_user_ids: list[str] = Field(default_factory=list)
     reference_subsidiary_companies: list[Any] = Field(default_factory=list)
     data_connections: list[ConnectionOut]
+
+
+class Companies(Page[CompanyOut]):
+    """list-companies."""

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from bankfeeds.kit.pagination import Page
 from bankfeeds.kit.wire import StrictWireModel, WireModel
 
 
@@ -31,3 +32,7 @@ class ConnectionOut(WireModel):
     created: datetime
     data_connection_errors: list[Any] | None = Field(default_factory=list)
     connection_info: dict[str, Any] | None = None
+
+
+class Connections(Page[ConnectionOut]):
+    """list-connections."""

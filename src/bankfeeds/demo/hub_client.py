@@ -34,7 +34,10 @@ class HubError(Exception):
         self.body = body
 
 
-class BankFeedsClient:
+class HubClient:
+    """The demo bank's client of the hub's public API (``bankfeeds publish`` has its own, with a
+    retry policy: ``bankfeeds.publish.client.BankFeedsClient``)."""
+
     def __init__(self, base_url: str, api_key: str, http: HttpFactory = default_http) -> None:
         self.base_url = base_url.rstrip("/")
         token = base64.b64encode(api_key.encode("utf-8")).decode("ascii")

@@ -25,9 +25,9 @@ from typing import Any
 
 from bankfeeds.demo import seed
 from bankfeeds.demo.config import DemoBankConfig
-from bankfeeds.demo.hub_client import BankFeedsClient, HttpFactory, HubError, default_http
+from bankfeeds.demo.hub_client import HttpFactory, HubClient, HubError, default_http
 from bankfeeds.demo.repository import DemoRepository
-from bankfeeds.errors import BankfeedsError, Conflict
+from bankfeeds.errors import BadGateway, Conflict
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import DemoAccount, DemoCustomer, DemoTransaction, DemoWebhookEndpoint, DemoWebhookMessage
@@ -50,12 +50,6 @@ BATCH_SIZE = 1000
 NEW_PER_ACCOUNT = 2
 
 
-class BadGateway(BankfeedsError):
-    """The hub failed or refused; nothing was changed at the bank."""
-
-    status_code = 502
-
-
 @dataclass
 class DemoBank:
     database: Database
@@ -71,11 +65,11 @@ class DemoBank:
     def webhook_url(self) -> str:
         return self.public_url.rstrip("/") + WEBHOOK_PATH
 
-    def client(self) -> BankFeedsClient:
+    def client(self) -> HubClient:
         if self.config.api_key is None or not self.config.api_key.get_secret_value():
             raise Conflict("The demo bank has no API key for the hub. Set BANKFEEDS_DEMO_API_KEY to a key from "
                            "`bankfeeds api-keys create` (make run does this for you) and restart.")
-        return BankFeedsClient(self.hub_url, self.config.api_key.get_secret_value(), self.http)
+        return HubClient(self.hub_url, self.config.api_key.get_secret_value(), self.http)
 
 
 def secrets_vault(secret_key: str) -> Vault:
@@ -170,7 +164,7 @@ def _customer(bank: DemoBank) -> DemoCustomer:
 
 
 # -- Connect to QuickBooks ------------------------------------------------------------------------
-def ensure_webhook_consumer(bank: DemoBank, client: BankFeedsClient) -> None:
+def ensure_webhook_consumer(bank: DemoBank, client: HubClient) -> None:
     """Subscribe the bank's webhook endpoint once; replace stale registrations whose secret we lost."""
     with bank.database.unit_of_work() as session:
         if DemoRepository(session).endpoint(bank.webhook_url) is not None:

@@ -166,30 +166,18 @@ def _connection_health(ctx: _Ctx, company: Company, connection: Connection,
         source_accounts=[account_health(ctx, company, connection, a) for a in accounts])
 
 
-def _company(session: Session, company_id: str) -> Company:
-    try:
-        key = uuid.UUID(company_id)
-    except ValueError:
-        raise NotFound(f"No company was found with ID {company_id}") from None
-    return companies.get(session, key)
-
-
-def for_connection(session: Session, clock: Clock, settings: Settings, company_id: str,
-                   connection_id: str) -> ConnectionFeedHealth:
-    company = _company(session, company_id)
-    try:
-        key = uuid.UUID(connection_id)
-    except ValueError:
-        raise NotFound(f"Data connection {connection_id} not found") from None
+def for_connection(session: Session, clock: Clock, settings: Settings, company_id: uuid.UUID,
+                   connection_id: uuid.UUID) -> ConnectionFeedHealth:
+    company = companies.get(session, company_id)
     repo = FeedHealthRepository(session)
-    connection = next((c for c in repo.connections(company.id) if c.id == key), None)
+    connection = next((c for c in repo.connections(company.id) if c.id == connection_id), None)
     if connection is None:
         raise NotFound(f"Data connection {connection_id} not found")
     return _connection_health(context(session, clock, settings), company, connection, repo.accounts([connection.id]))
 
 
-def for_company(session: Session, clock: Clock, settings: Settings, company_id: str) -> CompanyFeedHealth:
-    company = _company(session, company_id)
+def for_company(session: Session, clock: Clock, settings: Settings, company_id: uuid.UUID) -> CompanyFeedHealth:
+    company = companies.get(session, company_id)
     return for_company_row(session, clock, settings, company)
 
 

@@ -18,9 +18,11 @@ from starlette.responses import Response
 
 from bankfeeds.errors import BankfeedsError
 from bankfeeds.idx import service
+from bankfeeds.idx.schemas import IntuitAccounts, IntuitTransactions
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
 from bankfeeds.kit.http import JSONResponse
 from bankfeeds.kit.surfaces import SurfaceRegistry, codat_envelope
+from bankfeeds.public_api import codat
 
 PREFIX = "/partners/intuit/idx"
 
@@ -54,14 +56,15 @@ def paging(
 PagingDep = Annotated[service.Paging, Depends(paging)]
 
 
-@router.get("/accounts", operation_id="list-accounts")
+@router.get("/accounts", operation_id="list-accounts", responses=codat(200, IntuitAccounts, 400, 404))
 def list_accounts(
     principal: PrincipalDep, page: PagingDep, session: SessionDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
     return JSONResponse(service.list_accounts(session, clock, settings, principal, page))
 
 
-@router.get("/accounts/{accountId}/transactions", operation_id="list-transactions")
+@router.get("/accounts/{accountId}/transactions", operation_id="list-transactions",
+            responses=codat(200, IntuitTransactions, 400, 404))
 def list_transactions(
     accountId: str,
     principal: PrincipalDep,

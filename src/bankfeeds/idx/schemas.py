@@ -6,9 +6,10 @@ the ones that do not apply as null, like the spec's examples.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired
 
 from pydantic import Field
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only on Python >= 3.12
 
 from bankfeeds.kit.wire import WireModel
 
@@ -104,3 +105,21 @@ class IntuitTransaction(TypedDict):
     lineOfCreditTransactionInfo: dict[str, str] | None
     loanTransactionInfo: dict[str, str] | None
     modifiedDate: str
+
+
+class IntuitAccounts(WireModel):
+    """list-accounts (the IDX page: no ``_links``)."""
+
+    results: list[IntuitAccount]
+    page_number: int
+    page_size: int
+    total_results: int
+
+
+class IntuitTransactions(WireModel):
+    """list-transactions."""
+
+    results: list[IntuitTransaction]
+    page_number: int
+    page_size: int
+    total_results: int

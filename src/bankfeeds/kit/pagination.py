@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Query
+from pydantic import Field
 
 from bankfeeds.errors import BadRequest
+from bankfeeds.kit.wire import WireModel
+
+T = TypeVar("T")
 
 MAX_PAGE_SIZE = 5000
 
@@ -74,3 +78,25 @@ def envelope(path: str, params: PageParams, results: list[Any], total: int) -> d
         "totalResults": total,
         "_links": links,
     }
+
+
+class HalRef(WireModel):
+    href: str
+
+
+class Links(WireModel):
+    self: HalRef
+    current: HalRef
+    next: HalRef | None = None
+    previous: HalRef | None = None
+
+
+class Page(WireModel, Generic[T]):
+    """The envelope :func:`envelope` builds, for the OpenAPI document: subclass it per resource
+    (``class Companies(Page[CompanyOut])``) so the document names it as the vendor does."""
+
+    results: list[T]
+    page_number: int
+    page_size: int
+    total_results: int
+    links: Links = Field(alias="_links")

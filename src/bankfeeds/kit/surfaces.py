@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.http import JSONResponse
+from bankfeeds.kit.wire import WireModel
 
 Renderer = Callable[[Request, BankfeedsError], Response]
 
@@ -25,6 +26,29 @@ def correlation_id(request: Request) -> str:
         cid = uuid.uuid4().hex
         request.state.correlation_id = cid
     return str(cid)
+
+
+class ErrorValidationItem(WireModel):
+    item_id: str | None
+    message: str | None
+    validator_name: str | None
+
+
+class ErrorValidation(WireModel):
+    errors: list[ErrorValidationItem] | None
+    warnings: list[ErrorValidationItem] | None
+
+
+class ErrorMessage(WireModel):
+    """Codat's ``ErrorMessage``: the schema :func:`codat_envelope` answers (for the OpenAPI document)."""
+
+    status_code: int
+    service: str
+    error: str
+    correlation_id: str
+    validation: ErrorValidation | None
+    can_be_retried: str
+    detailed_error_code: int
 
 
 def codat_envelope(request: Request, exc: BankfeedsError, *, service: str) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 
@@ -23,6 +23,8 @@ def _finite(value: Decimal) -> Decimal:
 
 
 Money = Annotated[Decimal, BeforeValidator(_number_only), AfterValidator(_finite)]
+# An exact decimal in a response: sent as a JSON number (kit/http.JSONResponse), documented as one.
+Number = Annotated[Decimal, WithJsonSchema({"type": "number", "format": "decimal"})]
 
 
 class WireModel(BaseModel):

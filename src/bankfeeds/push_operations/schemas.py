@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from bankfeeds.kit.pagination import Page
 from bankfeeds.kit.wire import WireModel
 
 PushStatus = Literal["Pending", "Failed", "Success", "TimedOut"]
@@ -46,3 +47,7 @@ class PushOperationOut(WireModel):
     error_message: str | None
     validation: ValidationOut
     status_code: int
+
+
+class PushOperations(Page[PushOperationOut]):
+    """list-create-operations."""

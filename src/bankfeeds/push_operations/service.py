@@ -185,12 +185,7 @@ def webhook_payload(
     }
 
 
-def company_by_raw_id(session: Session, raw_id: str) -> Company:
-    """The company of a path id; a malformed id is a 404 like an unknown one."""
-    try:
-        company_id = uuid.UUID(raw_id)
-    except ValueError:
-        raise NotFound(f"No company was found with ID {raw_id}") from None
+def company_by_id(session: Session, company_id: uuid.UUID) -> Company:
     return companies.get(session, company_id)
 
 

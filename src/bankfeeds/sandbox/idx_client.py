@@ -64,12 +64,6 @@ class IdxMoney(_Loose):
     amount: str | int | Decimal | None = None
 
 
-class IdxBalance(_Loose):
-    balanceAsOf: str | None = None
-    currentBalance: IdxMoney | None = None
-    availableBalance: IdxMoney | None = None
-
-
 class IdxDisplayInfo(_Loose):
     displayName: str | None = None
     description: str | None = None

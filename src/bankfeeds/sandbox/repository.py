@@ -47,6 +47,9 @@ class SandboxRepository:
                                             SandboxAccount.company_id == company_id)
         return self.session.scalars(stmt).one_or_none()
 
+    def account_by_id(self, account_id: uuid.UUID) -> SandboxAccount | None:
+        return self.session.get(SandboxAccount, account_id)
+
     def account_name_taken(self, company_id: uuid.UUID, name: str) -> bool:
         stmt = select(func.count()).select_from(SandboxAccount).where(
             SandboxAccount.company_id == company_id, func.lower(SandboxAccount.name) == name.lower())
@@ -122,6 +125,10 @@ class SandboxRepository:
         return [f.id for f in feeds]
 
     # transactions
+    def add_transactions(self, rows: list[SandboxBankTransaction]) -> None:
+        self.session.add_all(rows)
+        self.session.flush()
+
     def known_transaction_ids(self, account_id: uuid.UUID, candidates: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(candidates), 500):

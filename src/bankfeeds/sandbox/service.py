@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from bankfeeds.errors import BadRequest, BankfeedsError, NotFound, ValidationItem
+from bankfeeds.errors import BadGateway, BadRequest, NotFound, ValidationItem
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import SandboxAccount, SandboxBankLogin, SandboxBankTransaction, SandboxCompany, SandboxFeed
@@ -36,12 +36,6 @@ MAX_HISTORY_DAYS = 90
 PULL_EVERY = timedelta(days=1)
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
-
-
-class BadGateway(BankfeedsError):
-    """The bank (the hub's IDX API) failed; nothing was changed here."""
-
-    status_code = 502
 
 
 class FormError(BadRequest):
@@ -331,7 +325,7 @@ def connect(
                 current.active_account_id = None
                 current.disconnected_at = now
                 session.flush()
-                freed = session.get(SandboxAccount, current.account_id)
+                freed = repo.account_by_id(current.account_id)
                 if freed is not None:
                     eligible[freed.id] = freed
             if sel.target == "new":
@@ -395,7 +389,7 @@ def pull_feed(sb: Sandbox, feed_id: uuid.UUID) -> PullResult:
         if feed is None or feed.status != CONNECTED:
             return PullResult()
         login = repo.login_by_id(feed.login_id)
-        account_row = session.get(SandboxAccount, feed.account_id)
+        account_row = repo.account_by_id(feed.account_id)
         assert login is not None and account_row is not None
         source_id, watermark, feed_start = feed.source_account_id, feed.watermark, feed.feed_start_date
         target_id, target_name = str(account_row.id), account_row.name
@@ -427,19 +421,19 @@ def pull_feed(sb: Sandbox, feed_id: uuid.UUID) -> PullResult:
                 continue
             keep.append((txn, booked, amount))
         known = repo.known_transaction_ids(feed.account_id, [t.transactionId for t, _, _ in keep])
-        added = 0
+        rows = []
         for txn, booked, amount in keep:
             if txn.transactionId in known:
                 continue
             known.add(txn.transactionId)
-            session.add(SandboxBankTransaction(
+            rows.append(SandboxBankTransaction(
                 id=uuid.uuid4(), feed_id=feed.id, account_id=feed.account_id, transaction_id=txn.transactionId[:200],
                 transaction_date=booked, description=(txn.transactionDescription or "")[:1000] or "(no description)",
                 payee=txn.payeeName[:500] if txn.payeeName else None, amount=amount,
                 currency=((txn.amount.currency if txn.amount else None) or feed.currency)[:3],
                 status="for_review", downloaded_at=now,
             ))
-            added += 1
+        repo.add_transactions(rows)
         balance = account.balance()
         if balance is not None:
             feed.bank_balance = balance
@@ -451,7 +445,7 @@ def pull_feed(sb: Sandbox, feed_id: uuid.UUID) -> PullResult:
         feed.last_attempt_at = now
         feed.last_error = None
         session.flush()
-        return PullResult(downloaded=added)
+        return PullResult(downloaded=len(rows))
 
 
 def _record_failure(sb: Sandbox, feed_id: uuid.UUID, message: str) -> None:

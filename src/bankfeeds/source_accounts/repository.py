@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bankfeeds.models import Connection, SourceAccount
 
@@ -57,14 +57,18 @@ class SourceAccountRepository:
         self.session.delete(account)
         self.session.flush()
 
-    def claim_stale(self, platform_keys: list[str], cutoff: datetime, limit: int) -> list[SourceAccount]:
+    def claim_stale(
+        self, platform_keys: list[str], cutoff: datetime, limit: int
+    ) -> list[tuple[SourceAccount, Connection]]:
         """Connected accounts of connections to ``platform_keys`` not pulled (or, if never pulled, not
-        connected) since ``cutoff``. On PostgreSQL the account and connection rows are claimed with
-        ``FOR UPDATE SKIP LOCKED`` so workers share the work and never wait on a busy connection."""
+        connected) since ``cutoff``, each with its connection and the connection's company (one
+        query). On PostgreSQL the account and connection rows are claimed with ``FOR UPDATE SKIP
+        LOCKED`` so workers share the work and never wait on a busy connection."""
         since = func.coalesce(SourceAccount.last_pulled_at, SourceAccount.connected_at, SourceAccount.created_at)
         stmt = (
-            select(SourceAccount)
+            select(SourceAccount, Connection)
             .join(Connection, Connection.id == SourceAccount.connection_id)
+            .options(joinedload(Connection.company, innerjoin=True))
             .where(
                 Connection.platform_key.in_(platform_keys),
                 SourceAccount.status == "connected",
@@ -76,4 +80,4 @@ class SourceAccountRepository:
         )
         if self._postgresql:
             stmt = stmt.with_for_update(skip_locked=True, of=[SourceAccount, Connection])
-        return list(self.session.scalars(stmt))
+        return [(account, connection) for account, connection in self.session.execute(stmt).tuples()]

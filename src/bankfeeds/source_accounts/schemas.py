@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from bankfeeds.errors import BadRequest
 from bankfeeds.kit import inputs
 from bankfeeds.kit.http import validate_model
-from bankfeeds.kit.wire import Money, StrictWireModel
+from bankfeeds.kit.wire import Money, Number, StrictWireModel, WireModel
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
 STATUSES = ("pending", "connected", "connecting", "disconnected", "unknown")
@@ -248,3 +248,85 @@ def parse_update(data: Any, shape_version: int) -> SourceAccountV1Update | Sourc
     if shape_version == 2:
         return validate_model(data, SourceAccountV2Update, what="request body (a v2 source account)")
     return validate_model(data, SourceAccountV1Update, what="request body (a v1 source account)")
+
+
+# Responses (for the OpenAPI document; ``service.to_wire`` builds them). The two shapes are kept
+# apart for the spec's ``oneOf``: a v1 account always carries ``accountType`` (null when unknown),
+# a v2 account always carries ``accountInfo`` (null when not given).
+
+
+class SourceAccountOut(WireModel):
+    """Codat's v1 ``SourceAccount``."""
+
+    id: str
+    account_name: str | None
+    account_type: str | None
+    account_number: str | None
+    sort_code: str | None
+    # Left out when the account has none (ISO4217 is not nullable in the spec).
+    currency: str | None = None
+    balance: Number | None
+    modified_date: str | None
+    status: Status | None
+    feed_start_date: str | None
+
+
+class SourceAccountV2Out(WireModel):
+    """Codat's ``SourceAccountV2``."""
+
+    id: str
+    account_name: str
+    account_type: V2AccountType
+    account_number: str
+    sort_code: str | None
+    routing_info: RoutingInfo | None = None
+    currency: str
+    balance: Number
+    account_info: AccountInfo | None
+    modified_date: str | None
+    status: Status | None
+    feed_start_date: str | None
+
+
+class SourceAccountBatchCreateResult(WireModel):
+    status_code: int
+    error: str | None
+    account: SourceAccountOut
+
+
+class SourceAccountBatchCreateResponse(WireModel):
+    source_account_id: str
+    result: SourceAccountBatchCreateResult
+
+
+class SourceAccountV2BatchCreateResult(WireModel):
+    status_code: int
+    error: str | None
+    account: SourceAccountV2Out
+
+
+class SourceAccountV2BatchCreateResponse(WireModel):
+    source_account_id: str
+    result: SourceAccountV2BatchCreateResult
+
+
+class SourceAccountBatchErrorResult(WireModel):
+    status_code: str
+    error: str
+
+
+class SourceAccountBatchErrorResponse(WireModel):
+    source_account_id: str
+    result: SourceAccountBatchErrorResult
+
+
+AnySourceAccount = SourceAccountV2Out | SourceAccountOut
+BatchCreated = list[SourceAccountV2BatchCreateResponse | SourceAccountBatchCreateResponse]
+BatchResults = list[
+    SourceAccountV2BatchCreateResponse | SourceAccountBatchCreateResponse | SourceAccountBatchErrorResponse
+]
+
+
+class GenerateOtpResponse(WireModel):
+    otp: str
+    expiry: str

@@ -56,25 +56,12 @@ DUPLICATE_ID = "A bank account already exists with the same Id"
 # Lookups
 
 
-def _uuid(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, AttributeError, TypeError):
-        return None
-
-
 def resolve(
-    session: Session, company_id: str, connection_id: str, *, for_update: bool = False
+    session: Session, company_id: uuid.UUID, connection_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[Company, Connection]:
-    """The company and its connection from path ids; malformed or unknown ids are a 404."""
-    company_uuid = _uuid(company_id)
-    if company_uuid is None:
-        raise NotFound(f"No company was found with ID {company_id}")
-    company = companies.get(session, company_uuid)
-    connection_uuid = _uuid(connection_id)
-    if connection_uuid is None:
-        raise NotFound(f"Data connection {connection_id} not found")
-    return company, connections.get(session, company, connection_uuid, for_update=for_update)
+    """The company and its connection from path ids; unknown ids are a 404."""
+    company = companies.get(session, company_id)
+    return company, connections.get(session, company, connection_id, for_update=for_update)
 
 
 def get_account(
@@ -312,8 +299,8 @@ def update(
 
 
 def update_and_release(
-    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str, account_id: str,
-    body: Any,
+    database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID,
+    account_id: str, body: Any,
 ) -> dict[str, Any]:
     """update-source-account in its own transaction; a disconnect then reaches the platform
     (Xero: its feed is removed), best effort, after the commit."""
@@ -331,7 +318,8 @@ def update_and_release(
 
 
 def delete_and_release(
-    database: Database, clock: Clock, settings: Settings, company_id: str, connection_id: str, account_id: str,
+    database: Database, clock: Clock, settings: Settings, company_id: uuid.UUID, connection_id: uuid.UUID,
+    account_id: str,
 ) -> None:
     """delete-source-account: the platform is told first (Xero: its feed is removed), best effort,
     then the account and its mapping go."""

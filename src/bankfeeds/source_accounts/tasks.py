@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bankfeeds.models import Connection
 from bankfeeds.platforms import PLATFORMS
 from bankfeeds.source_accounts import service
 from bankfeeds.source_accounts.repository import SourceAccountRepository
@@ -28,12 +27,10 @@ def disconnect_stale(session: Session, ctx: TaskContext) -> int:
     """One bounded batch of stale connected QuickBooks accounts, disconnected; returns how many."""
     cutoff = ctx.clock.now() - timedelta(days=ctx.settings.source_account_disconnect_days)
     keys = [key for key, platform in PLATFORMS.items() if platform.pulls_over_idx]
-    accounts = SourceAccountRepository(session).claim_stale(keys, cutoff, BATCH_SIZE)
-    for account in accounts:
-        connection = session.get(Connection, account.connection_id)
-        assert connection is not None  # the join in claim_stale guarantees it
+    claimed = SourceAccountRepository(session).claim_stale(keys, cutoff, BATCH_SIZE)
+    for account, connection in claimed:
         service.mark_disconnected(session, ctx.clock, ctx.settings, connection.company, connection, account)
-    return len(accounts)
+    return len(claimed)
 
 
 TASKS: list[Task] = [session_task(disconnect_stale)]

@@ -53,10 +53,6 @@ class WebhookRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).one_or_none()
 
-    def consumers_by_url(self, url: str) -> list[WebhookConsumer]:
-        stmt = select(WebhookConsumer).where(WebhookConsumer.url == url).order_by(WebhookConsumer.created_at)
-        return list(self.session.scalars(stmt))
-
     def enabled_consumers(self) -> list[WebhookConsumer]:
         stmt = select(WebhookConsumer).where(WebhookConsumer.disabled.is_(False))
         return list(self.session.scalars(stmt))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, StrictBool, field_validator
 
@@ -88,5 +88,9 @@ class AttemptOut(WireModel):
     trigger: str
 
 
-class Results(WireModel):
-    results: list[Any] = Field(default_factory=list)
+class WebhookMessages(WireModel):
+    results: list[MessageOut]
+
+
+class WebhookAttempts(WireModel):
+    results: list[AttemptOut]

@@ -1,7 +1,7 @@
 """Webhook consumers, their messages, recovery, and the fan-out of outbox events.
 
 For other parts of bankfeeds (the demo bank, scripts) the entry points are ``add`` (a consumer
-and its ``whsec_`` secret), ``find_by_url`` and ``secret_of`` (the secret of an existing one).
+and its ``whsec_`` secret) and ``secret_of`` (the secret of an existing one).
 """
 
 from __future__ import annotations
@@ -112,10 +112,6 @@ def get(session: Session, raw_id: str | uuid.UUID, *, for_update: bool = False) 
 
 def list_consumers(session: Session) -> list[WebhookConsumer]:
     return WebhookRepository(session).consumers()
-
-
-def find_by_url(session: Session, url: str) -> list[WebhookConsumer]:
-    return WebhookRepository(session).consumers_by_url(url)
 
 
 def create(

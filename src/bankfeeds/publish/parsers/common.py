@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 _PLAIN_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
@@ -18,13 +17,6 @@ def plain_decimal(text: str) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
-        return None
-
-
-def iso_date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip()[:10]) if len(text.strip()) >= 10 else None
-    except ValueError:
         return None
 
 
