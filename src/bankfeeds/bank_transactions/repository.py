@@ -62,7 +62,13 @@ class BankTransactionRepository:
         return None if row is None else (row[0], row[1], row[2])
 
     def lock_account(self, account: SourceAccount) -> SourceAccount:
-        """Re-read the account under a row lock: writers to one account take turns (PostgreSQL)."""
+        """Re-read the account under a row lock: writers to one account take turns (PostgreSQL).
+
+        SQLite: the transaction began with BEGIN IMMEDIATE, so no other writer has committed since
+        ``account`` was read in it; the row as read is current and stays so until commit.
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            return account
         return self.session.scalars(
             select(SourceAccount)
             .where(SourceAccount.id == account.id)
