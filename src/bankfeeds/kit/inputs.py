@@ -112,7 +112,47 @@ def _where(path: tuple[str | int, ...]) -> str:
 
 
 def check_json(value: Any) -> Any:
-    """Walk a parsed JSON document (iteratively): depth, numbers, keys and strings under the policy."""
+    """Walk a parsed JSON document (iteratively): depth, numbers, keys and strings under the policy.
+
+    A first walk carries no paths (a 1000-transaction body has ~10,000 values); only a document
+    it finds at fault is walked again, with paths, to name the offending place.
+    """
+    if not _breaks_policy(value):
+        return value
+    return _check_json_naming(value)
+
+
+def _breaks_policy(value: Any) -> bool:
+    search = _FORBIDDEN.search
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            if len(item) > MAX_STRING_CHARS or search(item) is not None:
+                return True
+        elif kind is dict:
+            if depth >= MAX_DEPTH:
+                return True
+            for key, sub in item.items():
+                if type(key) is not str or search(key) is not None:
+                    return True
+                push((sub, depth + 1))
+        elif kind is list:
+            if depth >= MAX_DEPTH:
+                return True
+            for sub in item:
+                push((sub, depth + 1))
+        elif kind is Decimal:
+            if not _number_ok(item):
+                return True
+        elif kind not in (int, bool, float) and item is not None:
+            return True  # anything else: let the naming walk decide
+    return False
+
+
+def _check_json_naming(value: Any) -> Any:
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()
