@@ -119,6 +119,24 @@ def _same(value: Any) -> Any:
     return value
 
 
+_PROBE = datetime(2001, 2, 3, 4, 5, 6, 7)
+
+
+def _local_datetime_processor(dialect: Dialect) -> Callable[[Any], Any]:
+    """The date column's processor; ``isoformat`` (C) where it writes the same text for a naive
+    date-time, as SQLAlchemy's default SQLite format does."""
+    process = _processor("date", dialect)
+    if process(_PROBE) != _PROBE.isoformat(" ", "microseconds"):
+        return process
+
+    def fast(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return process(value)
+
+    return fast
+
+
 def _sqlite_insert_new(
     session: Session, account_pk: uuid.UUID, operation_key: uuid.UUID, modified_at: datetime,
     txns: Sequence[Transaction],
@@ -126,7 +144,7 @@ def _sqlite_insert_new(
     connection = session.connection()
     dialect = connection.dialect
     as_uuid, as_instant = _processor("source_account_id", dialect), _processor("modified_at", dialect)
-    as_date, as_money = _processor("date", dialect), _processor("amount", dialect)
+    as_date, as_money = _local_datetime_processor(dialect), _processor("amount", dialect)
     as_bool = _processor("reconciled", dialect)
     fixed = (as_uuid(account_pk), as_uuid(operation_key), as_instant(modified_at))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]

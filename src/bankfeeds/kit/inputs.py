@@ -122,7 +122,21 @@ def check_json(value: Any) -> Any:
     return _check_json_naming(value)
 
 
-def _breaks_policy(value: Any) -> bool:
+def check_json_text(text: str, value: Any) -> Any:
+    """``check_json`` for ``value`` parsed from ``text``, its JSON source.
+
+    Text with no backslash has no escapes: every key and string is a slice of it, so one search
+    of the whole text settles their characters, and none is longer than the text. Otherwise, or
+    if the search finds a refused character, the full walk decides (and names the place).
+    """
+    if "\\" in text or _FORBIDDEN.search(text) is not None or len(text) > MAX_STRING_CHARS:
+        return check_json(value)
+    if not _breaks_policy(value, strings_checked=True):
+        return value
+    return _check_json_naming(value)
+
+
+def _breaks_policy(value: Any, *, strings_checked: bool = False) -> bool:
     search = _FORBIDDEN.search
     stack: list[tuple[Any, int]] = [(value, 0)]
     pop, push = stack.pop, stack.append
@@ -130,13 +144,13 @@ def _breaks_policy(value: Any) -> bool:
         item, depth = pop()
         kind = type(item)
         if kind is str:
-            if len(item) > MAX_STRING_CHARS or search(item) is not None:
+            if not strings_checked and (len(item) > MAX_STRING_CHARS or search(item) is not None):
                 return True
         elif kind is dict:
             if depth >= MAX_DEPTH:
                 return True
             for key, sub in item.items():
-                if type(key) is not str or search(key) is not None:
+                if type(key) is not str or (not strings_checked and search(key) is not None):
                     return True
                 push((sub, depth + 1))
         elif kind is list:

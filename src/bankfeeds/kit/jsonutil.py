@@ -17,15 +17,16 @@ def loads(raw: bytes | str) -> Any:
     """Parse JSON with every non-integer number as an exact Decimal, under the input policy
     (``kit/inputs.py``): bounded numbers and nesting, no NUL, lone surrogate or control text."""
     try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         value = simplejson.loads(
-            raw, parse_float=inputs.parse_decimal, parse_int=inputs.parse_int,
+            text, parse_float=inputs.parse_decimal, parse_int=inputs.parse_int,
             parse_constant=inputs.parse_constant,
         )
     except (simplejson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise inputs.InputRefused(f"The request is nested more than {inputs.MAX_DEPTH} levels deep.") from None
-    return inputs.check_json(value)
+    return inputs.check_json_text(text, value)
 
 
 def _default(value: Any) -> Any:
