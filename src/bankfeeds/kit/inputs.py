@@ -136,7 +136,20 @@ def check_json_text(text: str, value: Any) -> Any:
     return _check_json_naming(value)
 
 
-def _breaks_policy(value: Any, *, strings_checked: bool = False) -> bool:
+def parsed_fast_within_policy(text: str, value: Any) -> bool:
+    """Whether ``value``, parsed from ``text`` by the fast parser (``jsonutil``), is exactly what
+    the reference parser would give and passes the policy. Stricter than the policy: anything
+    else goes to the reference parser and ``check_json``, which decide (and name the fault)."""
+    strings_checked = "\\" not in text and _FORBIDDEN.search(text) is None and len(text) <= MAX_STRING_CHARS
+    return not _breaks_policy(value, strings_checked=strings_checked, reference_ints=True)
+
+
+# The reference parser keeps integers of at most MAX_NUMBER_CHARS characters as int.
+_INT_BELOW = 10**MAX_NUMBER_CHARS
+_INT_ABOVE = -(10 ** (MAX_NUMBER_CHARS - 1))
+
+
+def _breaks_policy(value: Any, *, strings_checked: bool = False, reference_ints: bool = False) -> bool:
     search = _FORBIDDEN.search
     stack: list[tuple[Any, int]] = [(value, 0)]
     pop, push = stack.pop, stack.append
@@ -161,7 +174,10 @@ def _breaks_policy(value: Any, *, strings_checked: bool = False) -> bool:
         elif kind is Decimal:
             if not _number_ok(item):
                 return True
-        elif kind not in (int, bool, float) and item is not None:
+        elif kind is int:
+            if reference_ints and not _INT_ABOVE < item < _INT_BELOW:
+                return True
+        elif kind is not bool and item is not None:
             return True  # anything else: let the naming walk decide
     return False
 
