@@ -150,36 +150,44 @@ _INT_ABOVE = -(10 ** (MAX_NUMBER_CHARS - 1))
 
 
 def _breaks_policy(value: Any, *, strings_checked: bool = False, reference_ints: bool = False) -> bool:
+    """True if ``value`` may break the policy (then the naming walk decides). Recursive, but never
+    deeper than MAX_DEPTH + 1 calls: a container at that depth is a fault."""
     search = _FORBIDDEN.search
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        item, depth = pop()
+
+    def scalar_breaks(item: Any) -> bool:
         kind = type(item)
         if kind is str:
-            if not strings_checked and (len(item) > MAX_STRING_CHARS or search(item) is not None):
-                return True
-        elif kind is dict:
-            if depth >= MAX_DEPTH:
-                return True
-            for key, sub in item.items():
-                if type(key) is not str or (not strings_checked and search(key) is not None):
+            return not strings_checked and (len(item) > MAX_STRING_CHARS or search(item) is not None)
+        if kind is Decimal:
+            return not _number_ok(item)
+        if kind is int:
+            return reference_ints and not _INT_ABOVE < item < _INT_BELOW
+        return kind is not bool and item is not None  # anything else: the naming walk decides
+
+    def container_breaks(item: Any, depth: int) -> bool:
+        if depth >= MAX_DEPTH:
+            return True
+        if type(item) is dict:
+            if not strings_checked:
+                for key in item:
+                    if type(key) is not str or search(key) is not None:
+                        return True
+            values = item.values()
+        else:
+            values = item
+        for sub in values:
+            kind = type(sub)
+            if kind is dict or kind is list:
+                if container_breaks(sub, depth + 1):
                     return True
-                push((sub, depth + 1))
-        elif kind is list:
-            if depth >= MAX_DEPTH:
+            elif (kind is not str or not strings_checked) and scalar_breaks(sub):
                 return True
-            for sub in item:
-                push((sub, depth + 1))
-        elif kind is Decimal:
-            if not _number_ok(item):
-                return True
-        elif kind is int:
-            if reference_ints and not _INT_ABOVE < item < _INT_BELOW:
-                return True
-        elif kind is not bool and item is not None:
-            return True  # anything else: let the naming walk decide
-    return False
+        return False
+
+    kind = type(value)
+    if kind is dict or kind is list:
+        return container_breaks(value, 0)
+    return scalar_breaks(value)
 
 
 def _check_json_naming(value: Any) -> Any:
