@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import msgspec
 from sqlalchemy import Dialect, Table, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -13,31 +14,28 @@ from sqlalchemy.orm import Session
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
 from bankfeeds.platforms.write_rules import Transaction
 
-# PostgreSQL: the whole batch as one array per column, one statement, the unique constraint
-# deciding what is new. Faster than executemany/multi-row VALUES (one parse, binary arrays) and,
-# unlike a SELECT ... IN for the duplicates, it cannot be planned as a scan of the account's rows
-# when the statistics lag behind a fast-growing table.
+# PostgreSQL: the whole batch as one JSON array of rows (encoded by msgspec in C: psycopg's array
+# dumpers spent ~9 ms of Python per 1000 rows), one statement, the server taking it apart; the
+# unique constraint decides what is new. Unlike a SELECT ... IN for the duplicates, it cannot be
+# planned as a scan of the account's rows when the statistics lag behind a fast-growing table.
+# Values travel as JSON text and are cast by the column types' own input functions: a Decimal as
+# its exact text (numeric), a local date-time as ISO text (timestamp).
 _PG_INSERT_NEW = text(
     """
     INSERT INTO bank_transactions (source_account_id, push_operation_key, modified_at, transaction_id, date,
         description, counterparty, reference, reconciled, amount, balance, transaction_type)
-    SELECT CAST(:account AS uuid), CAST(:operation AS uuid), CAST(:modified AS timestamptz), t.*
-    FROM unnest(CAST(:ids AS varchar[]), CAST(:dates AS timestamp[]), CAST(:descriptions AS text[]),
-        CAST(:counterparties AS text[]), CAST(:references AS text[]), CAST(:reconciled AS boolean[]),
-        CAST(:amounts AS numeric[]), CAST(:balances AS numeric[]), CAST(:types AS varchar[])) AS t
+    SELECT CAST(:account AS uuid), CAST(:operation AS uuid), CAST(:modified AS timestamptz),
+        r.t->>0, CAST(r.t->>1 AS timestamp), r.t->>2, r.t->>3, r.t->>4, CAST(r.t->>5 AS boolean),
+        CAST(r.t->>6 AS numeric), CAST(r.t->>7 AS numeric), r.t->>8
+    FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS r(t, n)
+    ORDER BY r.n
     ON CONFLICT ON CONSTRAINT uq_bank_transactions_txn DO NOTHING
     RETURNING transaction_id
     """
 )
+_ENCODE = msgspec.json.Encoder(decimal_format="string")
 
 _TABLE = cast(Table, BankTransaction.__table__)
-
-# Bind parameter of _PG_INSERT_NEW -> attribute of the transaction, in the unnest's column order.
-_PG_PARAMS = (
-    ("ids", "id"), ("dates", "date"), ("descriptions", "description"), ("counterparties", "counterparty"),
-    ("references", "reference"), ("reconciled", "reconciled"), ("amounts", "amount"), ("balances", "balance"),
-    ("types", "transaction_type"),
-)
 
 
 class BankTransactionRepository:
@@ -89,9 +87,12 @@ class BankTransactionRepository:
         if not txns:
             return set()
         if self.session.get_bind().dialect.name == "postgresql":
-            params: dict[str, Any] = {"account": account_pk, "operation": operation_key, "modified": modified_at}
-            for name, attr in _PG_PARAMS:
-                params[name] = [getattr(t, attr) for t in txns]
+            rows = _ENCODE.encode([
+                [t.id, t.date.isoformat() if t.date is not None else None, t.description, t.counterparty,
+                 t.reference, t.reconciled, t.amount, t.balance, t.transaction_type]
+                for t in txns
+            ]).decode()
+            params = {"account": account_pk, "operation": operation_key, "modified": modified_at, "rows": rows}
             return set(self.session.execute(_PG_INSERT_NEW, params).scalars())
         return _sqlite_insert_new(self.session, account_pk, operation_key, modified_at, txns)
 
