@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
@@ -127,6 +128,7 @@ def _sqlite_stored_ids(cursor: Any, account: Any, ids: list[str]) -> set[str]:
     return stored
 
 
+@functools.cache
 def _processor(column: str, dialect: Dialect) -> Callable[[Any], Any]:
     process = _TABLE.c[column].type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else _same
@@ -139,6 +141,7 @@ def _same(value: Any) -> Any:
 _PROBE = datetime(2001, 2, 3, 4, 5, 6, 7)
 
 
+@functools.cache
 def _local_datetime_processor(dialect: Dialect) -> Callable[[Any], Any]:
     """The date column's processor; ``isoformat`` (C) where it writes the same text for a naive
     date-time, as SQLAlchemy's default SQLite format does."""
