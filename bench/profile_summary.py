@@ -1,10 +1,12 @@
 """Summarise py-spy ``--format raw`` files (collapsed stacks): where the CPU of a server goes.
 
-``python -m bench.profile_summary FILE [FILE ...] [--pushes N --cpu-seconds S]``
+``python -m bench.profile_summary FILE [FILE ...] [--ms-per-sample MS] [--top N]``
 
-Prints, for each function seen (file:function, lines merged), the share of samples in which it
-is on the stack (inclusive) and at the top (self), the request path split into its main parts,
-and, given the pushes and CPU seconds of the profiled phase, the milliseconds per push.
+Prints the samples split into the parts of a push (``PARTS``) and, given the phase's server CPU
+per push (``--ms-per-sample``, printed by ``bench push``), that CPU split the same way; then each
+function seen (file:function, lines merged) by the share of samples in which it is on the stack
+(inclusive) and at the top (self). With ``--gil`` a sample is the thread holding the GIL: on a
+loaded machine that includes moments the holder waits for a core, so the split is approximate.
 """
 
 from __future__ import annotations
@@ -16,23 +18,26 @@ from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^:]*)(?::\d+)?\)$")
 
-# Parts of the hot path: each sample goes to the innermost frame of its stack that names one
-# (so a middleware gets only its own work, not the app it wraps).
-BUCKETS = (
-    ("worker thread (webhook fan-out, jobs)", "bankfeeds/worker/runner.py:_run_lane"),
-    ("authentication (api_keys)", "bankfeeds/api_keys/"),
-    ("idempotency middleware (own work)", "bankfeeds/idempotency/"),
-    ("body parse + validation", "bankfeeds/kit/http.py:parse_model"),
-    ("push: resolve company/connection/account", "bankfeeds/bank_transactions/service.py:resolve"),
-    ("push: lock account", "bankfeeds/bank_transactions/repository.py:lock_account"),
-    ("push: insert transactions", "bankfeeds/bank_transactions/repository.py:insert_new"),
-    ("push: feed health chain", "bankfeeds/feed_health/"),
-    ("push: push operation + event", "bankfeeds/push_operations/"),
-    ("push service (other)", "bankfeeds/bank_transactions/"),
-    ("unit of work (begin/flush/commit/close)", "bankfeeds/kit/db.py:"),
-    ("response rendering", "bankfeeds/kit/http.py:"),
-    ("observability middleware (own work: log line, metrics)", "bankfeeds/observability/"),
+# Parts of a push, by what is on the stack (first rule that matches): the endpoint's service
+# call, its response, the authentication dependency, the unit of work's commit, the body
+# parse, the threadpool handoffs, the rest of the ASGI/FastAPI stack, the server loop.
+PARTS = (
+    ("worker thread (in serve)", ("worker/runner.py",)),
+    ("endpoint: service.write", ("write (bankfeeds/bank_transactions/service.py",)),
+    ("endpoint: other (response build)", ("_run_sync_endpoint", "create_bank_transactions")),
+    ("authentication", ("api_key_in_request", "current_api_key")),
+    ("commit (ORM flush + COMMIT)", ("_commit_and_close", "unit_of_work")),
+    ("body parse + validation", ("json_body", "parse_model")),
+    ("threadpool handoffs", ("run_sync_in_worker_thread", "to_thread", "queue.py", "_worker")),
+    ("ASGI middleware + FastAPI routing/deps + log line", ("fastapi/", "starlette/", "bankfeeds/")),
 )
+
+
+def part_of(stack: str) -> str:
+    for label, needles in PARTS:
+        if any(needle in stack for needle in needles):
+            return label
+    return "server loop (uvicorn, h11, asyncio) + other"
 
 
 def frame_key(frame: str) -> str:
@@ -42,23 +47,12 @@ def frame_key(frame: str) -> str:
     return f"{m.group('file')}:{m.group('name').rsplit('.', 1)[-1]}"
 
 
-def _bucket(frames: list[str]) -> str:
-    for frame in reversed(frames):
-        for label, needle in BUCKETS:
-            if needle in frame:
-                return label
-    for frame in reversed(frames):
-        if "bankfeeds/" in frame:
-            return f"other bankfeeds code (innermost: {frame})"
-    return "outside bankfeeds code (server loop, framework, threads)"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--ms-per-sample", type=float, default=0.0,
-                        help="CPU ms per push / 100 %% of samples (to print ms per push)")
+                        help="the phase's server CPU ms per push (bench push prints it), to split it by part")
     args = parser.parse_args()
     inclusive: Counter[str] = Counter()
     self_: Counter[str] = Counter()
@@ -75,10 +69,10 @@ def main() -> None:
             for key in set(frames):
                 inclusive[key] += count
             self_[frames[-1]] += count
-            buckets[_bucket(frames)] += count
+            buckets[part_of(stack)] += count
     scale = args.ms_per_sample
     print(f"{total} samples")
-    print("\nparts of the hot path (inclusive, first match):")
+    print("\nparts of a push (share of samples; ms of CPU per push with --ms-per-sample):")
     for label, count in buckets.most_common():
         ms = f"  {count / total * scale:5.2f} ms/push" if scale else ""
         print(f"  {count / total:6.1%}{ms}  {label}")
