@@ -51,7 +51,7 @@ migrate: install ## Apply migrations to $$BANKFEEDS_DATABASE_URL (the demo surfa
 check-migrations: install ## alembic check on SQLite and PostgreSQL: models and migrations agree
 	$(PY) scripts/check_migrations.py
 
-bench: install ## Benchmarks (bench/): API write rate vs raw store rate, IDX pulls, webhooks
+bench: install ## Benchmarks (bench/): small pushes vs the framework floor, batch write rate vs the raw driver, IDX pulls, webhooks
 	$(PY) -m bench
 
 image: ## Build the OCI image localhost/bankfeeds (root; buildah + mmdebstrap, installed if missing)

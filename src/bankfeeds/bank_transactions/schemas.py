@@ -38,8 +38,14 @@ def local_datetime(value: Any) -> datetime:
     except ValueError:
         raise ValueError(f"'{value}' is not an ISO 8601 date or date-time, e.g. 2023-08-22T10:21:00") from None
     local = parsed.replace(tzinfo=None)
-    inputs.instant_validator(local)
+    if not _EARLIEST <= local <= _LATEST:
+        inputs.instant_validator(local)  # out of range: refused in the policy's words
     return local
+
+
+# The policy's range as local date-times (it reads a naive value as UTC): one comparison per date.
+_EARLIEST = inputs.MIN_INSTANT.replace(tzinfo=None)
+_LATEST = inputs.MAX_INSTANT.replace(tzinfo=None)
 
 
 def _storable(value: Decimal) -> Decimal:

@@ -112,7 +112,85 @@ def _where(path: tuple[str | int, ...]) -> str:
 
 
 def check_json(value: Any) -> Any:
-    """Walk a parsed JSON document (iteratively): depth, numbers, keys and strings under the policy."""
+    """Walk a parsed JSON document (iteratively): depth, numbers, keys and strings under the policy.
+
+    A first walk carries no paths (a 1000-transaction body has ~10,000 values); only a document
+    it finds at fault is walked again, with paths, to name the offending place.
+    """
+    if not _breaks_policy(value):
+        return value
+    return _check_json_naming(value)
+
+
+def check_json_text(text: str, value: Any) -> Any:
+    """``check_json`` for ``value`` parsed from ``text``, its JSON source.
+
+    Text with no backslash has no escapes: every key and string is a slice of it, so one search
+    of the whole text settles their characters, and none is longer than the text. Otherwise, or
+    if the search finds a refused character, the full walk decides (and names the place).
+    """
+    if "\\" in text or _FORBIDDEN.search(text) is not None or len(text) > MAX_STRING_CHARS:
+        return check_json(value)
+    if not _breaks_policy(value, strings_checked=True):
+        return value
+    return _check_json_naming(value)
+
+
+def parsed_fast_within_policy(text: str, value: Any) -> bool:
+    """Whether ``value``, parsed from ``text`` by the fast parser (``jsonutil``), is exactly what
+    the reference parser would give and passes the policy. Stricter than the policy: anything
+    else goes to the reference parser and ``check_json``, which decide (and name the fault)."""
+    strings_checked = "\\" not in text and _FORBIDDEN.search(text) is None and len(text) <= MAX_STRING_CHARS
+    return not _breaks_policy(value, strings_checked=strings_checked, reference_ints=True)
+
+
+# The reference parser keeps integers of at most MAX_NUMBER_CHARS characters as int.
+_INT_BELOW = 10**MAX_NUMBER_CHARS
+_INT_ABOVE = -(10 ** (MAX_NUMBER_CHARS - 1))
+
+
+def _breaks_policy(value: Any, *, strings_checked: bool = False, reference_ints: bool = False) -> bool:
+    """True if ``value`` may break the policy (then the naming walk decides). Recursive, but never
+    deeper than MAX_DEPTH + 1 calls: a container at that depth is a fault."""
+    search = _FORBIDDEN.search
+
+    def scalar_breaks(item: Any) -> bool:
+        kind = type(item)
+        if kind is str:
+            return not strings_checked and (len(item) > MAX_STRING_CHARS or search(item) is not None)
+        if kind is Decimal:
+            return not _number_ok(item)
+        if kind is int:
+            return reference_ints and not _INT_ABOVE < item < _INT_BELOW
+        return kind is not bool and item is not None  # anything else: the naming walk decides
+
+    def container_breaks(item: Any, depth: int) -> bool:
+        if depth >= MAX_DEPTH:
+            return True
+        if type(item) is dict:
+            if not strings_checked:
+                for key in item:
+                    if type(key) is not str or search(key) is not None:
+                        return True
+            values = item.values()
+        else:
+            values = item
+        for sub in values:
+            kind = type(sub)
+            if kind is dict or kind is list:
+                if container_breaks(sub, depth + 1):
+                    return True
+            elif (kind is not str or not strings_checked) and scalar_breaks(sub):
+                return True
+        return False
+
+    kind = type(value)
+    if kind is dict or kind is list:
+        return container_breaks(value, 0)
+    return scalar_breaks(value)
+
+
+def _check_json_naming(value: Any) -> Any:
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()

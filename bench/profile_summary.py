@@ -1,0 +1,85 @@
+"""Summarise py-spy ``--format raw`` files (collapsed stacks): where the CPU of a server goes.
+
+``python -m bench.profile_summary FILE [FILE ...] [--ms-per-sample MS] [--top N]``
+
+Prints the samples split into the parts of a push (``PARTS``) and, given the phase's server CPU
+per push (``--ms-per-sample``, printed by ``bench push``), that CPU split the same way; then each
+function seen (file:function, lines merged) by the share of samples in which it is on the stack
+(inclusive) and at the top (self). With ``--gil`` a sample is the thread holding the GIL: on a
+loaded machine that includes moments the holder waits for a core, so the split is approximate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from pathlib import Path
+
+_FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^:]*)(?::\d+)?\)$")
+
+# Parts of a push, by what is on the stack (first rule that matches): the endpoint's service
+# call, its response, the authentication dependency, the unit of work's commit, the body
+# parse, the threadpool handoffs, the rest of the ASGI/FastAPI stack, the server loop.
+PARTS = (
+    ("worker thread (in serve)", ("worker/runner.py",)),
+    ("endpoint: service.write", ("write (bankfeeds/bank_transactions/service.py",)),
+    ("endpoint: other (response build)", ("_run_sync_endpoint", "create_bank_transactions")),
+    ("authentication", ("api_key_in_request", "current_api_key")),
+    ("commit (ORM flush + COMMIT)", ("_commit_and_close", "unit_of_work")),
+    ("body parse + validation", ("json_body", "parse_model")),
+    ("threadpool handoffs", ("run_sync_in_worker_thread", "to_thread", "queue.py", "_worker")),
+    ("ASGI middleware + FastAPI routing/deps + log line", ("fastapi/", "starlette/", "bankfeeds/")),
+)
+
+
+def part_of(stack: str) -> str:
+    for label, needles in PARTS:
+        if any(needle in stack for needle in needles):
+            return label
+    return "server loop (uvicorn, h11, asyncio) + other"
+
+
+def frame_key(frame: str) -> str:
+    m = _FRAME.match(frame)
+    if not m:
+        return frame
+    return f"{m.group('file')}:{m.group('name').rsplit('.', 1)[-1]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--ms-per-sample", type=float, default=0.0,
+                        help="the phase's server CPU ms per push (bench push prints it), to split it by part")
+    args = parser.parse_args()
+    inclusive: Counter[str] = Counter()
+    self_: Counter[str] = Counter()
+    buckets: Counter[str] = Counter()
+    total = 0
+    for name in args.files:
+        for line in Path(name).read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack:
+                continue
+            count = int(count_text)
+            total += count
+            frames = [frame_key(f) for f in stack.split(";")]
+            for key in set(frames):
+                inclusive[key] += count
+            self_[frames[-1]] += count
+            buckets[part_of(stack)] += count
+    scale = args.ms_per_sample
+    print(f"{total} samples")
+    print("\nparts of a push (share of samples; ms of CPU per push with --ms-per-sample):")
+    for label, count in buckets.most_common():
+        ms = f"  {count / total * scale:5.2f} ms/push" if scale else ""
+        print(f"  {count / total:6.1%}{ms}  {label}")
+    print(f"\ntop {args.top} functions by inclusive share (self share):")
+    for key, count in inclusive.most_common(args.top):
+        print(f"  {count / total:6.1%} ({self_[key] / total:5.1%})  {key}")
+
+
+if __name__ == "__main__":
+    main()
