@@ -415,3 +415,38 @@ def test_shutdown_releases_what_it_cannot_finish(
 def test_consumer_ids_in_paths(client: TestClient) -> None:
     for path in (f"/webhooks/{uuid.uuid4()}/messages", "/webhooks/nope/messages"):
         assert client.get(path).status_code == 404
+
+
+def test_a_slow_endpoint_does_not_hold_up_the_others(
+    client: TestClient, database: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    """A receiver that answers nothing gets at most its share of the slots; another receiver
+    gets every message meanwhile, over kept-alive connections."""
+    release = threading.Event()
+    held: list[str] = []
+
+    def stuck(item: Received) -> tuple[int, bytes]:
+        held.append(item.webhook_id)
+        release.wait(20)
+        return 200, b"late"
+
+    with Receiver(responder=stuck) as slow, Receiver() as fast:
+        subscribe(client, slow, ["company.created"])
+        subscribe(client, fast, ["company.created"])
+        for i in range(12):
+            company(client, f"Co {i}")
+        w = make_worker(database, settings, clock, concurrency=4, timeout_seconds=15)
+        w.start()
+        try:
+            got = fast.wait_for(lambda items: len(items) == 12, timeout=20)
+            assert all(r.verified for r in got)
+            assert sorted(r.event["payload"]["name"] for r in got) == sorted(f"Co {i}" for i in range(12))
+            # The slow one holds only its share (3 of the 4 slots), never all of them.
+            assert 1 <= len(held) <= 3 and not release.is_set()
+            # Keep-alive: the fast receiver's 12 requests came over at most 3 connections.
+            assert len({r.peer for r in got}) <= 3
+        finally:
+            release.set()
+            slow.wait_for(lambda items: len(items) == 12, timeout=30)
+            w.stop()
+    assert {m.status for m in messages(database)} == {"Success"}
