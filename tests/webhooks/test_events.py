@@ -276,9 +276,10 @@ def test_a_commit_wakes_the_fan_out_only_when_a_consumer_subscribes(
     """No worker work per commit for events nobody subscribes to; they are still dispatched."""
     import threading
 
-    from bankfeeds.webhooks.events import EVENTS_TOPIC
+    from bankfeeds.webhooks.events import EVENTS_TOPIC, forget_subscriptions
     from bankfeeds.worker import signals
 
+    forget_subscriptions()  # the test database is reused: what an earlier test cached is stale
     wake = threading.Event()
     signals.register(wake, (EVENTS_TOPIC,))
     try:

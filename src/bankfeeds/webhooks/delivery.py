@@ -52,6 +52,7 @@ from bankfeeds.kit import jsonutil
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.httppool import HttpPool
+from bankfeeds.observability import metrics
 from bankfeeds.webhooks import service, signing
 from bankfeeds.webhooks.config import DISABLE_AFTER, RESPONSE_HEAD_BYTES, RETRY_SCHEDULE, DeliveryOptions
 from bankfeeds.webhooks.repository import ClaimedRow, WebhookRepository
@@ -301,6 +302,14 @@ class Deliverer:
             })
             failed.add(job.consumer_id)
         repo.add_attempts(attempts)
+        outcomes = Counter("success" if a["success"] else "failure" for a in attempts)
+
+        def count() -> None:  # plain rows are not seen by the metrics' ORM listener: counted here
+            for outcome, n in outcomes.items():
+                metrics.WEBHOOK_DELIVERIES.labels(outcome).inc(n)
+
+        if attempts:
+            metrics.on_commit(repo.session, count)
         repo.settle_succeeded(delivered)
         repo.settle_failed(retried)
         for consumer_id in to_clear - failed:

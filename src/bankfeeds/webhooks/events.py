@@ -138,11 +138,16 @@ def subscriptions_changed(session: Session) -> None:
     session.info[_CHANGED] = True
 
 
+def forget_subscriptions() -> None:
+    """Read the subscriptions again at the next event (consumers changed behind the services' back)."""
+    with _subscriptions_lock:
+        _subscriptions.clear()
+
+
 @event.listens_for(Session, "after_commit")
 def _forget_subscriptions(session: Session) -> None:
     if session.info.pop(_CHANGED, None):
-        with _subscriptions_lock:
-            _subscriptions.clear()
+        forget_subscriptions()
 
 
 @event.listens_for(Session, "after_rollback")
