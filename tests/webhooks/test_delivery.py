@@ -450,3 +450,43 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(
             slow.wait_for(lambda items: len(items) == 12, timeout=30)
             w.stop()
     assert {m.status for m in messages(database)} == {"Success"}
+
+
+def test_a_delivery_longer_than_the_lease_keeps_it(
+    client: TestClient, receiver: Receiver, database: Database, settings: Settings
+) -> None:
+    """The lane renews the leases of what it has in flight: nobody else takes a message whose
+    delivery outlasts several leases, and it is sent once."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(item: Received) -> tuple[int, bytes]:
+        arrived.set()
+        release.wait(15)
+        return 200, b"ok"
+
+    receiver.responder = held
+    subscribe(client, receiver, ["company.created"])
+    company(client)
+    wall = SystemClock()  # leases run out in real time here
+    options = DeliveryOptions(lease_seconds=2.0, timeout_seconds=12)
+    w = Worker(database, settings, wall, tasks=[dispatch_events, DeliverMessages(options)])
+    other = Deliverer(database, settings, wall, options)
+    w.start()
+    try:
+        assert arrived.wait(10)
+        deadline = time.monotonic() + 5  # two and a half leases
+        while time.monotonic() < deadline:
+            assert other.claim(10) == []
+            time.sleep(0.25)
+        release.set()
+        for _ in range(500):
+            if messages(database)[0].status == "Success":
+                break
+            time.sleep(0.02)
+    finally:
+        release.set()
+        w.stop()
+        other.close()
+    [m] = messages(database)
+    assert m.status == "Success" and m.locked_by is None
+    assert len(receiver.snapshot()) == 1
