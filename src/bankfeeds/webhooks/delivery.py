@@ -18,9 +18,9 @@ it still holds; a delivery that ends after that is still recorded as an attempt.
 
 Signatures follow Standard Webhooks (what Svix and Codat send): ``webhook-id``,
 ``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256>`` over
-``id.timestamp.body``. Per message the body is serialised once per claim (shared by the
-consumers of one event) and each consumer's secret is decrypted and decoded once per worker
-(cached by its ciphertext); the HMAC itself is computed per attempt, because it covers the
+``id.timestamp.body``. The body is the event's JSON text as stored (serialised once, when the
+event was recorded, for every consumer and attempt); each consumer's secret is decrypted and
+decoded once per worker (cached by its ciphertext); the HMAC itself is computed per attempt, because it covers the
 timestamp and receivers refuse one older than 5 minutes (retries come up to 10 hours apart).
 The timestamp comes from a wall clock (``SystemClock`` unless injected), because receivers
 compare it with their own clock; the retry schedule and every stored time come from the
@@ -48,7 +48,6 @@ from typing import Any, TypeVar
 from standardwebhooks.webhooks import Webhook
 
 from bankfeeds.config import Settings
-from bankfeeds.kit import jsonutil
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.httppool import HttpPool
@@ -189,17 +188,13 @@ class Deliverer:
         return signer
 
     def _jobs(self, rows: list[ClaimedRow], now: datetime) -> list[Job]:
-        bodies: dict[Any, str] = {}
         jobs = []
         for row in rows:
-            body = bodies.get(row.event_id)
-            if body is None:
-                body = bodies[row.event_id] = jsonutil.dumps(row.body)
             tokens = service.signing_tokens(row.secret_encrypted, row.previous_secret_encrypted,
                                             row.previous_secret_expires_at, now)
             jobs.append(Job(
                 message_id=row.message_id, consumer_id=row.consumer_id, url=row.url,
-                signers=tuple(self._signer(t) for t in tokens), body=body, trigger=row.trigger,
+                signers=tuple(self._signer(t) for t in tokens), body=row.body, trigger=row.trigger,
                 correlation_id=row.correlation_id, consumer_failing=row.consumer_failing,
             ))
         return jobs

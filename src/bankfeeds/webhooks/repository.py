@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, Text, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
@@ -38,7 +39,7 @@ class ClaimedRow:
     previous_secret_encrypted: str | None
     previous_secret_expires_at: datetime | None
     consumer_failing: bool  # at claim time: a success must clear its failing_since
-    body: dict[str, Any]
+    body: str  # the event's JSON text
     correlation_id: str | None
 
 
@@ -87,7 +88,9 @@ _CLAIM = (
     select(_M.c.id, _M.c.consumer_id, _M.c.event_id, _M.c.trigger, WebhookConsumer.url,
            WebhookConsumer.secret_encrypted, WebhookConsumer.previous_secret_encrypted,
            WebhookConsumer.previous_secret_expires_at, WebhookConsumer.failing_since.is_not(None),
-           Event.body, Event.correlation_id)
+           # The body as stored: JSON (not JSONB) keeps the text the engine's serialiser
+           # (``jsonutil.dumps``) wrote, the very bytes to send; no decoding and encoding again.
+           sql_cast(Event.body, Text).label("body_text"), Event.correlation_id)
     .join(WebhookConsumer, WebhookConsumer.id == _M.c.consumer_id)
     .join(Event, Event.id == _M.c.event_id)
     .where(
