@@ -8,22 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, Text, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
 
 PENDING = ("Sending", "Attempting")
-
-
-@dataclass(frozen=True)
-class Claimed:
-    message: WebhookMessage
-    consumer: WebhookConsumer
-    body: dict[str, Any]
-    # The correlationId of the request that caused the event (for the delivery's log line).
-    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,36 +268,6 @@ class WebhookRepository:
 
     # Claims (the worker)
 
-    def claim_due(self, now: datetime, limit: int, worker: str, until: datetime) -> list[Claimed]:
-        """Take up to ``limit`` due messages of enabled consumers for ``worker`` until ``until``.
-
-        PostgreSQL: rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED);
-        SQLite: the write transaction (BEGIN IMMEDIATE) already serialises claims.
-        """
-        stmt = (
-            select(WebhookMessage, WebhookConsumer, Event.body, Event.correlation_id)
-            .join(WebhookConsumer, WebhookConsumer.id == WebhookMessage.consumer_id)
-            .join(Event, Event.id == WebhookMessage.event_id)
-            .where(
-                WebhookMessage.next_attempt_at <= now,
-                WebhookConsumer.disabled.is_(False),
-                or_(WebhookMessage.locked_until.is_(None), WebhookMessage.locked_until < now),
-            )
-            .order_by(WebhookMessage.next_attempt_at)
-            .limit(limit)
-        )
-        if self._skip_locked:
-            # NO KEY UPDATE: it does not wait for (or skip rows behind) the KEY SHARE locks that
-            # inserting attempts takes through their foreign key.
-            stmt = stmt.with_for_update(skip_locked=True, key_share=True, of=WebhookMessage)
-        claimed = []
-        for message, consumer, body, correlation in self.session.execute(stmt).all():
-            message.locked_by = worker
-            message.locked_until = until
-            claimed.append(Claimed(message, consumer, body, correlation))
-        self.session.flush()
-        return claimed
-
     def claim_batch(
         self, now: datetime, limit: int, worker: str, until: datetime, *,
         per_consumer: int, room: dict[uuid.UUID, int] | None = None,
@@ -382,17 +343,6 @@ class WebhookRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def held_many(self, worker: str, message_ids: Sequence[str]) -> dict[str, WebhookMessage]:
-        """Those of the messages that ``worker`` still holds (leases not taken over), locked."""
-        if not message_ids:
-            return {}
-        stmt = (
-            select(WebhookMessage)
-            .where(and_(WebhookMessage.id.in_(list(message_ids)), WebhookMessage.locked_by == worker))
-            .with_for_update(key_share=True)
-        )
-        return {m.id: m for m in self.session.scalars(stmt)}
-
     def existing_messages(self, message_ids: Sequence[str]) -> set[str]:
         if not message_ids:
             return set()
@@ -428,9 +378,6 @@ class WebhookRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # Attempts
-
-    def add_attempt(self, attempt: WebhookAttempt) -> None:
-        self.session.add(attempt)
 
     def attempts(self, message_id: str) -> list[WebhookAttempt]:
         stmt = (

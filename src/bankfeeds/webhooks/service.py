@@ -173,13 +173,6 @@ def signing_tokens(
     return out
 
 
-def signing_secrets(settings: Settings, consumer: WebhookConsumer, now: datetime) -> list[str]:
-    """The secrets that sign a message now: the current one, and the previous one while it lasts."""
-    tokens = signing_tokens(consumer.secret_encrypted, consumer.previous_secret_encrypted,
-                            consumer.previous_secret_expires_at, now)
-    return [signing.decrypt(settings.secret_key, t) for t in tokens]
-
-
 def rotate_secret(
     session: Session, clock: Clock, settings: Settings, consumer: WebhookConsumer
 ) -> tuple[str, datetime]:
