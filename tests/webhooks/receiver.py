@@ -20,6 +20,7 @@ class Received:
     verified: bool
     error: str | None
     status: int
+    peer: str = ""  # the sender's address and port: one per connection
 
     @property
     def webhook_id(self) -> str:
@@ -55,7 +56,7 @@ class Receiver:
                     Webhook(receiver.secret or "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(body, headers)
                 except WebhookVerificationError as exc:
                     verified, error = False, str(exc)
-                item = Received(headers, body, verified, error, 0)
+                item = Received(headers, body, verified, error, 0, f"{self.client_address[0]}:{self.client_address[1]}")
                 if not verified:
                     status, answer = 400, f"signature: {error}".encode()
                 elif receiver.responder is not None:

@@ -415,3 +415,78 @@ def test_shutdown_releases_what_it_cannot_finish(
 def test_consumer_ids_in_paths(client: TestClient) -> None:
     for path in (f"/webhooks/{uuid.uuid4()}/messages", "/webhooks/nope/messages"):
         assert client.get(path).status_code == 404
+
+
+def test_a_slow_endpoint_does_not_hold_up_the_others(
+    client: TestClient, database: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    """A receiver that answers nothing gets at most its share of the slots; another receiver
+    gets every message meanwhile, over kept-alive connections."""
+    release = threading.Event()
+    held: list[str] = []
+
+    def stuck(item: Received) -> tuple[int, bytes]:
+        held.append(item.webhook_id)
+        release.wait(20)
+        return 200, b"late"
+
+    with Receiver(responder=stuck) as slow, Receiver() as fast:
+        subscribe(client, slow, ["company.created"])
+        subscribe(client, fast, ["company.created"])
+        for i in range(12):
+            company(client, f"Co {i}")
+        w = make_worker(database, settings, clock, concurrency=4, timeout_seconds=15)
+        w.start()
+        try:
+            got = fast.wait_for(lambda items: len(items) == 12, timeout=20)
+            assert all(r.verified for r in got)
+            assert sorted(r.event["payload"]["name"] for r in got) == sorted(f"Co {i}" for i in range(12))
+            # The slow one holds only its share (3 of the 4 slots), never all of them.
+            assert 1 <= len(held) <= 3 and not release.is_set()
+            # Keep-alive: the fast receiver's 12 requests came over at most 3 connections.
+            assert len({r.peer for r in got}) <= 3
+        finally:
+            release.set()
+            slow.wait_for(lambda items: len(items) == 12, timeout=30)
+            w.stop()
+    assert {m.status for m in messages(database)} == {"Success"}
+
+
+def test_a_delivery_longer_than_the_lease_keeps_it(
+    client: TestClient, receiver: Receiver, database: Database, settings: Settings
+) -> None:
+    """The lane renews the leases of what it has in flight: nobody else takes a message whose
+    delivery outlasts several leases, and it is sent once."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(item: Received) -> tuple[int, bytes]:
+        arrived.set()
+        release.wait(15)
+        return 200, b"ok"
+
+    receiver.responder = held
+    subscribe(client, receiver, ["company.created"])
+    company(client)
+    wall = SystemClock()  # leases run out in real time here
+    options = DeliveryOptions(lease_seconds=2.0, timeout_seconds=12)
+    w = Worker(database, settings, wall, tasks=[dispatch_events, DeliverMessages(options)])
+    other = Deliverer(database, settings, wall, options)
+    w.start()
+    try:
+        assert arrived.wait(10)
+        deadline = time.monotonic() + 5  # two and a half leases
+        while time.monotonic() < deadline:
+            assert other.claim(10) == []
+            time.sleep(0.25)
+        release.set()
+        for _ in range(500):
+            if messages(database)[0].status == "Success":
+                break
+            time.sleep(0.02)
+    finally:
+        release.set()
+        w.stop()
+        other.close()
+    [m] = messages(database)
+    assert m.status == "Success" and m.locked_by is None
+    assert len(receiver.snapshot()) == 1

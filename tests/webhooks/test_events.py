@@ -268,3 +268,40 @@ def test_the_api_commits_events_with_its_changes(
         "connection.disconnected": 1, "connection.deleted": 1, "company.deleted": 1,
     }
     assert len({r.webhook_id for r in got}) == 6
+
+
+def test_a_commit_wakes_the_fan_out_only_when_a_consumer_subscribes(
+    client: TestClient, receiver: Receiver, database: Database, worker: Worker
+) -> None:
+    """No worker work per commit for events nobody subscribes to; they are still dispatched."""
+    import threading
+
+    from bankfeeds.webhooks.events import EVENTS_TOPIC, forget_subscriptions
+    from bankfeeds.worker import signals
+
+    forget_subscriptions()  # the test database is reused: what an earlier test cached is stale
+    wake = threading.Event()
+    signals.register(wake, (EVENTS_TOPIC,))
+    try:
+        assert client.post("/companies", json={"name": "Nobody listens"}).status_code == 200
+        assert not wake.is_set()
+        subscribe(client, receiver, ["connection.created"])  # another event type
+        assert client.post("/companies", json={"name": "Still nobody"}).status_code == 200
+        assert not wake.is_set()
+        consumer = subscribe(client, receiver, ["company.created"], companyTags=["region:eu"])
+        assert client.post("/companies", json={"name": "Wrong tags", "tags": {"region": "us"}}).status_code == 200
+        assert not wake.is_set()
+        assert client.post("/companies", json={"name": "Heard", "tags": {"region": "eu"}}).status_code == 200
+        assert wake.is_set()
+        wake.clear()
+        worker.drain()
+        assert [r.event["payload"]["name"] for r in receiver.accepted()] == ["Heard"]
+        assert client.post(f"/webhooks/{consumer['id']}/disable").status_code == 200
+        assert client.post("/companies", json={"name": "Disabled", "tags": {"region": "eu"}}).status_code == 200
+        assert not wake.is_set()
+    finally:
+        signals.unregister(wake)
+    worker.drain()
+    with database.unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+    assert len(receiver.snapshot()) == 1

@@ -98,7 +98,10 @@ def test_a_commit_wakes_the_lanes_of_its_topic(database: Database, slow_poll: Se
         wait_until(lambda: len(passes) == 1)  # the first pass, then it sleeps (60 s poll)
         with database.unit_of_work() as session:
             signals.mark(session, "topic-a")
-        wait_until(lambda: len(passes) == 2)
+        # At least one more pass (60 s poll: only the commit can cause it). On PostgreSQL the
+        # commit wakes the lane twice, here and through NOTIFY, and the second wake may come
+        # after the lane cleared the first: a third pass within a few ms, so not exactly 2.
+        wait_until(lambda: len(passes) >= 2)
     finally:
         worker.stop()
 

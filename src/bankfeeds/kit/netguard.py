@@ -5,10 +5,13 @@ scheme other than http(s), credentials in the URL, and a host that is (or resolv
 loopback, private, link-local, shared, reserved, multicast or unspecified address, however it
 is written (``0x7f000001``, ``[::1]``, ``[::ffff:127.0.0.1]``, ``localhost``).
 
-``guarded_transport`` checks again when connecting, after DNS resolution, and connects to the
-very address it checked, so a name that later resolves elsewhere (DNS rebinding) cannot reach
-an internal service. Both take ``allow_private`` (``BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS``,
-on in demo mode) for a receiver on this machine or network.
+``guarded_transport`` (httpx) and ``kit.httppool`` (webhook delivery) check again when
+connecting, after DNS resolution, and connect to the very address they checked, so a name that
+later resolves elsewhere (DNS rebinding) cannot reach an internal service. A kept-alive
+connection stays bound to the address that was checked when it was opened, and is reused only
+for the same origin (scheme, host, port): reuse never reaches an address that was not checked.
+Both take ``allow_private`` (``BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS``, on in demo mode) for
+a receiver on this machine or network.
 """
 
 from __future__ import annotations

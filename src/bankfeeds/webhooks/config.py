@@ -38,8 +38,11 @@ class DeliveryOptions(BaseSettings):
 
     # A 2xx within this many seconds is a success; anything else is retried.
     timeout_seconds: float = 15.0
-    # Deliveries in flight at once, per worker process.
-    concurrency: int = 16
+    # Deliveries in flight at once, per worker process (requests on one event loop).
+    concurrency: int = 128
+    # Of those, at most this many for one consumer (and never all of them): a slow endpoint
+    # cannot hold up the others.
+    endpoint_concurrency: int = 64
     # A claimed message is the worker's for this long; the worker renews it while it works, so
     # it only runs out when the worker died. Then another worker takes the message.
     lease_seconds: float = 30.0

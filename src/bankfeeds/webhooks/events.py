@@ -2,20 +2,32 @@
 
 A rolled-back change removes its events with it; a committed one always has them. Delivery
 (fan-out to consumers, signing, retries) is the worker's job, in ``webhooks/tasks.py``; the
-commit wakes it (``worker.signals``) so it does not wait for its next poll.
+commit wakes it (``worker.signals``) so it does not wait for its next poll, but only when an
+enabled consumer subscribes to the event: a commit nobody listens to costs the worker nothing
+(its next poll marks such events dispatched). Which consumers subscribe to what is read at most
+once a second per process and database, and again after a commit in this process that changed
+consumers; a consumer added by another process within that second has its first events
+delivered at the worker's next poll instead of at once (nothing is lost: the fan-out reads the
+consumers themselves).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
-from bankfeeds.models import Company, Event
+from bankfeeds.models import Company, Event, WebhookConsumer
 from bankfeeds.worker import signals
 
 # ``worker.signals`` topics: new outbox events (to fan out), messages due (to deliver).
@@ -76,6 +88,69 @@ def record(
         correlation_id=structured_logging.correlation_id(),
     )
     session.add(event)
-    signals.mark(session, EVENTS_TOPIC)
+    if anyone_subscribes(session, event_type, event.company_tags):
+        signals.mark(session, EVENTS_TOPIC)
     return event
+
+
+def matches(
+    event_types: Sequence[str], tag_filter: Sequence[str] | None, event_type: str, company_tags: dict[str, Any] | None
+) -> bool:
+    """A subscription (event types, optional ``key:value`` company tags) takes this event."""
+    if event_type not in event_types:
+        return False
+    if not tag_filter:
+        return True
+    tags = company_tags or {}
+    for entry in tag_filter:
+        key, _, value = entry.partition(":")
+        if key in tags and str(tags[key]) == value:
+            return True
+    return False
+
+
+# What the enabled consumers subscribe to, per database (engine): (read at, subscriptions).
+SUBSCRIPTIONS_TTL = 1.0
+_subscriptions: weakref.WeakKeyDictionary[Engine | Connection, tuple[float, list[tuple[list[str], list[str] | None]]]]
+_subscriptions = weakref.WeakKeyDictionary()
+_subscriptions_lock = threading.Lock()
+_CHANGED = "bankfeeds.webhook_subscriptions_changed"
+
+
+def anyone_subscribes(session: Session, event_type: str, company_tags: dict[str, Any] | None) -> bool:
+    bind = session.get_bind()
+    with _subscriptions_lock:
+        hit = _subscriptions.get(bind)
+    if hit is None or time.monotonic() - hit[0] >= SUBSCRIPTIONS_TTL:
+        with session.no_autoflush:
+            rows = session.execute(
+                select(WebhookConsumer.event_types, WebhookConsumer.company_tags)
+                .where(WebhookConsumer.disabled.is_(False))
+            ).all()
+        hit = (time.monotonic(), [(list(types or []), tags) for types, tags in rows])
+        with _subscriptions_lock:
+            _subscriptions[bind] = hit
+    return any(matches(types, tags, event_type, company_tags) for types, tags in hit[1])
+
+
+def subscriptions_changed(session: Session) -> None:
+    """Consumers changed in this transaction: read the subscriptions again once it commits."""
+    session.info[_CHANGED] = True
+
+
+def forget_subscriptions() -> None:
+    """Read the subscriptions again at the next event (consumers changed behind the services' back)."""
+    with _subscriptions_lock:
+        _subscriptions.clear()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_subscriptions(session: Session) -> None:
+    if session.info.pop(_CHANGED, None):
+        forget_subscriptions()
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_subscriptions(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
 

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, Text, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
@@ -17,12 +18,84 @@ PENDING = ("Sending", "Attempting")
 
 
 @dataclass(frozen=True)
-class Claimed:
-    message: WebhookMessage
-    consumer: WebhookConsumer
-    body: dict[str, Any]
-    # The correlationId of the request that caused the event (for the delivery's log line).
-    correlation_id: str | None = None
+class ClaimedRow:
+    """A claimed message as plain values (no ORM object): what one delivery attempt needs."""
+
+    message_id: str
+    consumer_id: uuid.UUID
+    event_id: uuid.UUID
+    trigger: str
+    url: str
+    secret_encrypted: str
+    previous_secret_encrypted: str | None
+    previous_secret_expires_at: datetime | None
+    consumer_failing: bool  # at claim time: a success must clear its failing_since
+    body: str  # the event's JSON text
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event waiting for its fan-out, as plain values."""
+
+    seq: int
+    id: uuid.UUID
+    event_type: str
+    company_id: uuid.UUID | None
+    company_tags: dict[str, Any] | None
+    created_at: datetime
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A message the worker still holds when it records an attempt (locked until the commit)."""
+
+    message_id: str
+    attempts: int
+
+
+_M = cast(Table, WebhookMessage.__table__)
+_E = cast(Table, Event.__table__)
+_A = cast(Table, WebhookAttempt.__table__)
+
+# Executemany statements of the settle step, built once.
+_SUCCEEDED = (
+    update(_M)
+    .where(_M.c.id == bindparam("m_id"))
+    .values(status="Success", next_attempt_at=None, delivered_at=bindparam("m_now"), locked_by=None,
+            locked_until=None, last_attempt_at=bindparam("m_at"))
+)
+_FAILED = (
+    update(_M)
+    .where(_M.c.id == bindparam("m_id"))
+    .values(status=bindparam("m_status"), attempts=bindparam("m_attempts"), next_attempt_at=bindparam("m_next"),
+            locked_by=None, locked_until=None, last_attempt_at=bindparam("m_at"))
+)
+
+
+# The claim, built once (its parameters: now, blocked consumers, how many rows to read).
+_CLAIM = (
+    select(_M.c.id, _M.c.consumer_id, _M.c.event_id, _M.c.trigger, WebhookConsumer.url,
+           WebhookConsumer.secret_encrypted, WebhookConsumer.previous_secret_encrypted,
+           WebhookConsumer.previous_secret_expires_at, WebhookConsumer.failing_since.is_not(None),
+           # The body as stored: JSON (not JSONB) keeps the text the engine's serialiser
+           # (``jsonutil.dumps``) wrote, the very bytes to send; no decoding and encoding again.
+           sql_cast(Event.body, Text).label("body_text"), Event.correlation_id)
+    .join(WebhookConsumer, WebhookConsumer.id == _M.c.consumer_id)
+    .join(Event, Event.id == _M.c.event_id)
+    .where(
+        _M.c.next_attempt_at <= bindparam("now"),
+        or_(_M.c.locked_until.is_(None), _M.c.locked_until < bindparam("now")),
+        WebhookConsumer.disabled.is_(False),
+        _M.c.consumer_id.not_in(bindparam("blocked", expanding=True)),
+    )
+    .order_by(_M.c.next_attempt_at)
+    .limit(bindparam("lim"))
+)
+# PostgreSQL: rows another worker is claiming are skipped. NO KEY UPDATE: it does not wait for
+# (or skip rows behind) the KEY SHARE locks that inserting attempts takes through their foreign key.
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True, key_share=True, of=_M)
 
 
 class WebhookRepository:
@@ -66,12 +139,21 @@ class WebhookRepository:
 
     # The outbox
 
-    def undispatched_events(self, limit: int) -> list[Event]:
-        """Events not yet fanned out, oldest first, claimed so no other worker takes them."""
-        stmt = select(Event).where(Event.dispatched_at.is_(None)).order_by(Event.seq).limit(limit)
+    def undispatched_events(self, limit: int) -> list[OutboxEvent]:
+        """Events not yet fanned out, oldest first, claimed so no other worker takes them.
+
+        Plain rows of what the fan-out needs (not the body): no ORM objects on this path.
+        """
+        stmt = (
+            select(_E.c.seq, _E.c.id, _E.c.event_type, _E.c.company_id, _E.c.company_tags, _E.c.created_at,
+                   _E.c.correlation_id)
+            .where(_E.c.dispatched_at.is_(None))
+            .order_by(_E.c.seq)
+            .limit(limit)
+        )
         if self._skip_locked:
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.scalars(stmt))
+        return [OutboxEvent(*row) for row in self.session.execute(stmt).all()]
 
     def purge_events_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` fanned-out events older than ``before`` with nothing pending.
@@ -96,9 +178,9 @@ class WebhookRepository:
         self.session.execute(delete(Event).where(Event.seq.in_(ids)))
         return len(ids)
 
-    def mark_dispatched(self, events: Sequence[Event], at: datetime) -> None:
-        for e in events:
-            e.dispatched_at = at
+    def mark_dispatched(self, seqs: Sequence[int], at: datetime) -> None:
+        if seqs:
+            self.session.execute(update(_E).where(_E.c.seq.in_(list(seqs))).values(dispatched_at=at))
 
     def events_since(self, since: datetime, event_types: Sequence[str]) -> list[Event]:
         stmt = (
@@ -121,6 +203,11 @@ class WebhookRepository:
     def add_messages(self, messages: Sequence[WebhookMessage]) -> None:
         self.session.add_all(messages)
         self.session.flush()
+
+    def insert_messages(self, rows: Sequence[dict[str, Any]]) -> None:
+        """New messages as plain rows, in one executemany (the fan-out's hot path)."""
+        if rows:
+            self.session.execute(insert(_M), list(rows))
 
     def message(
         self, consumer_id: uuid.UUID, message_id: str, *, for_update: bool = False
@@ -177,35 +264,65 @@ class WebhookRepository:
 
     # Claims (the worker)
 
-    def claim_due(self, now: datetime, limit: int, worker: str, until: datetime) -> list[Claimed]:
-        """Take up to ``limit`` due messages of enabled consumers for ``worker`` until ``until``.
+    def claim_batch(
+        self, now: datetime, limit: int, worker: str, until: datetime, *,
+        per_consumer: int, room: dict[uuid.UUID, int] | None = None,
+    ) -> list[ClaimedRow]:
+        """Take up to ``limit`` due messages of enabled consumers for ``worker`` until ``until``,
+        at most ``per_consumer`` of each consumer (``room[c]`` for those given), oldest due first.
 
-        PostgreSQL: rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED);
-        SQLite: the write transaction (BEGIN IMMEDIATE) already serialises claims.
+        Two statements whatever ``limit``: one reads (and on PostgreSQL locks, FOR NO KEY UPDATE
+        SKIP LOCKED, so concurrent workers skip each other's rows; on SQLite BEGIN IMMEDIATE
+        serialises claims) the due messages with what their delivery needs, a few more than
+        ``limit`` so a consumer without room does not leave slots idle; one UPDATE takes the
+        lease of those chosen. Plain rows, no ORM objects.
         """
-        stmt = (
-            select(WebhookMessage, WebhookConsumer, Event.body, Event.correlation_id)
-            .join(WebhookConsumer, WebhookConsumer.id == WebhookMessage.consumer_id)
-            .join(Event, Event.id == WebhookMessage.event_id)
-            .where(
-                WebhookMessage.next_attempt_at <= now,
-                WebhookConsumer.disabled.is_(False),
-                or_(WebhookMessage.locked_until.is_(None), WebhookMessage.locked_until < now),
+        if limit <= 0:
+            return []
+        room = dict(room or {})
+        blocked = [c for c, r in room.items() if r <= 0]
+        params = {"now": now, "blocked": blocked, "lim": limit + limit // 2 + 4}
+        stmt = _CLAIM_LOCKED if self._skip_locked else _CLAIM
+        taken: dict[uuid.UUID, int] = {}
+        rows: list[ClaimedRow] = []
+        for row in self.session.execute(stmt, params).all():
+            claimed = ClaimedRow(*row)
+            n = taken.get(claimed.consumer_id, 0)
+            if n < room.get(claimed.consumer_id, per_consumer):
+                taken[claimed.consumer_id] = n + 1
+                rows.append(claimed)
+                if len(rows) >= limit:
+                    break
+        if rows:
+            self.session.execute(
+                update(_M).where(_M.c.id.in_([r.message_id for r in rows])).values(locked_by=worker,
+                                                                                  locked_until=until)
             )
-            .order_by(WebhookMessage.next_attempt_at)
-            .limit(limit)
-        )
+        return rows
+
+    def held_for_settle(self, worker: str, message_ids: Sequence[str]) -> dict[str, Held]:
+        """Those of the messages that ``worker`` still holds (leases not taken over), locked."""
+        if not message_ids:
+            return {}
+        stmt = select(_M.c.id, _M.c.attempts).where(_M.c.id.in_(list(message_ids)), _M.c.locked_by == worker)
         if self._skip_locked:
-            # NO KEY UPDATE: it does not wait for (or skip rows behind) the KEY SHARE locks that
-            # inserting attempts takes through their foreign key.
-            stmt = stmt.with_for_update(skip_locked=True, key_share=True, of=WebhookMessage)
-        claimed = []
-        for message, consumer, body, correlation in self.session.execute(stmt).all():
-            message.locked_by = worker
-            message.locked_until = until
-            claimed.append(Claimed(message, consumer, body, correlation))
-        self.session.flush()
-        return claimed
+            stmt = stmt.with_for_update(key_share=True)
+        return {m: Held(m, n) for m, n in self.session.execute(stmt).all()}
+
+    def add_attempts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert attempts in one executemany (plain rows, no ORM objects)."""
+        if rows:
+            self.session.execute(insert(_A), list(rows))
+
+    def settle_succeeded(self, rows: Sequence[dict[str, Any]]) -> None:
+        """``rows``: ``m_id``, ``m_at`` (attempted at), ``m_now`` (delivered at). One executemany."""
+        if rows:
+            self.session.connection().execute(_SUCCEEDED, list(rows))
+
+    def settle_failed(self, rows: Sequence[dict[str, Any]]) -> None:
+        """``rows``: ``m_id``, ``m_at``, ``m_status``, ``m_attempts``, ``m_next``. One executemany."""
+        if rows:
+            self.session.connection().execute(_FAILED, list(rows))
 
     def renew(self, worker: str, message_ids: Sequence[str], until: datetime) -> None:
         self.session.execute(
@@ -221,17 +338,6 @@ class WebhookRepository:
             .values(locked_by=None, locked_until=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def held_many(self, worker: str, message_ids: Sequence[str]) -> dict[str, WebhookMessage]:
-        """Those of the messages that ``worker`` still holds (leases not taken over), locked."""
-        if not message_ids:
-            return {}
-        stmt = (
-            select(WebhookMessage)
-            .where(and_(WebhookMessage.id.in_(list(message_ids)), WebhookMessage.locked_by == worker))
-            .with_for_update(key_share=True)
-        )
-        return {m.id: m for m in self.session.scalars(stmt)}
 
     def existing_messages(self, message_ids: Sequence[str]) -> set[str]:
         if not message_ids:
@@ -268,9 +374,6 @@ class WebhookRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # Attempts
-
-    def add_attempt(self, attempt: WebhookAttempt) -> None:
-        self.session.add(attempt)
 
     def attempts(self, message_id: str) -> list[WebhookAttempt]:
         stmt = (

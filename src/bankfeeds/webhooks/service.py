@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit import inputs, netguard
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
-from bankfeeds.webhooks import signing
+from bankfeeds.webhooks import events, signing
 from bankfeeds.webhooks.config import MAX_CONSUMERS, PREVIOUS_SECRET_TTL, REPLAY_WINDOW, RETENTION
 from bankfeeds.webhooks.events import EVENT_TYPES, MESSAGES_TOPIC
 from bankfeeds.webhooks.repository import WebhookRepository
@@ -149,6 +150,7 @@ def add(
             secret_encrypted=signing.encrypt(settings.secret_key, secret), created_at=now, updated_at=now,
         )
     )
+    events.subscriptions_changed(session)
     return consumer, secret
 
 
@@ -157,12 +159,13 @@ def secret_of(settings: Settings, consumer: WebhookConsumer) -> str:
     return signing.decrypt(settings.secret_key, consumer.secret_encrypted)
 
 
-def signing_secrets(settings: Settings, consumer: WebhookConsumer, now: datetime) -> list[str]:
-    """The secrets that sign a message now: the current one, and the previous one while it lasts."""
-    out = [secret_of(settings, consumer)]
-    if (consumer.previous_secret_encrypted and consumer.previous_secret_expires_at
-            and consumer.previous_secret_expires_at > now):
-        out.append(signing.decrypt(settings.secret_key, consumer.previous_secret_encrypted))
+def signing_tokens(
+    secret_encrypted: str, previous_encrypted: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
+    """The encrypted secrets that sign a message now: the current one, and the previous one while it lasts."""
+    out = [secret_encrypted]
+    if previous_encrypted and previous_expires_at and previous_expires_at > now:
+        out.append(previous_encrypted)
     return out
 
 
@@ -183,6 +186,7 @@ def rotate_secret(
 def delete(session: Session, consumer: WebhookConsumer) -> None:
     """The consumer goes, and with it its messages and their pending retries."""
     WebhookRepository(session).delete_consumer(consumer)
+    events.subscriptions_changed(session)
 
 
 def disable(session: Session, clock: Clock, consumer: WebhookConsumer) -> WebhookConsumer:
@@ -194,6 +198,7 @@ def disable(session: Session, clock: Clock, consumer: WebhookConsumer) -> Webhoo
         consumer.disabled_at = now
         consumer.updated_at = now
         session.flush()
+        events.subscriptions_changed(session)
     return consumer
 
 
@@ -207,6 +212,7 @@ def enable(session: Session, clock: Clock, consumer: WebhookConsumer) -> Webhook
         consumer.failing_since = None
         consumer.updated_at = now
         session.flush()
+    events.subscriptions_changed(session)
     if WebhookRepository(session).make_pending_due(consumer.id, now):
         signals.mark(session, MESSAGES_TOPIC)
     return consumer
@@ -315,16 +321,7 @@ def replay_missing(session: Session, clock: Clock, consumer: WebhookConsumer, si
 
 def subscribed(consumer: WebhookConsumer, event_type: str, company_tags: dict[str, Any] | None) -> bool:
     """Its event types include this one and, if it filters on company tags, one of them matches."""
-    if event_type not in consumer.event_types:
-        return False
-    if not consumer.company_tags:
-        return True
-    tags = company_tags or {}
-    for entry in consumer.company_tags:
-        key, _, value = entry.partition(":")
-        if key in tags and str(tags[key]) == value:
-            return True
-    return False
+    return events.matches(consumer.event_types, consumer.company_tags, event_type, company_tags)
 
 
 def _message(consumer: WebhookConsumer, event: Event, now: datetime, trigger: str) -> WebhookMessage:
@@ -342,21 +339,23 @@ def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
         return 0
     now = clock.now()
     consumers = repo.enabled_consumers()
-    messages = [
-        _message(c, e, now, "event")
+    rows = [
+        {"id": signing.new_message_id(), "consumer_id": c.id, "event_id": e.id, "event_type": e.event_type,
+         "status": "Sending", "attempts": 0, "next_attempt_at": now, "trigger": "event", "created_at": now}
         for e in events
         for c in consumers
         if c.created_at <= e.created_at and subscribed(c, e.event_type, e.company_tags)
     ]
-    repo.add_messages(messages)
-    repo.mark_dispatched(events, now)
+    repo.insert_messages(rows)
+    repo.mark_dispatched([e.seq for e in events], now)
+    per_event = Counter(r["event_id"] for r in rows)
     for e in events:
         log.info("webhook event dispatched", extra={
             "correlation_id": e.correlation_id, "kind": "job", "job": "dispatch_webhook_events",
             "event_id": str(e.id), "event_type": e.event_type,
             "company_id": str(e.company_id) if e.company_id else None,
-            "messages": sum(1 for m in messages if m.event_id == e.id)})
-    if messages:
+            "messages": per_event[e.id]})
+    if rows:
         signals.mark(session, MESSAGES_TOPIC)
     return len(events)
 
