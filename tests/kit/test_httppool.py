@@ -18,10 +18,12 @@ OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 
 
 class Server:
-    """Answers every request with ``answer``; counts connections; may close after each answer."""
+    """Answers every request with ``answer`` (or the n-th request with ``answers[n]``, the last one
+    for the rest); counts connections; may close after each answer."""
 
-    def __init__(self, answer: bytes, *, close_after: bool = False) -> None:
+    def __init__(self, answer: bytes, *, close_after: bool = False, answers: list[bytes] | None = None) -> None:
         self.answer = answer
+        self.answers = answers or [answer]
         self.close_after = close_after
         self.connections = 0
         self.requests: list[bytes] = []
@@ -36,7 +38,7 @@ class Server:
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
                 self.requests.append(head + await reader.readexactly(length))
-                writer.write(self.answer)
+                writer.write(self.answers[min(len(self.requests), len(self.answers)) - 1])
                 await writer.drain()
                 if self.close_after:
                     break
@@ -146,6 +148,82 @@ def test_broken_answers_are_protocol_errors(answer: bytes) -> None:
     async def body(url: str, pool: HttpPool) -> None:
         with pytest.raises(ProtocolError):
             await pool.post(url, b"{}", {}, keep_bytes=1024)
+
+    run(server, body)
+
+
+HOSTILE = {
+    "malformed status line": (b"HTTP/1.1 OK 200\r\ncontent-length: 2\r\n\r\nok", "malformed answer"),
+    "not HTTP at all": (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed answer"),
+    "oversized headers": (b"HTTP/1.1 200 OK\r\n" + b"x-junk: " + b"a" * 200_000 + b"\r\n\r\n", "malformed answer"),
+    "two different lengths": (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
+                              "malformed answer"),
+    "a header line with no colon": (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed answer"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_answers_are_clear_errors_and_their_connection_is_not_reused(name: str) -> None:
+    """The server keeps the connection open after a broken answer: we must not take it again."""
+    hostile, message = HOSTILE[name]
+    server = Server(OK, answers=[hostile, OK])
+
+    async def body(url: str, pool: HttpPool) -> None:
+        with pytest.raises(ProtocolError, match=message):
+            await pool.post(url, b"{}", {}, keep_bytes=1024)
+        answer = await pool.post(url, b"{}", {}, keep_bytes=1024)
+        assert (answer.status_code, answer.head) == (200, b"ok")
+
+    run(server, body)
+    assert server.connections == 2 and len(server.requests) == 2
+
+
+def test_a_connection_closed_mid_body_is_an_error() -> None:
+    server = Server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part", close_after=True)
+
+    async def body(url: str, pool: HttpPool) -> None:
+        with pytest.raises(ProtocolError, match="malformed answer: peer closed connection without sending complete"):
+            await pool.post(url, b"{}", {}, keep_bytes=1024)
+
+    run(server, body)
+
+
+def test_a_content_length_that_promises_more_than_comes_is_abandoned_on_timeout() -> None:
+    """The body never ends (the server keeps the connection open): the caller's timeout ends the
+    exchange and that connection is closed, not pooled with half an answer in it."""
+    server = Server(OK, answers=[b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part", OK])
+
+    async def body(url: str, pool: HttpPool) -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await pool.post(url, b"{}", {}, keep_bytes=1024)
+        answer = await pool.post(url, b"{}", {}, keep_bytes=1024)
+        assert (answer.status_code, answer.head) == (200, b"ok")
+
+    run(server, body)
+    assert server.connections == 2
+
+
+def test_bytes_beyond_the_declared_length_are_not_read_as_the_next_answer() -> None:
+    """A Content-Length shorter than what is sent, the rest a forged answer: the connection is
+    dropped, so the next request gets its own answer, not the smuggled one."""
+    smuggled = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 500 Forged\r\ncontent-length: 0\r\n\r\n"
+    server = Server(OK, answers=[smuggled, b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n"])
+
+    async def body(url: str, pool: HttpPool) -> None:
+        assert (await pool.post(url, b"{}", {}, keep_bytes=1024)).status_code == 200
+        assert (await pool.post(url, b"{}", {}, keep_bytes=1024)).status_code == 201
+
+    run(server, body)
+    assert server.connections == 2
+
+
+def test_the_answers_headers_are_readable() -> None:
+    server = Server(b"HTTP/1.1 429 Too Many\r\nRetry-After: 120\r\ncontent-length: 0\r\n\r\n")
+
+    async def body(url: str, pool: HttpPool) -> None:
+        answer = await pool.post(url, b"{}", {}, keep_bytes=1024)
+        assert (answer.status_code, answer.header("retry-after"), answer.header("x-none")) == (429, "120", None)
 
     run(server, body)
 

@@ -2,18 +2,24 @@
 
 Made for webhook delivery, where a general client's per-request overhead (httpx on anyio: about
 half of the worker's CPU per delivery) was the bottleneck. It sends one request and reads the
-status and the first bytes of the answer; nothing else (no redirects, no proxies, no cookies,
-no compression, no HTTP/2).
+status, the headers and the first bytes of the answer; nothing else (no redirects, no proxies,
+no cookies, no compression, no HTTP/2).
 
+- The HTTP/1.1 protocol itself (framing the request; reading the status line, headers, chunked,
+  length- or close-delimited bodies, interim 1xx answers; keep-alive rules) is ``h11``'s, one
+  ``h11.Connection`` per connection: answers come from arbitrary, possibly hostile endpoints, so
+  none of that is parsed here. Anything h11 refuses is a ``ProtocolError`` and the connection is
+  closed. Headers are bounded by h11's ``max_incomplete_event_size`` (``MAX_HEAD``).
 - Connections are kept alive and pooled per origin (scheme, host, port); an idle one is reused
-  for the same origin only, within ``keepalive_seconds``, and only if the server has not closed
-  it. A request on a reused connection that fails before any byte of the answer arrived (the
-  server closed it meanwhile) is sent once more on a fresh connection.
+  for the same origin only, within ``keepalive_seconds``, only if h11 left both sides idle for a
+  new cycle and the server has neither closed it nor sent anything unasked. A request on a
+  reused connection that fails before any byte of the answer arrived (the server closed it
+  meanwhile) is sent once more on a fresh connection.
 - Every new connection goes through ``netguard``: the host is resolved, every address checked
   (unless ``allow_private``), and the connection made to a checked address. A pooled connection
   stays bound to the address checked when it was opened, so reuse never reaches another one.
 - The answer is read to its end when it is short (so the connection can be reused); a longer
-  one is cut after ``keep_bytes`` and its connection closed.
+  one is cut after ``keep_bytes`` (or ``DRAIN_LIMIT`` bytes read) and its connection closed.
 - The caller bounds the whole exchange in time (``asyncio.timeout``): a connection left in an
   unknown state by a cancellation is closed, never reused.
 """
@@ -27,9 +33,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import h11
+
 from bankfeeds.kit import netguard
 
-MAX_HEAD = 64 * 1024  # status line and headers of an answer
+# Status line and headers of an answer: h11's max_incomplete_event_size. h11 checks it while the
+# headers are incomplete, so with reads of READ_SIZE they are cut at MAX_HEAD + READ_SIZE at most.
+MAX_HEAD = 64 * 1024
+READ_SIZE = 16 * 1024
 DRAIN_LIMIT = 64 * 1024  # an answer body up to this size is read to its end (keeps the connection)
 
 
@@ -38,23 +49,35 @@ class ConnectError(Exception):
 
 
 class ProtocolError(Exception):
-    """The answer is not HTTP/1.x as we can read it, or the connection broke during it."""
+    """The answer is not HTTP/1.1 as h11 reads it, or the connection broke during it."""
 
 
 @dataclass
 class Answer:
     status_code: int
     head: bytes  # the first bytes of the body
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # lower-case names, as received
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (``name`` in lower case), or None."""
+        key = name.encode("ascii")
+        for k, v in self.headers:
+            if k == key:
+                return v.decode("latin-1")
+        return None
 
 
 @dataclass
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    http: h11.Connection
     idle_since: float = 0.0
 
     def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing() and not self.reader._buffer  # type: ignore[attr-defined]
+        return (self.http.our_state is h11.IDLE and self.http.their_state is h11.IDLE
+                and not self.reader.at_eof() and not self.writer.is_closing()
+                and not self.reader._buffer)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self.writer.close()
@@ -109,9 +132,8 @@ class HttpPool:
             try:
                 reader, writer = await asyncio.open_connection(
                     str(address), origin.port, ssl=tls, server_hostname=origin.host if tls else None,
-                    limit=MAX_HEAD,
                 )
-                return _Connection(reader, writer)
+                return _Connection(reader, writer, h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD))
             except OSError as exc:  # refused, unreachable, TLS failure (ssl.SSLError is an OSError)
                 last = exc
         raise ConnectError(f"cannot connect to {origin.host}:{origin.port}: {last}")
@@ -137,50 +159,80 @@ class HttpPool:
             origin = self._origins[key] = _Origin(scheme, parts.hostname, port)
         host = parts.netloc.rpartition("@")[2]
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        lines = [f"POST {target} HTTP/1.1", f"host: {host}", f"user-agent: {self.user_agent}",
-                 f"content-length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        fields = [("host", host), ("user-agent", self.user_agent), ("content-length", str(len(body))),
+                  *headers.items()]
+        try:
+            request = h11.Request(method="POST", target=target, headers=fields)
+        except h11.LocalProtocolError as exc:
+            raise ProtocolError(f"cannot send this request: {exc}") from None
         conn = self._idle(origin)
         if conn is not None:
             try:
-                return await self._exchange(origin, conn, request, keep_bytes)
+                return await self._exchange(origin, conn, request, body, keep_bytes)
             except _Stale:
                 pass  # the server closed the kept-alive connection first: once more, on a new one
         conn = await self._connect(origin)
         try:
-            return await self._exchange(origin, conn, request, keep_bytes)
+            return await self._exchange(origin, conn, request, body, keep_bytes)
         except _Stale as exc:
             raise ProtocolError(str(exc)) from None
 
-    async def _exchange(self, origin: _Origin, conn: _Connection, request: bytes, keep_bytes: int) -> Answer:
+    async def _exchange(
+        self, origin: _Origin, conn: _Connection, request: h11.Request, body: bytes, keep_bytes: int
+    ) -> Answer:
+        http = conn.http
         reusable = False
+        received = False  # any byte of an answer: after that, a failure is no longer "stale"
+
+        async def next_event() -> object:  # an h11 event, or its PAUSED sentinel
+            nonlocal received
+            while True:
+                event = http.next_event()
+                if event is not h11.NEED_DATA:
+                    return event
+                try:
+                    data = await conn.reader.read(READ_SIZE)
+                except ConnectionError as exc:
+                    if not received:
+                        raise _Stale(f"{type(exc).__name__}: {exc}") from None
+                    raise ProtocolError(f"the connection broke during the answer ({type(exc).__name__})") from None
+                if not data and not received:
+                    raise _Stale("the server closed the connection without an answer")
+                received = True
+                http.receive_data(data)  # b"": the server closed its side (h11 decides what that means)
+
         try:
             try:
-                conn.writer.write(request)
+                conn.writer.write(http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
                 await conn.writer.drain()
-                head = await conn.reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError as exc:
-                if not exc.partial:
-                    raise _Stale("the server closed the connection without an answer") from None
-                raise ProtocolError("the answer was cut short") from None
-            except (ConnectionError, BrokenPipeError) as exc:
+            except ConnectionError as exc:
                 raise _Stale(f"{type(exc).__name__}: {exc}") from None
-            except asyncio.LimitOverrunError:
-                raise ProtocolError(f"the answer's headers exceed {MAX_HEAD} bytes") from None
-            status, headers, http10 = _parse_head(head)
-            while 100 <= status < 200:  # interim answers (100 Continue...): the real one follows
-                head = await conn.reader.readuntil(b"\r\n\r\n")
-                status, headers, http10 = _parse_head(head)
-            if status in (204, 304):
-                body, complete = b"", True  # no body, whatever the headers say
-            else:
-                body, complete = await _read_body(conn.reader, headers, keep_bytes)
-            connection = headers.get("connection", "").lower()
-            reusable = complete and not http10 and "close" not in connection
-            return Answer(status, body[:keep_bytes])
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise ProtocolError(f"the connection broke during the answer ({type(exc).__name__})") from None
+            event = await next_event()
+            while isinstance(event, h11.InformationalResponse):  # 100 Continue...: the real one follows
+                event = await next_event()
+            if not isinstance(event, h11.Response):
+                raise ProtocolError(f"no answer from the server ({type(event).__name__})")
+            out = bytearray()
+            total = 0
+            framed = any(name in (b"content-length", b"transfer-encoding") for name, _ in event.headers)
+            while True:
+                part = await next_event()
+                if isinstance(part, h11.Data):
+                    total += len(part.data)
+                    if len(out) < keep_bytes:
+                        out += part.data[:keep_bytes - len(out)]
+                    if total > DRAIN_LIMIT or (not framed and len(out) >= keep_bytes):
+                        break  # too long to drain, or close-delimited: the connection goes
+                elif isinstance(part, h11.EndOfMessage):
+                    if http.our_state is h11.DONE and http.their_state is h11.DONE and not http.trailing_data[0]:
+                        http.start_next_cycle()
+                        reusable = True
+                    break
+                else:  # ConnectionClosed or PAUSED where a body belongs
+                    raise ProtocolError(f"the answer ended before its body did ({type(part).__name__})")
+            return Answer(event.status_code, bytes(out), list(event.headers))
+        except h11.RemoteProtocolError as exc:
+            raise ProtocolError(f"a malformed answer: {exc}") from None
         finally:
             if reusable and len(origin.idle) < self.max_idle:
                 conn.idle_since = time.monotonic()
@@ -198,58 +250,3 @@ class HttpPool:
 
 class _Stale(Exception):
     """Nothing came back on the connection: it may have been closed by the server while idle."""
-
-
-def _parse_head(head: bytes) -> tuple[int, dict[str, str], bool]:
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
-        raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    return int(code), headers, version == "HTTP/1.0" and "keep-alive" not in headers.get("connection", "").lower()
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str], keep: int) -> tuple[bytes, bool]:
-    """The body's first bytes, and whether it was read to its end (the connection stays usable)."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        out = bytearray()
-        total = 0
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            try:
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise ProtocolError("a malformed chunk size") from None
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                    pass
-                return bytes(out), True
-            total += size
-            if total > DRAIN_LIMIT:
-                if len(out) < keep:
-                    out += await reader.read(keep - len(out))
-                return bytes(out[:keep]), False
-            chunk = await reader.readexactly(size + 2)
-            if len(out) < keep:
-                out += chunk[:size]
-    if "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-        except ValueError:
-            raise ProtocolError("a malformed content-length") from None
-        if length <= DRAIN_LIMIT:
-            return (await reader.readexactly(length))[:keep], True
-        return await reader.readexactly(keep), False
-    # No length: the body ends when the server closes the connection; read what we keep.
-    rest = bytearray()
-    while len(rest) < keep:
-        data = await reader.read(keep - len(rest))
-        if not data:
-            break
-        rest += data
-    return bytes(rest), False
