@@ -31,8 +31,9 @@ class Received:
         return dict(json.loads(self.body))
 
 
-# Decides the answer to a verified request: (status, body). Default: 200 "ok".
-Responder = Callable[[Received], tuple[int, bytes]]
+# Decides the answer to a verified request: (status, body), or (status, body, extra headers).
+# Default: 200 "ok".
+Responder = Callable[[Received], tuple[int, bytes] | tuple[int, bytes, dict[str, str]]]
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 verified, error = True, None
+                extra: dict[str, str] = {}
                 try:
                     Webhook(receiver.secret or "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(body, headers)
                 except WebhookVerificationError as exc:
@@ -60,7 +62,8 @@ class Receiver:
                 if not verified:
                     status, answer = 400, f"signature: {error}".encode()
                 elif receiver.responder is not None:
-                    status, answer = receiver.responder(item)
+                    status, answer, *more = receiver.responder(item)
+                    extra = more[0] if more else {}
                 else:
                     status, answer = 200, b"ok"
                 item.status = status
@@ -69,6 +72,8 @@ class Receiver:
                 try:
                     self.send_response(status)
                     self.send_header("content-length", str(len(answer)))
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(answer)
                 except OSError:

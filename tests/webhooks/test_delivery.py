@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -186,6 +187,56 @@ def test_gives_up_after_eight_attempts(
     assert m.status == "Failure" and m.next_attempt_at is None and m.attempts == 8
     clock.advance(timedelta(days=3))
     assert worker.drain() == 0 and len(receiver.snapshot()) == 8
+
+
+def _http_date(after: timedelta) -> str:
+    return format_datetime(datetime.now(UTC) + after, usegmt=True)
+
+
+@pytest.mark.parametrize(("status", "header", "wait"), [
+    (429, "600", timedelta(minutes=10)),  # later than the schedule's 5 s
+    (503, "600", timedelta(minutes=10)),
+    (429, "2", SCHEDULE[0]),  # earlier than the schedule: the schedule wins
+    (429, "999999999999999999999", timedelta(hours=24)),  # capped
+    (429, "soon, please", SCHEDULE[0]),  # unreadable: the schedule
+    (429, "-30", SCHEDULE[0]),
+    (503, "HTTP-DATE+900", timedelta(minutes=15)),  # an HTTP date, 15 min from now (real time)
+    (429, "Wed, 21 Oct 2015 07:28:00 GMT", SCHEDULE[0]),  # a past date: the schedule
+    (500, "600", SCHEDULE[0]),  # only 429 and 503 are read
+])
+def test_retry_after_puts_the_next_attempt_off(
+    status: int, header: str, wait: timedelta,
+    client: TestClient, receiver: Receiver, worker: Worker, database: Database, clock: FrozenClock,
+) -> None:
+    """The endpoint answers 429/503 with Retry-After: the retry is sent no earlier than the later of
+    the schedule and Retry-After (at most 24 h), on the injected clock; then it succeeds."""
+    answers: list[tuple[int, bytes, dict[str, str]]] = [(status, b"slow down", {"Retry-After": header}),
+                                                       (200, b"ok", {})]
+
+    def respond(item: Received) -> tuple[int, bytes, dict[str, str]]:
+        code, body, headers = answers.pop(0) if len(answers) > 1 else answers[0]
+        if headers.get("Retry-After", "").startswith("HTTP-DATE+"):
+            headers = {"Retry-After": _http_date(timedelta(seconds=int(headers["Retry-After"][10:])))}
+        return code, body, headers
+
+    receiver.responder = respond
+    subscribe(client, receiver, ["company.created"])
+    company(client)
+    start = clock.now()
+    worker.drain()
+    [m] = messages(database)
+    assert m.status == "Attempting" and m.attempts == 1 and len(receiver.snapshot()) == 1
+    # An HTTP date is compared with real time when the answer is read: a second or so of slack.
+    slack = timedelta(seconds=2) if header.startswith("HTTP-DATE") else timedelta(0)
+    assert wait - slack <= m.next_attempt_at - start <= wait
+    clock.advance(wait - slack - timedelta(seconds=1))
+    worker.drain()
+    assert len(receiver.snapshot()) == 1  # not before the time
+    clock.advance(slack + timedelta(seconds=1))
+    worker.drain()
+    assert [r.status for r in receiver.snapshot()] == [status, 200]
+    [m] = messages(database)
+    assert m.status == "Success" and m.delivered_at == clock.now() >= start + wait
 
 
 @pytest.mark.parametrize("answer", [(302, b"elsewhere"), (400, b"no"), (500, b"x" * 5000)])

@@ -1,7 +1,10 @@
-"""HTTP plumbing shared by every surface: exact JSON responses, body parsing, size limits."""
+"""HTTP plumbing shared by every surface: exact JSON responses, body parsing, size limits; and
+the reading of a ``Retry-After`` answer header, for every outbound client."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -125,3 +128,22 @@ def replaying(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def retry_after(raw: str | None, *, wall_now: datetime, limit: timedelta) -> timedelta | None:
+    """How long a ``Retry-After`` header asks to wait: delta-seconds, or an HTTP date (real time,
+    compared with ``wall_now``, an aware datetime); at most ``limit``, never negative. None when
+    absent or unreadable (the caller keeps its own schedule)."""
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit():
+        seconds = int(raw[:12])  # more digits than that is past any limit anyway
+        return min(timedelta(seconds=seconds), limit)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": RFC 5322's unknown zone; HTTP dates are GMT
+        when = when.replace(tzinfo=wall_now.tzinfo)
+    return min(max(timedelta(0), when - wall_now), limit)

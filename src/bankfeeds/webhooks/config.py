@@ -20,6 +20,10 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=10),
     timedelta(hours=10),
 )
+# A 429 or 503 with Retry-After puts the next attempt off until then (if later than the schedule's),
+# but never further than this: a hostile header cannot park a message for ever.
+RETRY_AFTER_CAP = timedelta(hours=24)
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 # An endpoint whose every attempt failed for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
 # How far back "replay missing messages" may reach.

@@ -50,10 +50,18 @@ from standardwebhooks.webhooks import Webhook
 from bankfeeds.config import Settings
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
+from bankfeeds.kit.http import retry_after
 from bankfeeds.kit.httppool import HttpPool
 from bankfeeds.observability import metrics
 from bankfeeds.webhooks import service, signing
-from bankfeeds.webhooks.config import DISABLE_AFTER, RESPONSE_HEAD_BYTES, RETRY_SCHEDULE, DeliveryOptions
+from bankfeeds.webhooks.config import (
+    DISABLE_AFTER,
+    RESPONSE_HEAD_BYTES,
+    RETRY_AFTER_CAP,
+    RETRY_AFTER_STATUSES,
+    RETRY_SCHEDULE,
+    DeliveryOptions,
+)
 from bankfeeds.webhooks.repository import ClaimedRow, WebhookRepository
 
 log = logging.getLogger("bankfeeds.webhooks")
@@ -88,6 +96,7 @@ class Outcome:
     response: str
     error: str | None
     success: bool
+    retry_after: str | None = None  # the Retry-After header of a 429 or 503, as received
 
 
 async def post(client: HttpPool, job: Job, timestamp: datetime, timeout: float) -> Outcome:
@@ -102,10 +111,13 @@ async def post(client: HttpPool, job: Job, timestamp: datetime, timeout: float) 
     status: int | None = None
     head = b""
     error: str | None = None
+    wait: str | None = None
     try:
         async with asyncio.timeout(timeout):
             answer = await client.post(job.url, job.body.encode("utf-8"), headers, keep_bytes=RESPONSE_HEAD_BYTES)
         status, head = answer.status_code, answer.head
+        if status in RETRY_AFTER_STATUSES:
+            wait = answer.header("retry-after")
     except TimeoutError:
         error = f"no response within {timeout:g} s"
     except Exception as exc:  # refused, unreachable, a broken answer: still an attempt
@@ -118,6 +130,7 @@ async def post(client: HttpPool, job: Job, timestamp: datetime, timeout: float) 
         response=head[:RESPONSE_HEAD_BYTES].decode("utf-8", errors="replace"),
         error=error,
         success=success,
+        retry_after=wait,
     )
 
 
@@ -293,7 +306,7 @@ class Deliverer:
             retried.append({
                 "m_id": job.message_id, "m_at": result.attempted_at, "m_attempts": n,
                 "m_status": "Failure" if last else "Attempting",
-                "m_next": None if last else now + RETRY_SCHEDULE[n],
+                "m_next": None if last else self._next_attempt(now, n, outcome),
             })
             failed.add(job.consumer_id)
         repo.add_attempts(attempts)
@@ -313,6 +326,16 @@ class Deliverer:
             if repo.consumer_failed(consumer_id, now, now - DISABLE_AFTER):
                 log.warning("webhook consumer %s disabled: every attempt failed for %s days",
                             consumer_id, DISABLE_AFTER.days)
+
+    def _next_attempt(self, now: datetime, attempts: int, outcome: Outcome) -> datetime:
+        """Svix's schedule, or the endpoint's Retry-After (429/503) if later: capped at
+        ``RETRY_AFTER_CAP``; an unreadable one is ignored. An HTTP date is real time, so it is
+        compared with the wall clock; the wait is then counted on the injected clock."""
+        scheduled = now + RETRY_SCHEDULE[attempts]
+        if outcome.retry_after is None:
+            return scheduled
+        wait = retry_after(outcome.retry_after, wall_now=self.wall_clock.now(), limit=RETRY_AFTER_CAP)
+        return scheduled if wait is None else max(scheduled, now + wait)
 
     def renew(self, message_ids: list[str]) -> None:
         if not message_ids:

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,6 +34,7 @@ from bankfeeds.config import Settings
 from bankfeeds.kit import jsonutil
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.kit.http import retry_after
 from bankfeeds.platforms.gbol import budget as budgets
 
 log = logging.getLogger("bankfeeds.xero")
@@ -46,6 +46,8 @@ ACCOUNTING = "/api.xro/2.0"
 PAGE_SIZE = 100
 # Retry-After when a 429 carries none (Xero's minute window).
 DEFAULT_RETRY_AFTER = 60
+# A longer Retry-After is cut to this (Xero's longest window is its day limit).
+MAX_RETRY_AFTER = timedelta(days=1)
 
 
 class XeroError(Exception):
@@ -356,20 +358,9 @@ class XeroApi:
             raise Transient(f"Xero answered {response.status_code} with a body that is not JSON") from None
 
     def _retry_at(self, response: httpx.Response) -> datetime | None:
-        raw = response.headers.get("Retry-After")
-        if not raw:
-            return None
-        now = self.clock.now()
-        try:
-            return now + timedelta(seconds=max(0, int(raw.strip())))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        # An HTTP date is real time; keep the wait, measured on the hub's clock.
-        return now + max(timedelta(0), when - datetime.now(UTC))
+        # An HTTP date is real time; the wait is kept, measured on the hub's clock.
+        wait = retry_after(response.headers.get("Retry-After"), wall_now=datetime.now(UTC), limit=MAX_RETRY_AFTER)
+        return None if wait is None else self.clock.now() + wait
 
     def _client_auth(self) -> dict[str, str]:
         pair = f"{self.settings.xero_client_id}:{self.settings.xero_client_secret}".encode()
