@@ -21,6 +21,7 @@ class ConnectionStatus(StrEnum):
     PENDING_AUTH = "PendingAuth"
     LINKED = "Linked"
     UNLINKED = "Unlinked"
+    # The platform revoked our access (Xero answered invalid_grant on a token refresh).
     DEAUTHORIZED = "Deauthorized"
 
 

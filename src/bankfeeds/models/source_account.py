@@ -20,6 +20,8 @@ class SourceAccountStatus(StrEnum):
     CONNECTED = "connected"
     CONNECTING = "connecting"
     DISCONNECTED = "disconnected"
+    # In Codat's enum, so PATCH bodies may carry it (and are refused: only "disconnected" may be
+    # asked for); the hub itself never sets it.
     UNKNOWN = "unknown"
 
 
