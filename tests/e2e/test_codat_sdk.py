@@ -26,6 +26,7 @@ from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
+from bankfeeds.models import ConnectionStatus
 from bankfeeds.source_accounts import service as source_accounts
 from tests.xero_link.helpers import link_through
 
@@ -42,7 +43,7 @@ def link_the_feed(database: Database, clock: FrozenClock, settings: Settings, co
         for account in source_accounts.list_accounts(session, connection):
             source_accounts.mark_connected(session, clock, settings, company, connection, account,
                                            feed_start_date=clock.now() - timedelta(days=7))
-        connections.set_status(session, clock, settings, company, connection, connections.LINKED)
+        connections.set_status(session, clock, settings, company, connection, ConnectionStatus.LINKED)
 
 
 def link_the_feed_connection(database: Database, clock: FrozenClock, settings: Settings, company_id: str,
@@ -51,7 +52,7 @@ def link_the_feed_connection(database: Database, clock: FrozenClock, settings: S
     with database.unit_of_work() as session:
         company = companies.get(session, uuid.UUID(company_id))
         connection = connections.get(session, company, uuid.UUID(connection_id))
-        connections.set_status(session, clock, settings, company, connection, connections.LINKED)
+        connections.set_status(session, clock, settings, company, connection, ConnectionStatus.LINKED)
 
 
 def transactions(start: datetime, first: int, count: int, balance: Decimal) -> tuple[list[dict[str, Any]], Decimal]:

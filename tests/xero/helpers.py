@@ -21,8 +21,10 @@ from bankfeeds.kit.db import Database
 from bankfeeds.models import (
     Company,
     Connection,
+    ConnectionStatus,
     PushOperation,
     SourceAccount,
+    SourceAccountStatus,
     StatementDelivery,
     XeroSandboxStatement,
     XeroSandboxStatementLine,
@@ -67,7 +69,7 @@ def link(database: Database, clock: Clock, settings: Settings, http: httpx.Clien
         session.add(grant)
         row = session.get(Connection, connection.id)
         assert row is not None
-        connections.set_status(session, clock, settings, row.company, row, connections.LINKED)
+        connections.set_status(session, clock, settings, row.company, row, ConnectionStatus.LINKED)
     return company, connection, tenant.tenant_id
 
 
@@ -95,7 +97,7 @@ def feed(database: Database, clock: Clock, settings: Settings, http: httpx.Clien
             source_accounts.mark_connected(session, clock, settings, conn.company, conn, row,
                                            feed_start_date=clock.now() - timedelta(days=30))
         else:
-            row.status = source_accounts.CONNECTING  # mapped; Xero has not confirmed the feed yet
+            row.status = SourceAccountStatus.CONNECTING  # mapped; Xero has not confirmed the feed yet
     return XeroFeed(company, connection, account, tenant_id, feed_id)
 
 

@@ -58,13 +58,12 @@ from bankfeeds.connections import service as connections
 from bankfeeds.errors import BadRequest, NotFound, ServiceUnavailable, ValidationItem
 from bankfeeds.feed_health import service as feed_health
 from bankfeeds.kit.clock import Clock
-from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
+from bankfeeds.models import Company, Connection, ConnectionStatus, PushOperation, SourceAccount, SourceAccountStatus
 from bankfeeds.observability import metrics
 from bankfeeds.platforms import PLATFORMS, write_rules
 from bankfeeds.platforms.base import Platform
 from bankfeeds.push_operations import service as push_operations
 
-CONNECTED = "connected"
 INT32_MAX = 2**31 - 1
 
 
@@ -214,18 +213,18 @@ def _fail_validation(
 
 
 def _state_refusal(platform: Platform, connection: Connection, account: SourceAccount) -> ValidationItem | None:
-    if connection.status != connections.LINKED:
+    if connection.status != ConnectionStatus.LINKED:
         return ValidationItem(
             account.account_id,
             f"The data connection is {connection.status}; transactions can only be written while it is "
-            f"{connections.LINKED}.",
+            f"{ConnectionStatus.LINKED}.",
             "ConnectionStatus",
         )
-    if account.status != CONNECTED:
+    if account.status != SourceAccountStatus.CONNECTED:
         return ValidationItem(
             account.account_id,
-            f"The source account is {account.status}; transactions can only be written to a {CONNECTED} "
-            f"account (one mapped to a target account in {platform.name}).",
+            f"The source account is {account.status}; transactions can only be written to a "
+            f"{SourceAccountStatus.CONNECTED} account (one mapped to a target account in {platform.name}).",
             "SourceAccountStatus",
         )
     return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from bankfeeds.kit.pagination import Page
 from bankfeeds.kit.wire import StrictWireModel, WireModel
+from bankfeeds.models import ConnectionStatus
 
 
 class ConnectionCreate(WireModel):
@@ -16,7 +17,7 @@ class ConnectionCreate(WireModel):
 
 
 class ConnectionUnlink(StrictWireModel):
-    status: Literal["PendingAuth", "Linked", "Unlinked", "Deauthorized"] | None = None
+    status: ConnectionStatus | None = None
 
 
 class ConnectionOut(WireModel):

@@ -27,15 +27,11 @@ from bankfeeds.kit.http import wire
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.security import keyed_hash, new_otp
-from bankfeeds.models import Company, Connection, LinkOtp
+from bankfeeds.models import Company, Connection, ConnectionStatus, LinkOtp
 from bankfeeds.platforms import PLATFORMS, valid_keys
 from bankfeeds.platforms.base import Platform
 from bankfeeds.webhooks import events
 
-PENDING_AUTH = "PendingAuth"
-LINKED = "Linked"
-UNLINKED = "Unlinked"
-DEAUTHORIZED = "Deauthorized"
 _KEY = re.compile(r"^[a-z]{4}$")
 
 
@@ -119,7 +115,7 @@ def create(
         )
     connection = repo.add(
         Connection(
-            id=uuid.uuid4(), company_id=company.id, platform_key=key, status=PENDING_AUTH,
+            id=uuid.uuid4(), company_id=company.id, platform_key=key, status=ConnectionStatus.PENDING_AUTH,
             created_at=clock.now(),
         )
     )
@@ -175,11 +171,11 @@ def unlink(
     session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection,
     body: ConnectionUnlink,
 ) -> Connection:
-    if body.status != UNLINKED:
+    if body.status != ConnectionStatus.UNLINKED:
         raise BadRequest("Only {\"status\": \"Unlinked\"} is supported when updating a connection.")
-    if connection.status != LINKED:
+    if connection.status != ConnectionStatus.LINKED:
         raise BadRequest(f"Only a Linked connection can be unlinked; this one is {connection.status}.")
-    set_status(session, clock, settings, company, connection, UNLINKED)
+    set_status(session, clock, settings, company, connection, ConnectionStatus.UNLINKED)
     platform_of(connection).on_unlinked(session, clock, connection)
     return connection
 
@@ -187,7 +183,8 @@ def unlink(
 def claim_platform_checks(session: Session, platform_key: str, checked_before: datetime, now: datetime,
                           limit: int) -> list[uuid.UUID]:
     """Linked connections due for the worker's check of the platform's side (Xero: daily)."""
-    return ConnectionRepository(session).claim_platform_checks(platform_key, LINKED, checked_before, now, limit)
+    return ConnectionRepository(session).claim_platform_checks(
+        platform_key, ConnectionStatus.LINKED, checked_before, now, limit)
 
 
 def set_status(
@@ -199,14 +196,14 @@ def set_status(
         return
     connection.status = status
     event_type = None
-    if status == LINKED:
+    if status == ConnectionStatus.LINKED:
         connection.linked_at = clock.now()
         if connection.last_error and connection.last_error.get("status") == "Active":
             # A failed link (say, the SMB cancelled) that was restarted and has now succeeded.
             connection.last_error = {**connection.last_error, "status": "Resolved",
                                      "resolvedOnUtc": format_datetime(connection.linked_at)}
-        event_type = "connection.connected" if old == PENDING_AUTH else "connection.reconnected"
-    elif status in (UNLINKED, DEAUTHORIZED):
+        event_type = "connection.connected" if old == ConnectionStatus.PENDING_AUTH else "connection.reconnected"
+    elif status in (ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED):
         event_type = "connection.disconnected"
     session.flush()
     if event_type:
@@ -223,7 +220,7 @@ def fail_link(
     ``connection.failed``, as in Codat's example. Only a ``PendingAuth`` connection fails (False
     otherwise, nothing recorded); it stays ``PendingAuth`` and keeps the error
     (``dataConnectionErrors``) until it links."""
-    if connection.status != PENDING_AUTH:
+    if connection.status != ConnectionStatus.PENDING_AUTH:
         return False
     error = {
         "statusCode": status_code,

@@ -15,17 +15,25 @@ from sqlalchemy.orm import Session
 from bankfeeds.models import (
     Company,
     Connection,
+    ConnectionStatus,
     FeedPull,
     Operator,
     OperatorAudit,
     OperatorSession,
     PushOperation,
+    PushOperationStatus,
     SourceAccount,
+    SourceAccountStatus,
     StatementDelivery,
+    StatementDeliveryStatus,
     WebhookAttempt,
 )
 
 SEARCH_LIMIT = 50
+
+ACCEPTED_PUSHES = (PushOperationStatus.SUCCESS, PushOperationStatus.PENDING)
+FAILED_PUSHES = (PushOperationStatus.FAILED, PushOperationStatus.TIMED_OUT)
+OPEN_STATEMENTS = (StatementDeliveryStatus.QUEUED, StatementDeliveryStatus.SENT)
 
 
 class ConsoleRepository:
@@ -114,7 +122,7 @@ class ConsoleRepository:
         day = func.date(PushOperation.requested_at)
         rows = self.session.execute(
             select(day, func.sum(PushOperation.transaction_count))
-            .where(PushOperation.requested_at >= since, PushOperation.status.in_(("Success", "Pending")))
+            .where(PushOperation.requested_at >= since, PushOperation.status.in_(ACCEPTED_PUSHES))
             .group_by(day))
         return [(d, int(n or 0)) for d, n in rows]
 
@@ -136,7 +144,7 @@ class ConsoleRepository:
         day = func.date(PushOperation.requested_at)
         rows = self.session.execute(
             select(day, func.count())
-            .where(PushOperation.requested_at >= since, PushOperation.status.in_(("Failed", "TimedOut")))
+            .where(PushOperation.requested_at >= since, PushOperation.status.in_(FAILED_PUSHES))
             .group_by(day))
         return [(d, int(n or 0)) for d, n in rows]
 
@@ -153,17 +161,19 @@ class ConsoleRepository:
         disconnected; QuickBooks feeds not pulled since ``quiet_since`` (close to the inactivity
         disconnection), or written to since a pull more than a day old; Xero statements open for
         over a day or rejected this week; pushes that failed or broke the balance chain this week."""
-        stale_pull = and_(Connection.platform_key == "hcws", SourceAccount.status == "connected", or_(
+        connected = SourceAccount.status == SourceAccountStatus.CONNECTED
+        stale_pull = and_(Connection.platform_key == "hcws", connected, or_(
             func.coalesce(SourceAccount.last_pulled_at, SourceAccount.connected_at) < quiet_since,
             and_(SourceAccount.last_pulled_at < day_ago, SourceAccount.modified_at > SourceAccount.last_pulled_at),
         ))
         statements = select(StatementDelivery.source_account_id).where(or_(
-            and_(StatementDelivery.status.in_(("queued", "sent")), StatementDelivery.created_at < day_ago),
-            and_(StatementDelivery.status == "rejected", StatementDelivery.created_at >= week_ago),
+            and_(StatementDelivery.status.in_(OPEN_STATEMENTS), StatementDelivery.created_at < day_ago),
+            and_(StatementDelivery.status == StatementDeliveryStatus.REJECTED,
+                 StatementDelivery.created_at >= week_ago),
         ))
         pushed = (select(PushOperation.connection_id, PushOperation.source_account_id)
                   .where(PushOperation.requested_at >= week_ago, or_(
-                      PushOperation.status.in_(("Failed", "TimedOut")),
+                      PushOperation.status.in_(FAILED_PUSHES),
                       cast(PushOperation.validation, String).like("%BalanceChain%")))).subquery()
         troubled = (select(SourceAccount.id)
                     .join(pushed, and_(pushed.c.connection_id == SourceAccount.connection_id,
@@ -173,8 +183,8 @@ class ConsoleRepository:
             .join(Connection, Connection.id == SourceAccount.connection_id)
             .join(Company, Company.id == Connection.company_id)
             .where(or_(
-                SourceAccount.status == "disconnected",
-                Connection.status.in_(("Unlinked", "Deauthorized")),
+                SourceAccount.status == SourceAccountStatus.DISCONNECTED,
+                Connection.status.in_((ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED)),
                 stale_pull,
                 SourceAccount.id.in_(statements),
                 SourceAccount.feed_error.is_not(None),

@@ -17,11 +17,11 @@ from bankfeeds.errors import NotFound
 from bankfeeds.feed_health import service as feed_health
 from bankfeeds.feed_health.schemas import CompanyFeedHealth, SourceAccountFeedHealth
 from bankfeeds.kit.clock import Clock
-from bankfeeds.models import Company, PushOperation
+from bankfeeds.models import Company, PushOperation, PushOperationStatus
 
 CHART_DAYS = 14
 ATTENTION_LIMIT = 25
-PUSH_STATUSES = ("Pending", "Success", "Failed", "TimedOut")
+PUSH_STATUSES = tuple(PushOperationStatus)
 
 
 @dataclass(frozen=True)

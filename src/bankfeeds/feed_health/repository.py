@@ -28,13 +28,15 @@ from bankfeeds.models import (
     Connection,
     Event,
     PushOperation,
+    PushOperationStatus,
     SourceAccount,
     StatementDelivery,
+    StatementDeliveryStatus,
     WebhookMessage,
 )
 
 CHAIN_WINDOW = 500
-OPEN_STATEMENTS = ("queued", "sent")
+OPEN_STATEMENTS = (StatementDeliveryStatus.QUEUED, StatementDeliveryStatus.SENT)
 PENDING_MESSAGES = ("Sending", "Attempting")
 
 
@@ -93,7 +95,8 @@ class FeedHealthRepository:
         return self.session.scalars(
             select(StatementDelivery)
             .where(StatementDelivery.connection_id == account.connection_id,
-                   StatementDelivery.source_account_id == account.id, StatementDelivery.status == "rejected")
+                   StatementDelivery.source_account_id == account.id,
+                   StatementDelivery.status == StatementDeliveryStatus.REJECTED)
             .order_by(StatementDelivery.created_at.desc()).limit(1)).first()
 
     def last_push(self, company_id: uuid.UUID, account: SourceAccount, *, failed: bool = False) -> PushOperation | None:
@@ -101,7 +104,7 @@ class FeedHealthRepository:
                 .where(PushOperation.company_id == company_id, PushOperation.connection_id == account.connection_id,
                        PushOperation.source_account_id == account.account_id))
         if failed:
-            stmt = stmt.where(PushOperation.status.in_(("Failed", "TimedOut")))
+            stmt = stmt.where(PushOperation.status.in_((PushOperationStatus.FAILED, PushOperationStatus.TIMED_OUT)))
         return self.session.scalars(stmt.order_by(PushOperation.requested_at.desc()).limit(1)).first()
 
     def chain_rows(self, account: SourceAccount, window: int = CHAIN_WINDOW) -> list[Row[Any]]:

@@ -34,7 +34,14 @@ from bankfeeds.feed_health.schemas import (
     SourceAccountFeedHealth,
 )
 from bankfeeds.kit.clock import Clock
-from bankfeeds.models import Company, Connection, SourceAccount
+from bankfeeds.models import (
+    Company,
+    Connection,
+    ConnectionStatus,
+    PushOperationStatus,
+    SourceAccount,
+    SourceAccountStatus,
+)
 from bankfeeds.platforms import PLATFORMS
 
 QUICKBOOKS = "hcws"
@@ -72,7 +79,7 @@ def balance_chain(session: Session, account: SourceAccount) -> BalanceChain:
 
 
 def _disconnection(ctx: _Ctx, connection: Connection, account: SourceAccount) -> tuple[int | None, datetime | None]:
-    if connection.platform_key != QUICKBOOKS or account.status != "connected":
+    if connection.platform_key != QUICKBOOKS or account.status != SourceAccountStatus.CONNECTED:
         return None, None
     since = account.last_pulled_at or account.connected_at
     if since is None:
@@ -100,13 +107,14 @@ def account_health(
     balances = balance_chain(ctx.session, account)
 
     reasons: set[str] = set()
-    if account.status == "disconnected" or connection.status in ("Unlinked", "Deauthorized"):
+    if account.status == SourceAccountStatus.DISCONNECTED or connection.status in (
+            ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED):
         reasons.add("disconnected")
     if days_left is not None and days_left <= NEAR_DISCONNECTION_DAYS:
         reasons.add("near_disconnection")
-    if rejected is not None and (push is None or push.status != "Success"):
+    if rejected is not None and (push is None or push.status != PushOperationStatus.SUCCESS):
         reasons.add("statement_rejected")
-    if push is not None and push.status in ("Failed", "TimedOut"):
+    if push is not None and push.status in (PushOperationStatus.FAILED, PushOperationStatus.TIMED_OUT):
         reasons.add("push_failed")
     if pending.oldest is not None and ctx.now - pending.oldest > STALE_BACKLOG:
         reasons.add("backlog_stale")

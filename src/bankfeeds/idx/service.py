@@ -49,11 +49,18 @@ from bankfeeds.kit import inputs
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
 from bankfeeds.kit.security import same
-from bankfeeds.models import Company, Connection, Credential, FeedPull, SourceAccount
+from bankfeeds.models import (
+    Company,
+    Connection,
+    ConnectionStatus,
+    Credential,
+    FeedPull,
+    SourceAccount,
+    SourceAccountStatus,
+)
 from bankfeeds.observability import metrics
 from bankfeeds.source_accounts import service as source_accounts
 
-CONNECTED = "connected"
 MAX_PAGE_SIZE = 2000
 # The spec declares no paging parameters: a caller that does not page gets up to this many.
 DEFAULT_PAGE_SIZE = 1000
@@ -257,10 +264,10 @@ def _caller(session: Session, clock: Clock, settings: Settings, principal: Princ
         raise _unauthorized("Unauthorized: the username or password is not valid, or it has been revoked.")
     now = clock.now()
     credential.last_used_at = now
-    if connection.status != connections.LINKED:
+    if connection.status != ConnectionStatus.LINKED:
         locked = repo.connection(connection.id, for_update=True)
-        if locked is not None and locked.status != connections.LINKED:
-            connections.set_status(session, clock, settings, company, locked, connections.LINKED)
+        if locked is not None and locked.status != ConnectionStatus.LINKED:
+            connections.set_status(session, clock, settings, company, locked, ConnectionStatus.LINKED)
     return _Caller(credential, connection, company)
 
 
@@ -283,9 +290,9 @@ def list_transactions(
     account = repo.account(caller.connection.id, account_id)
     if account is None:
         raise NotFound(f"No bank account with ID {account_id[:200]} was found for this connection.")
-    if account.status != CONNECTED:
+    if account.status != SourceAccountStatus.CONNECTED:
         locked = repo.account(caller.connection.id, account_id, for_update=True)
-        if locked is not None and locked.status != CONNECTED:
+        if locked is not None and locked.status != SourceAccountStatus.CONNECTED:
             _connect(session, clock, settings, caller, locked, link)
     now = clock.now()
     account.last_pulled_at = now

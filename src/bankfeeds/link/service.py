@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
-from bankfeeds.connections.service import PENDING_AUTH, otp_hash
+from bankfeeds.connections.service import otp_hash
 from bankfeeds.credentials import service as credentials
 from bankfeeds.credentials import throttle
 from bankfeeds.credentials.schemas import BankAccountCredentials
@@ -39,7 +39,7 @@ from bankfeeds.errors import BankfeedsError, Forbidden, Unauthorized
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.security import keyed_hash, same
 from bankfeeds.link.repository import LinkRepository
-from bankfeeds.models import Connection, LinkSessionRecord
+from bankfeeds.models import Connection, ConnectionStatus, LinkSessionRecord
 
 SESSION_COOKIE = "bankfeeds_link"
 SESSION_TTL = timedelta(minutes=30)
@@ -201,7 +201,7 @@ def cancel(
     locked = LinkRepository(session).connection(connection.company_id, connection.id, for_update=True)
     if locked is None:
         raise Unauthorized(_EXPIRED)
-    if locked.status != PENDING_AUTH:
+    if locked.status != ConnectionStatus.PENDING_AUTH:
         return Cancelled(cancelled=False)
     connections.fail_link(session, clock, settings, locked.company, locked)
     # Credentials got on page 2 must not link the connection later, after it was reported failed,

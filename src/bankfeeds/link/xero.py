@@ -27,7 +27,7 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.deps import ClockDep, DatabaseDep, SettingsDep
 from bankfeeds.link import pages, service
-from bankfeeds.models import Connection
+from bankfeeds.models import Connection, ConnectionStatus
 from bankfeeds.platforms.gbol import linking, mapping
 from bankfeeds.platforms.gbol.client import as_error
 from bankfeeds.platforms.gbol.grants import HOLDING
@@ -74,10 +74,10 @@ def _redirect(settings: Settings, url: str) -> Response:
 @router.get(XERO)
 def connect_page(link: XeroLinkDep, request: Request, settings: SettingsDep, lang: LanguageDep) -> Response:
     link_session, connection = link
-    if connection.status == "Linked":
+    if connection.status == ConnectionStatus.LINKED:
         return _redirect(settings, _urls(connection.company_id, connection.id)["accounts_url"])
     return pages.render(request, settings, lang, "xero_connect.html", {
-        "csrf_token": link_session.csrf, "relink": connection.status != "PendingAuth",
+        "csrf_token": link_session.csrf, "relink": connection.status != ConnectionStatus.PENDING_AUTH,
         **_urls(connection.company_id, connection.id)})
 
 
@@ -153,7 +153,7 @@ def accounts_page(
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     link_session, connection = link
-    if connection.status != "Linked":
+    if connection.status != ConnectionStatus.LINKED:
         return _redirect(settings, _urls(connection.company_id, connection.id)["xero_url"])
     return _accounts(request, database, clock, settings, lang, link_session, connection,
                      linked=linked == "1", done=done)

@@ -4,7 +4,7 @@ from bankfeeds.kit.db import Base
 from bankfeeds.models.api_key import ApiKey
 from bankfeeds.models.bank_transaction import BankTransaction
 from bankfeeds.models.company import Company
-from bankfeeds.models.connection import Connection
+from bankfeeds.models.connection import Connection, ConnectionStatus
 from bankfeeds.models.credential import Credential
 from bankfeeds.models.demo_account import DemoAccount
 from bankfeeds.models.demo_clock import DemoClock
@@ -21,14 +21,14 @@ from bankfeeds.models.login_throttle import LoginThrottle
 from bankfeeds.models.operator import Operator
 from bankfeeds.models.operator_audit import OperatorAudit
 from bankfeeds.models.operator_session import OperatorSession
-from bankfeeds.models.push_operation import PushOperation
+from bankfeeds.models.push_operation import PushOperation, PushOperationStatus
 from bankfeeds.models.sandbox_account import SandboxAccount
 from bankfeeds.models.sandbox_bank_login import SandboxBankLogin
 from bankfeeds.models.sandbox_bank_transaction import SandboxBankTransaction
 from bankfeeds.models.sandbox_company import SandboxCompany
 from bankfeeds.models.sandbox_feed import SandboxFeed
-from bankfeeds.models.source_account import SourceAccount
-from bankfeeds.models.statement_delivery import StatementDelivery
+from bankfeeds.models.source_account import SourceAccount, SourceAccountStatus
+from bankfeeds.models.statement_delivery import StatementDelivery, StatementDeliveryStatus
 from bankfeeds.models.webhook_attempt import WebhookAttempt
 from bankfeeds.models.webhook_consumer import WebhookConsumer
 from bankfeeds.models.webhook_message import WebhookMessage
@@ -70,6 +70,7 @@ __all__ = [
     "Base",
     "Company",
     "Connection",
+    "ConnectionStatus",
     "Credential",
     "DemoAccount",
     "DemoClock",
@@ -87,13 +88,16 @@ __all__ = [
     "OperatorAudit",
     "OperatorSession",
     "PushOperation",
+    "PushOperationStatus",
     "SandboxAccount",
     "SandboxBankLogin",
     "SandboxBankTransaction",
     "SandboxCompany",
     "SandboxFeed",
     "SourceAccount",
+    "SourceAccountStatus",
     "StatementDelivery",
+    "StatementDeliveryStatus",
     "WebhookAttempt",
     "WebhookConsumer",
     "WebhookMessage",

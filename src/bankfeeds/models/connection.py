@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, Uuid
@@ -14,6 +15,16 @@ if TYPE_CHECKING:
     from bankfeeds.models.company import Company
 
 
+class ConnectionStatus(StrEnum):
+    """A connection's status, as Codat spells it on the wire (``Connection.status``)."""
+
+    PENDING_AUTH = "PendingAuth"
+    LINKED = "Linked"
+    UNLINKED = "Unlinked"
+    # The platform revoked our access (Xero answered invalid_grant on a token refresh).
+    DEAUTHORIZED = "Deauthorized"
+
+
 class Connection(Base):
     """A company's bank-feeds connection to one accounting platform (``hcws``, ``gbol``)."""
 
@@ -24,7 +35,7 @@ class Connection(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     platform_key: Mapped[str] = mapped_column(String(4))
-    # PendingAuth | Linked | Unlinked | Deauthorized
+    # A ConnectionStatus (stored as its string value).
     status: Mapped[str] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_sync: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

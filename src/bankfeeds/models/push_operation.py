@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid
@@ -9,6 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
 from bankfeeds.kit.types import UtcDateTime
+
+
+class PushOperationStatus(StrEnum):
+    """A push operation's status, as Codat spells it on the wire (``PushOperation.status``)."""
+
+    PENDING = "Pending"
+    FAILED = "Failed"
+    SUCCESS = "Success"
+    TIMED_OUT = "TimedOut"
 
 
 class PushOperation(Base):
@@ -25,7 +35,7 @@ class PushOperation(Base):
     connection_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     source_account_id: Mapped[str] = mapped_column(String(200))
     data_type: Mapped[str] = mapped_column(String(50), default="bankTransactions")
-    # Pending | Success | Failed | TimedOut
+    # A PushOperationStatus (stored as its string value).
     status: Mapped[str] = mapped_column(String(10))
     status_code: Mapped[int] = mapped_column(Integer)
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)

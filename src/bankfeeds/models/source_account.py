@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
@@ -10,6 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
 from bankfeeds.kit.types import ExactDecimal, UtcDateTime
+
+
+class SourceAccountStatus(StrEnum):
+    """A source account's feed status, as Codat spells it on the wire (``SourceAccount.status``)."""
+
+    PENDING = "pending"
+    CONNECTED = "connected"
+    CONNECTING = "connecting"
+    DISCONNECTED = "disconnected"
+    # In Codat's enum, so PATCH bodies may carry it (and are refused: only "disconnected" may be
+    # asked for); the hub itself never sets it.
+    UNKNOWN = "unknown"
 
 
 class SourceAccount(Base):
@@ -40,7 +53,7 @@ class SourceAccount(Base):
     balance: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
     routing_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     account_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    # pending | connecting | connected | disconnected | unknown
+    # A SourceAccountStatus (stored as its string value).
     status: Mapped[str] = mapped_column(String(20))
     feed_start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Mapping to the accounting platform's account (Xero via the API, QuickBooks via its own UI).

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
@@ -9,6 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
 from bankfeeds.kit.types import UtcDateTime
+
+
+class StatementDeliveryStatus(StrEnum):
+    """Where a statement is on its way to the platform (see ``StatementDelivery``)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
 
 
 class StatementDelivery(Base):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.models import StatementDeliveryStatus
 
 log = logging.getLogger("bankfeeds.worker")
 
@@ -77,9 +78,10 @@ def _count_flushed(session: Session, _flush_context: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, StatementDelivery):
             history = inspect(obj).attrs.status.history
-            if history.has_changes() and obj.status in ("delivered", "rejected"):
+            final = (StatementDeliveryStatus.DELIVERED, StatementDeliveryStatus.REJECTED)
+            if history.has_changes() and obj.status in final:
                 n = 0
-                if obj.status == "delivered":
+                if obj.status == StatementDeliveryStatus.DELIVERED:
                     with session.no_autoflush:
                         op = session.get(PushOperation, obj.push_operation_key)
                     n = op.transaction_count if op is not None else 0

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bankfeeds.kit.query import QueryField
-from bankfeeds.models import Company, PushOperation
+from bankfeeds.models import Company, PushOperation, PushOperationStatus
 
 FIELDS: dict[str, QueryField] = {
     "pushOperationKey": QueryField("uuid", PushOperation.key),
@@ -52,7 +52,7 @@ class PushOperationRepository:
         """
         stmt = (
             select(PushOperation)
-            .where(PushOperation.status == "Pending", PushOperation.timeout_at <= now)
+            .where(PushOperation.status == PushOperationStatus.PENDING, PushOperation.timeout_at <= now)
             .order_by(PushOperation.timeout_at, PushOperation.key)
             .limit(limit)
         )

@@ -7,8 +7,7 @@ from typing import Literal
 
 from bankfeeds.kit.pagination import Page
 from bankfeeds.kit.wire import WireModel
-
-PushStatus = Literal["Pending", "Failed", "Success", "TimedOut"]
+from bankfeeds.models import PushOperationStatus
 
 
 class ValidationItemOut(WireModel):
@@ -43,7 +42,7 @@ class PushOperationOut(WireModel):
     completed_on_utc: datetime | None
     timeout_in_minutes: int | None
     timeout_in_seconds: int | None = None
-    status: PushStatus
+    status: PushOperationStatus
     error_message: str | None
     validation: ValidationOut
     status_code: int

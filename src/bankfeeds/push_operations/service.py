@@ -24,7 +24,7 @@ from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
-from bankfeeds.models import Company, PushOperation
+from bankfeeds.models import Company, PushOperation, PushOperationStatus
 from bankfeeds.push_operations.repository import FIELDS, PushOperationRepository
 from bankfeeds.push_operations.schemas import (
     PushOperationChange,
@@ -35,11 +35,10 @@ from bankfeeds.push_operations.schemas import (
 )
 from bankfeeds.webhooks import events
 
-PENDING = "Pending"
-SUCCESS = "Success"
-FAILED = "Failed"
-TIMED_OUT = "TimedOut"
-STATUS_CODES = {PENDING: 202, SUCCESS: 200, FAILED: 400, TIMED_OUT: 504}
+STATUS_CODES = {
+    PushOperationStatus.PENDING: 202, PushOperationStatus.SUCCESS: 200,
+    PushOperationStatus.FAILED: 400, PushOperationStatus.TIMED_OUT: 504,
+}
 BANK_TRANSACTIONS = "bankTransactions"
 WRITE_SUCCESSFUL = "bankTransactions.write.successful"
 WRITE_UNSUCCESSFUL = "bankTransactions.write.unsuccessful"
@@ -107,8 +106,8 @@ def start(
         connection_id=connection_id,
         source_account_id=source_account_id,
         data_type=BANK_TRANSACTIONS,
-        status=PENDING,
-        status_code=STATUS_CODES[PENDING],
+        status=PushOperationStatus.PENDING,
+        status_code=STATUS_CODES[PushOperationStatus.PENDING],
         requested_at=now,
         timeout_in_minutes=timeout_in_minutes,
         timeout_at=now + timedelta(minutes=timeout_in_minutes) if timeout_in_minutes is not None else None,
@@ -131,8 +130,8 @@ def set_findings(op: PushOperation, errors: list[ValidationItem], warnings: list
 def succeed(
     session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation, record_id: str | None
 ) -> None:
-    op.status = SUCCESS
-    op.status_code = STATUS_CODES[SUCCESS]
+    op.status = PushOperationStatus.SUCCESS
+    op.status_code = STATUS_CODES[PushOperationStatus.SUCCESS]
     op.completed_at = clock.now()
     if record_id is not None:
         op.changes = [{"type": "Created", "recordRef": {"id": record_id, "dataType": op.data_type},
@@ -144,8 +143,8 @@ def succeed(
 
 def fail(session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
          message: str) -> None:
-    op.status = FAILED
-    op.status_code = STATUS_CODES[FAILED]
+    op.status = PushOperationStatus.FAILED
+    op.status_code = STATUS_CODES[PushOperationStatus.FAILED]
     op.completed_at = clock.now()
     op.error_message = message
     op.changes = []
@@ -154,8 +153,8 @@ def fail(session: Session, clock: Clock, settings: Settings, company: Company, o
 
 def time_out(session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation) -> None:
     """Only the status changes: whatever was stored stays stored (Codat: the write may still land)."""
-    op.status = TIMED_OUT
-    op.status_code = STATUS_CODES[TIMED_OUT]
+    op.status = PushOperationStatus.TIMED_OUT
+    op.status_code = STATUS_CODES[PushOperationStatus.TIMED_OUT]
     op.completed_at = clock.now()
     op.error_message = f"The push operation did not complete within {op.timeout_in_minutes} minutes."
     _record_event(session, clock, settings, company, op, WRITE_UNSUCCESSFUL, None)

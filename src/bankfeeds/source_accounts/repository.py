@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from bankfeeds.models import Connection, SourceAccount
+from bankfeeds.models import Connection, SourceAccount, SourceAccountStatus
 
 
 class SourceAccountRepository:
@@ -44,7 +44,7 @@ class SourceAccountRepository:
 
     def count_not_disconnected(self, connection_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(
-            SourceAccount.connection_id == connection_id, SourceAccount.status != "disconnected"
+            SourceAccount.connection_id == connection_id, SourceAccount.status != SourceAccountStatus.DISCONNECTED
         )
         return int(self.session.scalar(stmt) or 0)
 
@@ -71,7 +71,7 @@ class SourceAccountRepository:
             .options(joinedload(Connection.company, innerjoin=True))
             .where(
                 Connection.platform_key.in_(platform_keys),
-                SourceAccount.status == "connected",
+                SourceAccount.status == SourceAccountStatus.CONNECTED,
                 since < cutoff,
             )
             # Connection order: concurrent workers take connection locks in the same order.

@@ -19,9 +19,9 @@ from bankfeeds.errors import BadRequest
 from bankfeeds.kit import inputs
 from bankfeeds.kit.http import validate_model
 from bankfeeds.kit.wire import Money, Number, StrictWireModel, WireModel
+from bankfeeds.models import SourceAccountStatus
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
-STATUSES = ("pending", "connected", "connecting", "disconnected", "unknown")
 ROUTING_TYPES = (
     "rtn", "aba", "swift", "bsb", "iban", "nz2", "trno", "sortcode", "blz", "ifsc", "bankcode", "apca", "clabe",
 )
@@ -136,7 +136,6 @@ Balance = Annotated[Money, AfterValidator(_bounded)]
 NullableBalance = Annotated[Money | None, AfterValidator(_bounded)]
 DateTimeText = Annotated[str | None, Field(max_length=40), AfterValidator(_datetime_text)]
 DateText = Annotated[str | None, Field(max_length=40), AfterValidator(_date_text)]
-Status = Literal["pending", "connected", "connecting", "disconnected", "unknown"]
 V2AccountType = Literal["checking", "savings", "loan", "creditCard", "prepaidCard"]
 RoutingType = Literal[
     "rtn", "aba", "swift", "bsb", "iban", "nz2", "trno", "sortcode", "blz", "ifsc", "bankcode", "apca", "clabe",
@@ -175,7 +174,7 @@ class SourceAccountV1Update(SourceAccountV1In):
     """The v1 PATCH body: the whole ``SourceAccount`` (``id`` required)."""
 
     id: Annotated[str, Field(min_length=1, max_length=200)]
-    status: Status | None = None
+    status: SourceAccountStatus | None = None
     feed_start_date: DateTimeText = None
 
 
@@ -193,7 +192,7 @@ class SourceAccountV2In(StrictWireModel):
     balance: Balance
     account_info: AccountInfo | None = None
     modified_date: DateTimeText = None
-    status: Status | None = None
+    status: SourceAccountStatus | None = None
     feed_start_date: DateText = None
 
 
@@ -267,7 +266,7 @@ class SourceAccountOut(WireModel):
     currency: str | None = None
     balance: Number | None
     modified_date: str | None
-    status: Status | None
+    status: SourceAccountStatus | None
     feed_start_date: str | None
 
 
@@ -284,7 +283,7 @@ class SourceAccountV2Out(WireModel):
     balance: Number
     account_info: AccountInfo | None
     modified_date: str | None
-    status: Status | None
+    status: SourceAccountStatus | None
     feed_start_date: str | None
 
 

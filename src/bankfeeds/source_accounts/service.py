@@ -27,7 +27,7 @@ from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.jsonutil import format_datetime
-from bankfeeds.models import Company, Connection, SourceAccount
+from bankfeeds.models import Company, Connection, ConnectionStatus, SourceAccount, SourceAccountStatus
 from bankfeeds.source_accounts.repository import SourceAccountRepository
 from bankfeeds.source_accounts.schemas import (
     SourceAccountIn,
@@ -39,12 +39,6 @@ from bankfeeds.source_accounts.schemas import (
     reject_nul,
 )
 from bankfeeds.webhooks import events
-
-PENDING = "pending"
-CONNECTING = "connecting"
-CONNECTED = "connected"
-DISCONNECTED = "disconnected"
-UNKNOWN = "unknown"
 
 EVENT_CONNECTED = "bankFeeds.sourceAccount.connected"
 EVENT_DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
@@ -102,7 +96,7 @@ def to_wire(account: SourceAccount) -> dict[str, Any]:
     ``accountInfo`` (null when not given, which v1's ``additionalProperties: false`` forbids).
     ``feedStartDate`` is only given while the account is connected, as Codat documents.
     """
-    feed_start = _date(account.feed_start_date) if account.status == CONNECTED else None
+    feed_start = _date(account.feed_start_date) if account.status == SourceAccountStatus.CONNECTED else None
     if account.shape_version == 2:
         body: dict[str, Any] = {
             "id": account.account_id,
@@ -172,7 +166,7 @@ def _new_account(clock: Clock, connection: Connection, body: SourceAccountIn) ->
         sort_code=body.sort_code,
         currency=body.currency,
         balance=body.balance,
-        status=PENDING,
+        status=SourceAccountStatus.PENDING,
         created_at=now,
         modified_at=now,
     )
@@ -276,14 +270,14 @@ def update(
     new_balance: Decimal | None = None
     if isinstance(body, SourceAccountV1Update):
         if body.status is not None and body.status != account.status:
-            if body.status != DISCONNECTED:
+            if body.status != SourceAccountStatus.DISCONNECTED:
                 raise BadRequest(
                     f"status can only be set to 'disconnected' (the account is '{account.status}', "
                     f"the body asks for '{body.status}')."
                 )
             disconnect = True
         if body.balance is not None and body.balance != account.balance:
-            if account.status == CONNECTED:
+            if account.status == SourceAccountStatus.CONNECTED:
                 raise BadRequest("balance can only be changed while the source account is not connected.")
             new_balance = body.balance
     if body.account_name is not None and body.account_name != account.account_name:
@@ -310,7 +304,7 @@ def update_and_release(
         was = account.status
         update(session, clock, settings, company, connection, account, body)
         wire = to_wire(account)
-        released = was != DISCONNECTED and account.status == DISCONNECTED
+        released = was != SourceAccountStatus.DISCONNECTED and account.status == SourceAccountStatus.DISCONNECTED
         platform, connection_uuid = connections.platform_of(connection), connection.id
     if released:
         platform.release_account(database, clock, settings, connection_uuid, account_id)
@@ -375,10 +369,10 @@ def mark_connected(
         account.target_account_id = target_account_id
     if target_account_name is not None:
         account.target_account_name = target_account_name
-    if account.status == CONNECTED:
+    if account.status == SourceAccountStatus.CONNECTED:
         session.flush()
         return
-    account.status = CONNECTED
+    account.status = SourceAccountStatus.CONNECTED
     account.connected_at = now
     account.modified_at = now
     if account.feed_start_date is None:
@@ -401,10 +395,10 @@ def mark_disconnected(
     a Linked connection whose accounts are now all disconnected becomes Unlinked (Codat's rule;
     ``connection.disconnected`` is recorded by the connection's own status machine). A Xero
     connection is the accounting connection itself and stays Linked."""
-    if account.status == DISCONNECTED:
+    if account.status == SourceAccountStatus.DISCONNECTED:
         return
     now = clock.now()
-    account.status = DISCONNECTED
+    account.status = SourceAccountStatus.DISCONNECTED
     account.modified_at = now
     session.flush()
     events.record(session, clock, EVENT_DISCONNECTED, event_payload(settings, company, connection, account),
@@ -416,8 +410,8 @@ def mark_disconnected(
     # see the other one still connected and leave the connection Linked.
     status = repo.lock_connection_status(connection.id)
     if (
-        status == connections.LINKED
-        and connection.status == connections.LINKED
+        status == ConnectionStatus.LINKED
+        and connection.status == ConnectionStatus.LINKED
         and repo.count_not_disconnected(connection.id) == 0
     ):
-        connections.set_status(session, clock, settings, company, connection, connections.UNLINKED)
+        connections.set_status(session, clock, settings, company, connection, ConnectionStatus.UNLINKED)

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bankfeeds.models import ConnectionStatus
 from bankfeeds.platforms.base import Platform
 from bankfeeds.platforms.gbol import delivery, mapping
 from bankfeeds.push_operations import service as push_operations
@@ -44,7 +45,7 @@ class Xero(Platform):
     def link_page(self, connection: Connection) -> str:
         base = f"/companies/{connection.company_id}/connections/{connection.id}/xero"
         # A linked connection's fresh linkUrl opens "Manage connected accounts".
-        return f"{base}/accounts" if connection.status == "Linked" else base
+        return f"{base}/accounts" if connection.status == ConnectionStatus.LINKED else base
 
     def release(self, database: Database, clock: Clock, settings: Settings, connection_id: uuid.UUID) -> None:
         mapping.release(database, clock, settings, connection_id)

@@ -40,13 +40,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
-from bankfeeds.connections import service as connections
 from bankfeeds.errors import ValidationItem
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Company, Connection, PushOperation, SourceAccount, StatementDelivery
+from bankfeeds.models import (
+    Company,
+    Connection,
+    ConnectionStatus,
+    PushOperation,
+    PushOperationStatus,
+    SourceAccount,
+    StatementDelivery,
+    StatementDeliveryStatus,
+)
 from bankfeeds.platforms.gbol import statements
-from bankfeeds.platforms.gbol.repository import DELIVERED, QUEUED, REJECTED, SENT, DeliveryRepository
+from bankfeeds.platforms.gbol.repository import OPEN, DeliveryRepository
 from bankfeeds.platforms.gbol.xero_api import (
     Access,
     DuplicateStatement,
@@ -85,9 +93,9 @@ def idempotency_key(op_key: uuid.UUID) -> str:
 def enqueue(session: Session, clock: Clock, op: PushOperation, account: SourceAccount, written_at: datetime) -> None:
     """The push's statement, due now; written in the push's own transaction (outbox)."""
     DeliveryRepository(session).add(StatementDelivery(
-        push_operation_key=op.key, connection_id=op.connection_id, source_account_id=account.id, status=QUEUED,
-        idempotency_key=idempotency_key(op.key), statement_id=None, attempts=0, next_attempt_at=clock.now(),
-        lease_until=None, last_error=None, created_at=written_at, delivered_at=None,
+        push_operation_key=op.key, connection_id=op.connection_id, source_account_id=account.id,
+        status=StatementDeliveryStatus.QUEUED, idempotency_key=idempotency_key(op.key), statement_id=None, attempts=0,
+        next_attempt_at=clock.now(), lease_until=None, last_error=None, created_at=written_at, delivered_at=None,
     ))
     signals.mark(session, TOPIC)
 
@@ -110,24 +118,24 @@ class Deliverer:
     def claim(self, limit: int) -> list[uuid.UUID]:
         now = self.clock.now()
         with self.database.unit_of_work() as session:
-            return DeliveryRepository(session).claim_due(now, now + self.lease, limit, connections.LINKED)
+            return DeliveryRepository(session).claim_due(now, now + self.lease, limit, ConnectionStatus.LINKED)
 
     def process(self, key: uuid.UUID) -> None:
         """One step of one claimed delivery (see the module doc); every outcome is committed."""
         with self.database.unit_of_work() as session:
             delivery = DeliveryRepository(session).get(key)
-            if delivery is None or delivery.status not in (QUEUED, SENT):
+            if delivery is None or delivery.status not in OPEN:
                 return
             status, statement_id = delivery.status, delivery.statement_id
-            statement = self._statement(session, delivery) if status == QUEUED else None
+            statement = self._statement(session, delivery) if status == StatementDeliveryStatus.QUEUED else None
             idem = delivery.idempotency_key
             connection_id = delivery.connection_id
-        if status == QUEUED and statement is None:
+        if status == StatementDeliveryStatus.QUEUED and statement is None:
             self._finish(key, delivered=False, errors=[NO_FEED])
             return
         try:
             access = self.access_for(connection_id)
-            if status == QUEUED:
+            if status == StatementDeliveryStatus.QUEUED:
                 assert statement is not None
                 answer = self.api.create_statement(access, statement, idempotency_key=idem)
             else:
@@ -185,15 +193,16 @@ class Deliverer:
         else:
             with self.database.unit_of_work() as session:
                 delivery = DeliveryRepository(session).get(key, for_update=True)
-                if delivery is None or delivery.status not in (QUEUED, SENT):
+                if delivery is None or delivery.status not in OPEN:
                     return
                 # Each poll spends one of the tenant's 60 calls a minute: ask again later and later.
                 wait = min(self.settings.xero_statement_poll_seconds * 2 ** max(0, delivery.attempts - 1),
                            MAX_POLL.total_seconds())
                 poll = self.clock.now() + timedelta(seconds=wait)
-                if was == QUEUED:
+                if was == StatementDeliveryStatus.QUEUED:
                     delivery.statement_id = str(answer.get("id") or "") or None
-                    delivery.status = SENT if delivery.statement_id else QUEUED
+                    delivery.status = (StatementDeliveryStatus.SENT if delivery.statement_id
+                                       else StatementDeliveryStatus.QUEUED)
                 delivery.next_attempt_at = poll
                 delivery.lease_until = None
                 delivery.last_error = None
@@ -202,20 +211,20 @@ class Deliverer:
         with self.database.unit_of_work() as session:
             repo = DeliveryRepository(session)
             delivery = repo.get(key, for_update=True)
-            if delivery is None or delivery.status not in (QUEUED, SENT):
+            if delivery is None or delivery.status not in OPEN:
                 return
             op, account, connection = repo.context(delivery)
             company = connection.company
             now = self.clock.now()
             delivery.lease_until = None
             if delivered:
-                delivery.status = DELIVERED
+                delivery.status = StatementDeliveryStatus.DELIVERED
                 delivery.delivered_at = now
                 delivery.last_error = None
-                if op.status in (push_operations.PENDING, push_operations.TIMED_OUT):
+                if op.status in (PushOperationStatus.PENDING, PushOperationStatus.TIMED_OUT):
                     push_operations.succeed(session, self.clock, self.settings, company, op, account.account_id)
                 return
-            delivery.status = REJECTED
+            delivery.status = StatementDeliveryStatus.REJECTED
             delivery.last_error = {"errors": errors}
             self._forget(session, repo, delivery, account)
             _fail_push(session, self.clock, self.settings, company, op, account, errors)
@@ -235,7 +244,7 @@ class Deliverer:
     def _retry(self, key: uuid.UUID, exc: Exception, retry_at: datetime | None) -> None:
         with self.database.unit_of_work() as session:
             delivery = DeliveryRepository(session).get(key, for_update=True)
-            if delivery is None or delivery.status not in (QUEUED, SENT):
+            if delivery is None or delivery.status not in OPEN:
                 return
             backoff = BACKOFF[min(max(delivery.attempts - 1, 0), len(BACKOFF) - 1)]
             due = self.clock.now() + backoff
@@ -247,7 +256,7 @@ class Deliverer:
     def _put_off(self, key: uuid.UUID, until: datetime, exc: Exception) -> None:
         with self.database.unit_of_work() as session:
             delivery = DeliveryRepository(session).get(key, for_update=True)
-            if delivery is None or delivery.status not in (QUEUED, SENT):
+            if delivery is None or delivery.status not in OPEN:
                 return
             delivery.next_attempt_at = until
             delivery.lease_until = None
@@ -270,7 +279,7 @@ def _fail_push(session: Session, clock: Clock, settings: Settings, company: Comp
         for e in errors
     ] or [ValidationItem(account.account_id, "Xero rejected the statement.", "Xero:rejected")]
     push_operations.set_findings(op, items, _warnings(op))
-    if op.status in (push_operations.PENDING, push_operations.TIMED_OUT):
+    if op.status in (PushOperationStatus.PENDING, PushOperationStatus.TIMED_OUT):
         push_operations.fail(
             session, clock, settings, company, op,
             f"Xero rejected the statement for account {account.account_id}: {items[0].message}. Nothing of this "

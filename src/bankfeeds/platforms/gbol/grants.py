@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bankfeeds.models import Connection, SourceAccount, XeroAuthorization, XeroGrant
+from bankfeeds.models import Connection, SourceAccount, SourceAccountStatus, XeroAuthorization, XeroGrant
 
 # Source-account statuses that hold a target (a feed exists or is being made).
-HOLDING = ("connecting", "connected")
+HOLDING = (SourceAccountStatus.CONNECTING, SourceAccountStatus.CONNECTED)
 
 
 class XeroRepository:
@@ -92,7 +92,8 @@ class XeroRepository:
             select(SourceAccount.connection_id, SourceAccount.account_id)
             .join(Connection, Connection.id == SourceAccount.connection_id)
             .where(Connection.platform_key == platform_key, Connection.status == linked,
-                   SourceAccount.status == "connecting", SourceAccount.feed_connection_id.is_not(None))
+                   SourceAccount.status == SourceAccountStatus.CONNECTING,
+                   SourceAccount.feed_connection_id.is_not(None))
             .order_by(SourceAccount.modified_at)
             .limit(limit)
         )

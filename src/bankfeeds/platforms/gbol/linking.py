@@ -31,7 +31,7 @@ from bankfeeds.kit import crypto
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.security import keyed_hash
-from bankfeeds.models import Connection, XeroAuthorization
+from bankfeeds.models import Connection, ConnectionStatus, XeroAuthorization
 from bankfeeds.platforms.gbol import tokens as grants
 from bankfeeds.platforms.gbol.client import open_api
 from bankfeeds.platforms.gbol.grants import XeroRepository
@@ -195,7 +195,7 @@ def _link(
         grant.xero_connection_id = tenant.connection_id
         grant.tenant_name = name
         grant.updated_at = clock.now()
-        connections.set_status(session, clock, settings, connection.company, connection, connections.LINKED)
+        connections.set_status(session, clock, settings, connection.company, connection, ConnectionStatus.LINKED)
     # The app keeps access only to the organisation chosen (best effort).
     for other in allowed:
         if other.tenant_id != tenant.tenant_id and other.connection_id:

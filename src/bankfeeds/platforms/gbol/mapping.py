@@ -29,12 +29,11 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.account_mapping.schemas import BankFeedAccountMapping
 from bankfeeds.config import Settings
-from bankfeeds.connections import service as connections
 from bankfeeds.errors import BadRequest
 from bankfeeds.kit import crypto
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Company, Connection, SourceAccount
+from bankfeeds.models import Company, Connection, ConnectionStatus, SourceAccount, SourceAccountStatus
 from bankfeeds.platforms.gbol.client import as_error, open_api
 from bankfeeds.platforms.gbol.grants import HOLDING, XeroRepository
 from bankfeeds.platforms.gbol.tokens import REFRESH_PURPOSE, NotAuthorized, access_for
@@ -131,14 +130,14 @@ def mappings(
     with its target options (none before the connection is Linked)."""
     with open_api(settings, database, clock) as api:
         for account in _state(database, connection.id).accounts:
-            if account.status == source_accounts.CONNECTING and account.feed_connection_id:
+            if account.status == SourceAccountStatus.CONNECTING and account.feed_connection_id:
                 try:
                     refresh_feed_status(database, clock, settings, api, connection.id, account.account_id)
                 except (XeroError, NotAuthorized) as exc:
                     log.info("feed status of %s not refreshed: %s", account.id, type(exc).__name__)
         state = _state(database, connection.id)
         chart = None
-        if state.connection_status == connections.LINKED and any(
+        if state.connection_status == ConnectionStatus.LINKED and any(
                 a.status not in HOLDING for a in state.accounts):
             try:
                 chart = load_chart(api, access_for(database, clock, settings, api, connection.id))
@@ -169,7 +168,7 @@ def mapping_item(account: SourceAccount, chart: Chart | None, held: set[str]) ->
         item["targetAccountOptions"] = None
     else:
         item["targetAccountOptions"] = chart.options(account, held) if chart is not None else []
-    connected = account.status == source_accounts.CONNECTED and account.feed_start_date is not None
+    connected = account.status == SourceAccountStatus.CONNECTED and account.feed_start_date is not None
     item["feedStartDate"] = account.feed_start_date.isoformat() if connected and account.feed_start_date else None
     return item
 
@@ -207,7 +206,7 @@ def map_account(
         connection = session.get(Connection, connection_id)
         if connection is None:
             raise BadRequest(f"Data connection {connection_id} was deleted.")
-        if connection.status != connections.LINKED:
+        if connection.status != ConnectionStatus.LINKED:
             raise BadRequest(
                 f"Data connection {connection.id} is {connection.status}: source accounts can be mapped once "
                 "the company has linked Xero (status Linked)."
@@ -286,7 +285,7 @@ def map_account(
                 row.feed_error = (error or "Xero rejected the feed connection.")[:500]
                 row.modified_at = now
             else:
-                row.status = source_accounts.CONNECTING
+                row.status = SourceAccountStatus.CONNECTING
                 row.feed_connection_id = str(feed["id"])
                 row.account_token = account_token(account)
                 row.target_account_id = target_id
@@ -351,10 +350,10 @@ def refresh_feed_status(
             error = REMOVED_IN_XERO if feed is None else (_error_text(feed.get("error")) or "Xero rejected the feed.")
             row.feed_connection_id = None
             row.feed_error = error[:500]
-            if row.status == source_accounts.CONNECTED:
+            if row.status == SourceAccountStatus.CONNECTED:
                 source_accounts.mark_disconnected(session, clock, settings, company, connection, row)
             else:
-                row.status = source_accounts.PENDING
+                row.status = SourceAccountStatus.PENDING
                 row.target_account_id = None
                 row.target_account_name = None
                 row.modified_at = now

@@ -9,13 +9,16 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from bankfeeds.models import BankTransaction, Connection, PushOperation, SourceAccount, StatementDelivery
+from bankfeeds.models import (
+    BankTransaction,
+    Connection,
+    PushOperation,
+    SourceAccount,
+    StatementDelivery,
+    StatementDeliveryStatus,
+)
 
-QUEUED = "queued"
-SENT = "sent"
-DELIVERED = "delivered"
-REJECTED = "rejected"
-OPEN = (QUEUED, SENT)
+OPEN = (StatementDeliveryStatus.QUEUED, StatementDeliveryStatus.SENT)
 
 
 class DeliveryRepository:

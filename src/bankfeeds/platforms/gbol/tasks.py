@@ -17,10 +17,10 @@ from datetime import timedelta
 import httpx
 
 from bankfeeds.connections import service as connections
-from bankfeeds.models import Connection
+from bankfeeds.models import Connection, ConnectionStatus, SourceAccountStatus
 from bankfeeds.platforms.gbol import XERO, mapping, tokens
 from bankfeeds.platforms.gbol.delivery import TOPIC, Deliverer
-from bankfeeds.platforms.gbol.grants import XeroRepository
+from bankfeeds.platforms.gbol.grants import HOLDING, XeroRepository
 from bankfeeds.platforms.gbol.xero_api import Access, InvalidGrant, XeroApi, XeroError
 from bankfeeds.source_accounts import service as source_accounts
 from bankfeeds.worker.runner import Lane, LaneTask, TaskContext
@@ -122,20 +122,20 @@ class _FeedCheckLane(_ApiLane):
         removed = 0
         with self.ctx.database.unit_of_work() as session:
             connection = session.get(Connection, connection_id, with_for_update=True)
-            if connection is None or connection.status != connections.LINKED:
+            if connection is None or connection.status != ConnectionStatus.LINKED:
                 return 0
             company = connection.company
             accounts = source_accounts.list_accounts(session, connection)
             for account in accounts:
-                if (account.status == source_accounts.CONNECTED and account.feed_connection_id
+                if (account.status == SourceAccountStatus.CONNECTED and account.feed_connection_id
                         and account.feed_connection_id not in held):
                     source_accounts.mark_disconnected(session, self.ctx.clock, self.ctx.settings, company,
                                                       connection, account)
                     removed += 1
-            still_fed = any(a.status in (source_accounts.CONNECTED, source_accounts.CONNECTING) for a in accounts)
+            still_fed = any(a.status in HOLDING for a in accounts)
             if removed and not still_fed:
                 connections.set_status(session, self.ctx.clock, self.ctx.settings, company, connection,
-                                       connections.UNLINKED)
+                                       ConnectionStatus.UNLINKED)
         return removed
 
 
@@ -144,7 +144,7 @@ class _ConfirmFeedsLane(_ApiLane):
 
     def run_once(self) -> int:
         with self.ctx.database.unit_of_work() as session:
-            waiting = XeroRepository(session).connecting_feeds(XERO.key, connections.LINKED, CHECK_BATCH)
+            waiting = XeroRepository(session).connecting_feeds(XERO.key, ConnectionStatus.LINKED, CHECK_BATCH)
         for connection_id, account_id in waiting:
             try:
                 mapping.refresh_feed_status(self.ctx.database, self.ctx.clock, self.ctx.settings, self.api,

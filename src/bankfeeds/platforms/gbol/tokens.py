@@ -25,7 +25,7 @@ from bankfeeds.connections import service as connections
 from bankfeeds.kit import crypto, locks
 from bankfeeds.kit.clock import Clock, utc
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Connection, XeroGrant
+from bankfeeds.models import Connection, ConnectionStatus, XeroGrant
 from bankfeeds.platforms.gbol.grants import XeroRepository
 from bankfeeds.platforms.gbol.xero_api import Access, InvalidGrant, TokenSet, Transient, XeroApi
 
@@ -102,7 +102,7 @@ def _token(
                 connection = session.get(Connection, connection_id)
                 if connection is not None:
                     connections.set_status(session, clock, settings, connection.company, connection,
-                                           connections.DEAUTHORIZED)
+                                           ConnectionStatus.DEAUTHORIZED)
                 XeroRepository(session).drop_grant(connection_id)
             raise
         with database.unit_of_work() as session:
