@@ -25,12 +25,14 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import simplejson
 
 from bankfeeds.kit import jsonutil
+from bankfeeds.kit.http import retry_after
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 REKEY_STATUSES = {500, 502, 503, 504}
@@ -150,9 +152,10 @@ class BankFeedsClient:
                 problem = f"{status} {_message(body) or response.reason_phrase}"
                 if status not in RETRY_STATUSES:
                     raise ApiError(f"{method} {path}: {problem}", status, body)
-                retry_after = response.headers.get("Retry-After")
-                if retry_after and retry_after.isdigit():
-                    wait = float(retry_after)
+                asked = retry_after(response.headers.get("Retry-After"), wall_now=datetime.now(UTC),
+                                    limit=timedelta(seconds=self.retry.budget))
+                if asked is not None:
+                    wait = asked.total_seconds()
             delay = wait if wait is not None else next(delays)
             if time.monotonic() + delay > deadline:
                 raise ApiError(f"{method} {path}: gave up retrying after {self.retry.budget:.0f} s: {problem}", status)

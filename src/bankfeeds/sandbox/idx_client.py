@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bankfeeds.kit import jsonutil
+from bankfeeds.kit.http import retry_after
 from bankfeeds.sandbox.directory import Institution
 
 TIMEOUT_SECONDS = 20.0
@@ -51,8 +52,9 @@ class IdxThrottled(IdxError):
 
 
 def _retry_after(response: httpx.Response) -> int:
-    raw = response.headers.get("retry-after", "")
-    return int(raw) if raw.isdigit() and int(raw) <= 86_400 else 900
+    """Whole seconds to wait; 15 minutes when the bank did not say (or said something unreadable)."""
+    wait = retry_after(response.headers.get("retry-after"), wall_now=datetime.now(UTC), limit=timedelta(days=1))
+    return 900 if wait is None else int(wait.total_seconds())
 
 
 class _Loose(BaseModel):
