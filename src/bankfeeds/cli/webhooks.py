@@ -15,6 +15,7 @@ from bankfeeds.cli.common import open_database
 from bankfeeds.config import get_settings
 from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.clock import SystemClock
+from bankfeeds.models.webhook_message import PENDING_MESSAGE_STATUSES, WebhookMessageStatus
 from bankfeeds.webhooks import service
 from bankfeeds.webhooks.config import REPLAY_WINDOW
 from bankfeeds.webhooks.events import EVENT_TYPES
@@ -88,8 +89,8 @@ def list_() -> None:
             n = counts.get(c.id, {})
             state = f"disabled ({c.disabled_reason})" if c.disabled else "enabled"
             table.add_row(str(c.id), c.url, state, ", ".join(c.event_types), ", ".join(c.company_tags or []),
-                          str(n.get("Sending", 0) + n.get("Attempting", 0)), str(n.get("Failure", 0)),
-                          str(n.get("Success", 0)))
+                          str(sum(n.get(s, 0) for s in PENDING_MESSAGE_STATUSES)),
+                          str(n.get(WebhookMessageStatus.FAILURE, 0)), str(n.get(WebhookMessageStatus.SUCCESS, 0)))
     Console(width=200).print(table)
 
 

@@ -22,6 +22,7 @@ from bankfeeds.errors import BankfeedsError, NotFound
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
 from bankfeeds.kit.surfaces import SurfaceRegistry
+from bankfeeds.models.webhook_message import WebhookMessageStatus
 from bankfeeds.webhooks import service as webhooks
 
 router = APIRouter(prefix=pages.PREFIX, include_in_schema=False)
@@ -155,7 +156,7 @@ def webhook_consumers(request: Request, signed: SignedDep, session: SessionDep, 
 def webhook_messages(request: Request, consumerId: str, signed: SignedDep, session: SessionDep, lang: LanguageDep,
                      status: Annotated[str, Query(max_length=20)] = "") -> Response:
     consumer = webhooks.get(session, consumerId)
-    wanted = status if status in ("Sending", "Attempting", "Success", "Failure") else None
+    wanted = status if status in tuple(WebhookMessageStatus) else None
     rows = webhooks.messages(session, consumer, status=wanted, since=None, limit=100)
     return _page(request, lang, signed, "consumer.html", consumer=consumer, messages=rows, status=status or "",
                  done=request.query_params.get("done", "")[:40])

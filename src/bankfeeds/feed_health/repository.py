@@ -34,10 +34,11 @@ from bankfeeds.models import (
     StatementDeliveryStatus,
     WebhookMessage,
 )
+from bankfeeds.models.webhook_message import PENDING_MESSAGE_STATUSES
 
 CHAIN_WINDOW = 500
 OPEN_STATEMENTS = (StatementDeliveryStatus.QUEUED, StatementDeliveryStatus.SENT)
-PENDING_MESSAGES = ("Sending", "Attempting")
+PENDING_MESSAGES = PENDING_MESSAGE_STATUSES
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
 from bankfeeds.kit.types import UtcDateTime
+
+
+class WebhookMessageStatus(StrEnum):
+    """Where a message stands (the wire values of Codat's webhook message statuses)."""
+
+    SENDING = "Sending"  # never attempted
+    ATTEMPTING = "Attempting"  # failed, a retry scheduled
+    SUCCESS = "Success"
+    FAILURE = "Failure"  # gave up
+
+
+# Not yet settled: due now or later.
+PENDING_MESSAGE_STATUSES = (WebhookMessageStatus.SENDING, WebhookMessageStatus.ATTEMPTING)
 
 
 class WebhookMessage(Base):
@@ -28,7 +42,7 @@ class WebhookMessage(Base):
     consumer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_consumers.id", ondelete="CASCADE"))
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("events.id", ondelete="CASCADE"), index=True)
     event_type: Mapped[str] = mapped_column(String(100))
-    # Sending (never attempted) | Attempting (failed, retry scheduled) | Success | Failure (gave up)
+    # a WebhookMessageStatus
     status: Mapped[str] = mapped_column(String(12), index=True)
     # Failed attempts in the current schedule (a resend or a recovery starts a new one).
     attempts: Mapped[int] = mapped_column(Integer, default=0)

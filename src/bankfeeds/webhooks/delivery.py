@@ -52,6 +52,7 @@ from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import retry_after
 from bankfeeds.kit.httppool import HttpPool
+from bankfeeds.models.webhook_message import WebhookMessageStatus
 from bankfeeds.observability import metrics
 from bankfeeds.webhooks import service, signing
 from bankfeeds.webhooks.config import (
@@ -305,7 +306,7 @@ class Deliverer:
             last = n >= len(RETRY_SCHEDULE)
             retried.append({
                 "m_id": job.message_id, "m_at": result.attempted_at, "m_attempts": n,
-                "m_status": "Failure" if last else "Attempting",
+                "m_status": WebhookMessageStatus.FAILURE if last else WebhookMessageStatus.ATTEMPTING,
                 "m_next": None if last else self._next_attempt(now, n, outcome),
             })
             failed.add(job.consumer_id)

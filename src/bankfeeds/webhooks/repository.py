@@ -13,8 +13,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
+from bankfeeds.models.webhook_message import PENDING_MESSAGE_STATUSES, WebhookMessageStatus
 
-PENDING = ("Sending", "Attempting")
+PENDING = PENDING_MESSAGE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ _A = cast(Table, WebhookAttempt.__table__)
 _SUCCEEDED = (
     update(_M)
     .where(_M.c.id == bindparam("m_id"))
-    .values(status="Success", next_attempt_at=None, delivered_at=bindparam("m_now"), locked_by=None,
+    .values(status=WebhookMessageStatus.SUCCESS, next_attempt_at=None, delivered_at=bindparam("m_now"), locked_by=None,
             locked_until=None, last_attempt_at=bindparam("m_at"))
 )
 _FAILED = (
@@ -237,7 +238,7 @@ class WebhookRepository:
             .join(Event, Event.id == WebhookMessage.event_id)
             .where(
                 WebhookMessage.consumer_id == consumer_id,
-                WebhookMessage.status == "Failure",
+                WebhookMessage.status == WebhookMessageStatus.FAILURE,
                 Event.created_at >= since,
             )
             .with_for_update(of=WebhookMessage)

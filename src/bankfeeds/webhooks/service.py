@@ -21,6 +21,7 @@ from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit import inputs, netguard
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
+from bankfeeds.models.webhook_message import WebhookMessageStatus
 from bankfeeds.webhooks import events, signing
 from bankfeeds.webhooks.config import MAX_CONSUMERS, PREVIOUS_SECRET_TTL, REPLAY_WINDOW, RETENTION
 from bankfeeds.webhooks.events import EVENT_TYPES, MESSAGES_TOPIC
@@ -237,7 +238,7 @@ def attempt_to_wire(attempt: WebhookAttempt) -> AttemptOut:
     )
 
 
-STATUSES = ("Sending", "Attempting", "Success", "Failure")
+STATUSES = tuple(WebhookMessageStatus)
 
 
 def messages(
@@ -267,7 +268,7 @@ def attempts(session: Session, consumer: WebhookConsumer, message_id: str) -> li
 
 
 def _requeue(message: WebhookMessage, now: datetime, trigger: str) -> None:
-    message.status = "Sending"
+    message.status = WebhookMessageStatus.SENDING
     message.attempts = 0
     message.next_attempt_at = now
     message.trigger = trigger
@@ -327,7 +328,7 @@ def subscribed(consumer: WebhookConsumer, event_type: str, company_tags: dict[st
 def _message(consumer: WebhookConsumer, event: Event, now: datetime, trigger: str) -> WebhookMessage:
     return WebhookMessage(
         id=signing.new_message_id(), consumer_id=consumer.id, event_id=event.id, event_type=event.event_type,
-        status="Sending", attempts=0, next_attempt_at=now, trigger=trigger, created_at=now,
+        status=WebhookMessageStatus.SENDING, attempts=0, next_attempt_at=now, trigger=trigger, created_at=now,
     )
 
 
@@ -341,7 +342,8 @@ def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
     consumers = repo.enabled_consumers()
     rows = [
         {"id": signing.new_message_id(), "consumer_id": c.id, "event_id": e.id, "event_type": e.event_type,
-         "status": "Sending", "attempts": 0, "next_attempt_at": now, "trigger": "event", "created_at": now}
+         "status": WebhookMessageStatus.SENDING, "attempts": 0, "next_attempt_at": now, "trigger": "event",
+         "created_at": now}
         for e in events
         for c in consumers
         if c.created_at <= e.created_at and subscribed(c, e.event_type, e.company_tags)
