@@ -119,3 +119,26 @@ def test_sqlite_writers_of_one_process_take_turns(database: Database, clock: Clo
         t.start()
         t.join(30)
         assert done.is_set()
+
+
+def test_a_sqlite_connection_dropped_without_close_gives_its_turn_back(database: Database) -> None:
+    """A connection lost while it held the turn (its thread died, nobody closed it) does not keep
+    every later writer of the process waiting."""
+    import gc
+    import sqlite3
+
+    from bankfeeds.kit.db import _turn_of, _TurnTakingConnection
+
+    if database.dialect != "sqlite":
+        return
+    path = database.engine.url.database
+    assert path
+    lost = sqlite3.connect(path, factory=_TurnTakingConnection)
+    lost.turn = _turn_of(path)
+    lost.take_turn()
+    assert lost.holding and not _turn_of(path).acquire(timeout=0.1)
+    del lost
+    gc.collect()
+    turn = _turn_of(path)
+    assert turn.acquire(timeout=1)
+    turn.release()

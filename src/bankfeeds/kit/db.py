@@ -90,6 +90,11 @@ class _TurnTakingConnection(sqlite3.Connection):
         finally:
             self.give_back()
 
+    def __del__(self) -> None:
+        # A connection dropped without close() (a thread that died holding it) must not keep
+        # the turn: the driver closes the database when the object goes; the turn goes with it.
+        self.give_back()
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
