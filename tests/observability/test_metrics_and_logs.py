@@ -37,7 +37,7 @@ def settings(db_url: str) -> Settings:
 
 
 def scrape(url: str) -> Samples:
-    response = httpx.get(f"{url}/metrics")
+    response = httpx.get(f"{url}/metrics", timeout=60)  # what it answers, never how fast
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     out: Samples = {}

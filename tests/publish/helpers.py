@@ -21,6 +21,9 @@ SAMPLES = Path(__file__).parent / "samples"
 IDX = "/partners/intuit/idx"
 PARTNER_KEY = "test-partner-key"  # tests.fixtures.app.make_settings
 
+# A generous client timeout: a test asserts what the hub answers, never how fast (see bench/).
+CLIENT_TIMEOUT = 60.0
+
 
 def sample(name: str) -> str:
     return str(SAMPLES / name)
@@ -49,11 +52,13 @@ def idx_transactions(server_url: str, api_key: str, connection: Connection, acco
     """The account's transactions as QuickBooks pulls them over the IDX API (in the order written)."""
     auth = {"Authorization": "Basic " + base64.b64encode(api_key.encode()).decode()}
     path = f"/companies/{connection.company_id}/connections/{connection.id}/connectionInfo/bankFeedAccounts/credentials"
-    r = httpx.post(server_url + path, content=b"{}", headers={**auth, "Content-Type": "application/json"})
+    r = httpx.post(server_url + path, content=b"{}", headers={**auth, "Content-Type": "application/json"},
+                   timeout=CLIENT_TIMEOUT)
     assert r.status_code == 200, r.text
     pair = base64.b64encode(f"{r.json()['username']}:{r.json()['password']}".encode()).decode()
     headers = {"Authorization": f"Basic {pair}", "X-Partner-Key": base64.b64encode(PARTNER_KEY.encode()).decode()}
-    r = httpx.get(f"{server_url}{IDX}/accounts/{account}/transactions", params={"pageSize": 2000}, headers=headers)
+    r = httpx.get(f"{server_url}{IDX}/accounts/{account}/transactions", params={"pageSize": 2000}, headers=headers,
+                  timeout=CLIENT_TIMEOUT)
     assert r.status_code == 200, r.text
     results: list[dict[str, Any]] = simplejson.loads(r.content, use_decimal=True)["results"]
     return results
@@ -67,7 +72,7 @@ def idx_view(pulled: list[dict[str, Any]]) -> list[tuple[str, Decimal, str]]:
 def source_accounts(server_url: str, api_key: str, connection: Connection) -> dict[str, dict[str, Any]]:
     auth = {"Authorization": "Basic " + base64.b64encode(api_key.encode()).decode()}
     path = f"/companies/{connection.company_id}/connections/{connection.id}/connectionInfo/bankFeedAccounts"
-    r = httpx.get(server_url + path, headers=auth)
+    r = httpx.get(server_url + path, headers=auth, timeout=CLIENT_TIMEOUT)
     assert r.status_code == 200, r.text
     return {a["id"]: a for a in simplejson.loads(r.content, use_decimal=True)}
 
