@@ -34,7 +34,7 @@ def main() -> int:
         print("PostgreSQL not reachable: running on SQLite only", file=sys.stderr)
     for kind in runs:
         print(f"\n=== test suite on {kind} ===", flush=True)
-        code = subprocess.call([sys.executable, "-m", "pytest", f"--db={kind}", *args])
+        code = subprocess.call([sys.executable, "-m", "pytest", f"--db={kind}", "--durations=15", *args])
         if code != 0:
             return code
     return 0
