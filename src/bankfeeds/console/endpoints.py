@@ -6,7 +6,6 @@ each checked for the session's CSRF token and written to the audit log.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.console import pages, service, views
 from bankfeeds.errors import BankfeedsError, NotFound
+from bankfeeds.kit import csrf
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings, parse_uuid
 from bankfeeds.kit.surfaces import SurfaceRegistry
@@ -70,7 +70,7 @@ def login_page(request: Request, lang: LanguageDep, settings: SettingsDep) -> Re
 
 def _login_form(request: Request, lang: pages.Language, settings: object, error: str | None,
                 status: int = 200, username: str = "") -> Response:
-    token = secrets.token_urlsafe(24)
+    token = csrf.new_token()
     response = pages.render(request, lang, "login.html", {"login_token": token, "error": error,
                                                           "username": username}, status=status)
     response.set_cookie(pages.LOGIN_COOKIE, token, max_age=3600, path=pages.PREFIX, httponly=True,
@@ -87,7 +87,7 @@ def login(
     settings, clock = get_settings(request), get_clock(request)
     t = pages.translator(lang.code)
     cookie = request.cookies.get(pages.LOGIN_COOKIE)
-    if not cookie or not login_token or not secrets.compare_digest(cookie, login_token):
+    if not csrf.matches(cookie, login_token):
         return _login_form(request, lang, settings, t("This form has expired; please try again."), 400, username)
     with get_database(request).unit_of_work() as session:
         outcome = service.sign_in(session, clock, settings, username, password, _address(request))
