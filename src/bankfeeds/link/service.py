@@ -103,7 +103,7 @@ def new_session(
                        token=secrets.token_urlsafe(32))
     repo = LinkRepository(session)
     repo.purge_sessions(connection_id, now)
-    repo.add_session(LinkSessionRecord(id=uuid.uuid4(), connection_id=connection_id,
+    repo.add(LinkSessionRecord(id=uuid.uuid4(), connection_id=connection_id,
                                        token_hash=_token_hash(settings, link.token), created_at=now,
                                        expires_at=link.expires_at))
     return link

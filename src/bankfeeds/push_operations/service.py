@@ -107,7 +107,7 @@ def start(
         changes=None,
         transaction_count=transaction_count,
     )
-    PushOperationRepository(session).save(op)
+    PushOperationRepository(session).add(op, flush=False)
     return op
 
 
@@ -192,7 +192,7 @@ def page(session: Session, company: Company, params: PageParams) -> tuple[list[P
     order = query.compile_order(
         params.order_by, FIELDS, [PushOperation.requested_at.asc(), PushOperation.key.asc()]
     )
-    return PushOperationRepository(session).page(company.id, where, order, params.offset, params.page_size)
+    return PushOperationRepository(session).page(company.id, where, order, params)
 
 
 def expire_due(session: Session, clock: Clock, settings: Settings, limit: int = 100) -> int:

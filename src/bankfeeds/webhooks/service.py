@@ -136,7 +136,7 @@ def add(
         raise BadRequest(f"The limit of {MAX_CONSUMERS} webhook consumers is reached; delete one first.")
     secret = signing.new_secret()
     now = clock.now()
-    consumer = repo.add_consumer(
+    consumer = repo.add(
         WebhookConsumer(
             id=uuid.uuid4(), url=url, disabled=disabled, disabled_reason="manual" if disabled else None,
             disabled_at=now if disabled else None, event_types=types, company_tags=tags,
