@@ -1,8 +1,9 @@
-"""The base of a repository of one table (as Polar's ``RepositoryBase``): add, one row, a page.
+"""The base of every repository (as Polar's ``RepositoryBase``): add a row, read one, read a page.
 
 A repository is built from the session it runs in and never commits: the request, job or command
-owns the transaction. Subclasses name their model and keep their own queries; this holds only
-what every one of them wrote again.
+owns the transaction. :class:`Repository` is that of one table (it names its model and pages it);
+:class:`RepositoryBase` that of several (the sandboxes', the demo bank's, the console's). Each keeps
+its own queries; these hold only what every one of them wrote again.
 """
 
 from __future__ import annotations
@@ -17,20 +18,15 @@ from bankfeeds.kit.db import Base
 from bankfeeds.kit.pagination import PageParams
 
 M = TypeVar("M", bound=Base)
+R = TypeVar("R", bound=Base)
 T = TypeVar("T")
 
 
-class Repository(Generic[M]):
-    model: type[M]
-
+class RepositoryBase:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def statement(self) -> Select[M]:
-        """What reads the model's rows (subclasses add what is always loaded with them)."""
-        return select(self.model)
-
-    def add(self, row: M, *, flush: bool = True) -> M:
+    def add(self, row: R, *, flush: bool = True) -> R:
         """Into the session; ``flush`` writes it now (its defaults and constraints checked),
         otherwise with the rest of the unit of work."""
         self.session.add(row)
@@ -50,6 +46,14 @@ class Repository(Generic[M]):
             if refresh:
                 stmt = stmt.execution_options(populate_existing=True)
         return self.session.scalars(stmt).one_or_none()
+
+
+class Repository(RepositoryBase, Generic[M]):
+    model: type[M]
+
+    def statement(self) -> Select[M]:
+        """What reads the model's rows (subclasses add what is always loaded with them)."""
+        return select(self.model)
 
     def paginate(
         self, where: Sequence[ColumnElement[bool]], order: Sequence[Any], params: PageParams
