@@ -4,19 +4,13 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import ApiKey
 
 
-class ApiKeyRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, key: ApiKey) -> ApiKey:
-        self.session.add(key)
-        self.session.flush()
-        return key
+class ApiKeyRepository(Repository[ApiKey]):
+    model = ApiKey
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         return self.session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).one_or_none()

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Query
 
 from bankfeeds.bank_transactions import service
 from bankfeeds.bank_transactions.schemas import CreateBankTransactions, CreateBankTransactionsResponse, PushOption
+from bankfeeds.companies.deps import CompanyIdDep
+from bankfeeds.connections.deps import ConnectionIdDep
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, wire
 from bankfeeds.public_api import codat
@@ -21,8 +23,8 @@ ACCOUNT = "/companies/{companyId}/connections/{connectionId}"
     responses=codat(200, CreateBankTransactionsResponse, 400, 404, method="POST"),
 )
 def create_bank_transactions(
-    companyId: str,
-    connectionId: str,
+    companyId: CompanyIdDep,
+    connectionId: ConnectionIdDep,
     accountId: str,
     body: Annotated[CreateBankTransactions, Depends(json_body(CreateBankTransactions))],
     session: SessionDep,
@@ -46,6 +48,6 @@ def create_bank_transactions(
     responses=codat(200, PushOption, 404),
 )
 def get_create_bank_transactions_model(
-    companyId: str, connectionId: str, accountId: str, session: SessionDep
+    companyId: CompanyIdDep, connectionId: ConnectionIdDep, accountId: str, session: SessionDep
 ) -> JSONResponse:
     return JSONResponse(wire(service.create_model(session, companyId, connectionId, accountId), exclude_none=True))

@@ -90,25 +90,17 @@ def parse_allow_sync(raw: str | None) -> bool:
 
 
 def resolve(
-    session: Session, company_id: str, connection_id: str, account_id: str, *, key_share: bool = False
+    session: Session, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str, *, key_share: bool = False
 ) -> tuple[Company, Connection, SourceAccount]:
     """The path's company, connection and source account, or the Codat 404 for the first one missing.
 
     ``key_share`` holds the company row against deletion until the transaction ends (PostgreSQL).
     """
-    try:
-        company_key = uuid.UUID(company_id)
-    except ValueError:
-        raise NotFound(f"No company was found with ID {company_id}") from None
-    try:
-        connection_key = uuid.UUID(connection_id)
-    except ValueError:
-        raise NotFound(f"Data connection {connection_id} not found") from None
-    found = BankTransactionRepository(session).target(company_key, connection_key, account_id, key_share=key_share)
+    found = BankTransactionRepository(session).target(company_id, connection_id, account_id, key_share=key_share)
     if found is not None:
         return found
-    company = companies.get(session, company_key)
-    connections.get(session, company, connection_key)
+    company = companies.get(session, company_id)
+    connections.get(session, company, connection_id)
     raise NotFound(f"Source account {account_id} not found on data connection {connection_id}")
 
 
@@ -117,8 +109,8 @@ def write(
     clock: Clock,
     settings: Settings,
     *,
-    company_id: str,
-    connection_id: str,
+    company_id: uuid.UUID,
+    connection_id: uuid.UUID,
     account_id: str,
     body: CreateBankTransactions,
     timeout_in_minutes: int | None,
@@ -230,7 +222,7 @@ def _state_refusal(platform: Platform, connection: Connection, account: SourceAc
     return None
 
 
-def create_model(session: Session, company_id: str, connection_id: str, account_id: str) -> PushOption:
+def create_model(session: Session, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str) -> PushOption:
     """get-create-bank-transactions-model: the fields the connection's platform takes."""
     _, connection, _ = resolve(session, company_id, connection_id, account_id)
     platform: Platform = PLATFORMS[connection.platform_key]

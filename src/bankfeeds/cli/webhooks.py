@@ -15,9 +15,12 @@ from bankfeeds.cli.common import open_database
 from bankfeeds.config import get_settings
 from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.deps import parse_uuid
+from bankfeeds.models import WebhookConsumer
 from bankfeeds.models.webhook_message import PENDING_MESSAGE_STATUSES, WebhookMessageStatus
 from bankfeeds.webhooks import service
 from bankfeeds.webhooks.config import REPLAY_WINDOW
+from bankfeeds.webhooks.deps import NOT_FOUND
 from bankfeeds.webhooks.events import EVENT_TYPES
 
 app = typer.Typer(help="Webhook consumers, their signing secrets, and message recovery.", no_args_is_help=True)
@@ -32,6 +35,10 @@ def _session(*, create: bool = False) -> Iterator[Session]:
             yield session
     finally:
         database.dispose()
+
+
+def _consumer(session: Session, raw_id: str, *, for_update: bool = False) -> WebhookConsumer:
+    return service.get(session, parse_uuid(raw_id, NOT_FOUND), for_update=for_update)
 
 
 def _fail(exc: BankfeedsError) -> typer.Exit:
@@ -99,7 +106,7 @@ def remove(consumer_id: str) -> None:
     """Delete a consumer; its pending retries are dropped."""
     try:
         with _session() as session:
-            service.delete(session, service.get(session, consumer_id, for_update=True))
+            service.delete(session, _consumer(session, consumer_id, for_update=True))
     except BankfeedsError as exc:
         raise _fail(exc) from None
     typer.echo(f"removed {consumer_id}")
@@ -110,7 +117,7 @@ def disable(consumer_id: str) -> None:
     """Stop sending to a consumer; its pending messages wait."""
     try:
         with _session() as session:
-            service.disable(session, SystemClock(), service.get(session, consumer_id, for_update=True))
+            service.disable(session, SystemClock(), _consumer(session, consumer_id, for_update=True))
     except BankfeedsError as exc:
         raise _fail(exc) from None
     typer.echo(f"disabled {consumer_id}")
@@ -121,7 +128,7 @@ def enable(consumer_id: str) -> None:
     """Send to a consumer again; its pending messages go at once."""
     try:
         with _session() as session:
-            service.enable(session, SystemClock(), service.get(session, consumer_id, for_update=True))
+            service.enable(session, SystemClock(), _consumer(session, consumer_id, for_update=True))
     except BankfeedsError as exc:
         raise _fail(exc) from None
     typer.echo(f"enabled {consumer_id}")
@@ -134,7 +141,7 @@ def rotate_secret(consumer_id: str) -> None:
     try:
         with _session() as session:
             secret, until = service.rotate_secret(
-                session, SystemClock(), settings, service.get(session, consumer_id, for_update=True)
+                session, SystemClock(), settings, _consumer(session, consumer_id, for_update=True)
             )
     except BankfeedsError as exc:
         raise _fail(exc) from None
@@ -151,7 +158,7 @@ def messages(
     """A consumer's messages, newest first."""
     try:
         with _session() as session:
-            rows = service.messages(session, service.get(session, consumer_id), status=status, limit=limit)
+            rows = service.messages(session, _consumer(session, consumer_id), status=status, limit=limit)
             table = Table("webhook-id", "event type", "status", "failed attempts", "next attempt", "created",
                           "delivered")
             for m in rows:
@@ -167,7 +174,7 @@ def attempts(consumer_id: str, message_id: str) -> None:
     """Every attempt at one message: time, status, latency, the first bytes of the response."""
     try:
         with _session() as session:
-            rows = service.attempts(session, service.get(session, consumer_id), message_id)
+            rows = service.attempts(session, _consumer(session, consumer_id), message_id)
             table = Table("attempted", "status", "latency ms", "response / error", "trigger")
             for a in rows:
                 table.add_row(_when(a.attempted_at), str(a.status_code or "-"), str(a.latency_ms),
@@ -182,7 +189,7 @@ def resend(consumer_id: str, message_id: str) -> None:
     """Send one message again now (same webhook-id)."""
     try:
         with _session() as session:
-            service.resend(session, SystemClock(), service.get(session, consumer_id), message_id)
+            service.resend(session, SystemClock(), _consumer(session, consumer_id), message_id)
     except BankfeedsError as exc:
         raise _fail(exc) from None
     typer.echo(f"{message_id} queued")
@@ -195,7 +202,7 @@ def recover(
     """Send again every message that failed for good since a time."""
     try:
         with _session() as session:
-            n = service.recover(session, SystemClock(), service.get(session, consumer_id), _parse_since(since))
+            n = service.recover(session, SystemClock(), _consumer(session, consumer_id), _parse_since(since))
     except BankfeedsError as exc:
         raise _fail(exc) from None
     typer.echo(f"{n} failed message(s) queued again")
@@ -211,7 +218,7 @@ def replay(
     start = _parse_since(since) if since else clock.now() - REPLAY_WINDOW + timedelta(minutes=1)
     try:
         with _session() as session:
-            n = service.replay_missing(session, clock, service.get(session, consumer_id), start)
+            n = service.replay_missing(session, clock, _consumer(session, consumer_id), start)
     except BankfeedsError as exc:
         raise _fail(exc) from None
     typer.echo(f"{n} missed message(s) queued")

@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy.orm import selectinload
 
+from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import Op, QueryField, compare
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Company, Connection
 
 
@@ -35,20 +37,14 @@ FIELDS: dict[str, QueryField] = {
 }
 
 
-class CompanyRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class CompanyRepository(Repository[Company]):
+    model = Company
 
-    def add(self, company: Company) -> Company:
-        self.session.add(company)
-        self.session.flush()
-        return company
+    def statement(self) -> Select[Company]:
+        return select(Company).options(selectinload(Company.connections))
 
     def get(self, company_id: uuid.UUID, *, for_update: bool = False) -> Company | None:
-        stmt = select(Company).where(Company.id == company_id).options(selectinload(Company.connections))
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(self.statement().where(Company.id == company_id), for_update=for_update)
 
     def delete(self, company: Company) -> None:
         # Its connections were deleted one by one (events) or go by ON DELETE CASCADE: forget the
@@ -57,16 +53,5 @@ class CompanyRepository:
         self.session.delete(company)
         self.session.flush()
 
-    def page(
-        self, where: ColumnElement[bool], order: list[Any], offset: int, limit: int
-    ) -> tuple[list[Company], int]:
-        total = self.session.scalar(select(func.count()).select_from(Company).where(where)) or 0
-        rows = self.session.scalars(
-            select(Company)
-            .where(where)
-            .order_by(*order)
-            .offset(offset)
-            .limit(limit)
-            .options(selectinload(Company.connections))
-        )
-        return list(rows), total
+    def page(self, where: ColumnElement[bool], order: list[Any], params: PageParams) -> tuple[list[Company], int]:
+        return self.paginate([where], order, params)

@@ -89,7 +89,7 @@ def page(session: Session, params: PageParams, tags: str | None) -> tuple[list[C
         query.compile_tag_filter(tags, tag_column),
     )
     order = query.compile_order(params.order_by, FIELDS, [Company.created_at.asc(), Company.id.asc()])
-    return CompanyRepository(session).page(where, order, params.offset, params.page_size)
+    return CompanyRepository(session).page(where, order, params)
 
 
 def delete(session: Session, clock: Clock, settings: Settings, company: Company) -> None:

@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, or_, select
 
+from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import QueryField
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Connection, LinkOtp
 
 FIELDS: dict[str, QueryField] = {
@@ -19,20 +20,12 @@ FIELDS: dict[str, QueryField] = {
 }
 
 
-class ConnectionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, connection: Connection) -> Connection:
-        self.session.add(connection)
-        self.session.flush()
-        return connection
+class ConnectionRepository(Repository[Connection]):
+    model = Connection
 
     def get(self, company_id: uuid.UUID, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection | None:
         stmt = select(Connection).where(Connection.id == connection_id, Connection.company_id == company_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(stmt, for_update=for_update)
 
     def by_id(self, connection_id: uuid.UUID) -> Connection | None:
         return self.session.get(Connection, connection_id)
@@ -41,12 +34,9 @@ class ConnectionRepository:
         return self.session.scalars(select(Connection).where(Connection.company_id == company_id)).first()
 
     def page(
-        self, company_id: uuid.UUID, where: ColumnElement[bool], order: list[Any], offset: int, limit: int
+        self, company_id: uuid.UUID, where: ColumnElement[bool], order: list[Any], params: PageParams
     ) -> tuple[list[Connection], int]:
-        base = select(Connection).where(Connection.company_id == company_id, where)
-        total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        rows = self.session.scalars(base.order_by(*order).offset(offset).limit(limit))
-        return list(rows), total
+        return self.paginate([Connection.company_id == company_id, where], order, params)
 
     def claim_platform_checks(self, platform_key: str, linked: str, checked_before: datetime, now: datetime,
                               limit: int) -> list[uuid.UUID]:

@@ -135,7 +135,7 @@ def get(session: Session, company: Company, connection_id: uuid.UUID, *, for_upd
 def page(session: Session, company: Company, params: PageParams) -> tuple[list[Connection], int]:
     where = query.compile_filter(params.query, FIELDS)
     order = query.compile_order(params.order_by, FIELDS, [Connection.created_at.asc(), Connection.id.asc()])
-    return ConnectionRepository(session).page(company.id, where, order, params.offset, params.page_size)
+    return ConnectionRepository(session).page(company.id, where, order, params)
 
 
 def delete(session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection) -> None:

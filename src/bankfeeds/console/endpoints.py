@@ -6,8 +6,6 @@ each checked for the session's CSRF token and written to the audit log.
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from datetime import timedelta
 from typing import Annotated
 
@@ -19,11 +17,14 @@ from starlette.responses import RedirectResponse, Response
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.console import pages, service, views
 from bankfeeds.errors import BankfeedsError, NotFound
+from bankfeeds.kit import csrf
 from bankfeeds.kit.clock import Clock
-from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
+from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings, parse_uuid
 from bankfeeds.kit.surfaces import SurfaceRegistry
+from bankfeeds.models import WebhookConsumer
 from bankfeeds.models.webhook_message import WebhookMessageStatus
 from bankfeeds.webhooks import service as webhooks
+from bankfeeds.webhooks.deps import NOT_FOUND as WEBHOOK_NOT_FOUND
 
 router = APIRouter(prefix=pages.PREFIX, include_in_schema=False)
 LanguageDep = Annotated[pages.Language, Depends(pages.language)]
@@ -51,6 +52,10 @@ def _admin_action(session: Session, clock: Clock, signed: service.Signed, csrf_t
     service.require_admin(signed)
 
 
+def _consumer(session: Session, raw_id: str) -> WebhookConsumer:
+    return webhooks.get(session, parse_uuid(raw_id, WEBHOOK_NOT_FOUND))
+
+
 def _back(url: str) -> Response:
     return RedirectResponse(url, status_code=303, headers=pages.headers())
 
@@ -65,7 +70,7 @@ def login_page(request: Request, lang: LanguageDep, settings: SettingsDep) -> Re
 
 def _login_form(request: Request, lang: pages.Language, settings: object, error: str | None,
                 status: int = 200, username: str = "") -> Response:
-    token = secrets.token_urlsafe(24)
+    token = csrf.new_token()
     response = pages.render(request, lang, "login.html", {"login_token": token, "error": error,
                                                           "username": username}, status=status)
     response.set_cookie(pages.LOGIN_COOKIE, token, max_age=3600, path=pages.PREFIX, httponly=True,
@@ -82,7 +87,7 @@ def login(
     settings, clock = get_settings(request), get_clock(request)
     t = pages.translator(lang.code)
     cookie = request.cookies.get(pages.LOGIN_COOKIE)
-    if not cookie or not login_token or not secrets.compare_digest(cookie, login_token):
+    if not csrf.matches(cookie, login_token):
         return _login_form(request, lang, settings, t("This form has expired; please try again."), 400, username)
     with get_database(request).unit_of_work() as session:
         outcome = service.sign_in(session, clock, settings, username, password, _address(request))
@@ -127,10 +132,7 @@ def search(request: Request, signed: SignedDep, session: SessionDep, lang: Langu
 @router.get("/companies/{companyId}")
 def company(request: Request, companyId: str, signed: SignedDep, session: SessionDep, clock: ClockDep,
             settings: SettingsDep, lang: LanguageDep) -> Response:
-    try:
-        key = uuid.UUID(companyId)
-    except ValueError:
-        raise NotFound("No company was found with this ID.") from None
+    key = parse_uuid(companyId, "No company was found with this ID.")
     row, health, pushes = views.company(session, clock, settings, key)
     return _page(request, lang, signed, "company.html", company=row, health=health, pushes=pushes)
 
@@ -155,7 +157,7 @@ def webhook_consumers(request: Request, signed: SignedDep, session: SessionDep, 
 @router.get("/webhooks/{consumerId}")
 def webhook_messages(request: Request, consumerId: str, signed: SignedDep, session: SessionDep, lang: LanguageDep,
                      status: Annotated[str, Query(max_length=20)] = "") -> Response:
-    consumer = webhooks.get(session, consumerId)
+    consumer = _consumer(session, consumerId)
     wanted = status if status in tuple(WebhookMessageStatus) else None
     rows = webhooks.messages(session, consumer, status=wanted, since=None, limit=100)
     return _page(request, lang, signed, "consumer.html", consumer=consumer, messages=rows, status=status or "",
@@ -165,7 +167,7 @@ def webhook_messages(request: Request, consumerId: str, signed: SignedDep, sessi
 @router.get("/webhooks/{consumerId}/messages/{messageId}")
 def webhook_attempts(request: Request, consumerId: str, messageId: str, signed: SignedDep, session: SessionDep,
                      lang: LanguageDep) -> Response:
-    consumer = webhooks.get(session, consumerId)
+    consumer = _consumer(session, consumerId)
     message = webhooks.get_message(session, consumer, messageId)
     rows = webhooks.attempts(session, consumer, messageId)
     return _page(request, lang, signed, "message.html", consumer=consumer, message=message, attempts=rows)
@@ -184,7 +186,7 @@ def audit(request: Request, signed: SignedDep, session: SessionDep, lang: Langua
 def resend(request: Request, consumerId: str, messageId: str, signed: SignedDep, session: SessionDep,
            clock: ClockDep, csrf_token: CsrfField = None) -> Response:
     _admin_action(session, clock, signed, csrf_token)
-    consumer = webhooks.get(session, consumerId)
+    consumer = _consumer(session, consumerId)
     message = webhooks.resend(session, clock, consumer, messageId)
     service.audit(session, clock, signed.operator, "webhook_resend", target=message.id,
                   address=_address(request), consumer_id=str(consumer.id))
@@ -196,7 +198,7 @@ def replay(request: Request, consumerId: str, signed: SignedDep, session: Sessio
            csrf_token: CsrfField = None, mode: Annotated[str, Form(max_length=20)] = "missing",
            hours: Annotated[int, Form(ge=1, le=336)] = 24) -> Response:
     _admin_action(session, clock, signed, csrf_token)
-    consumer = webhooks.get(session, consumerId)
+    consumer = _consumer(session, consumerId)
     since = clock.now() - timedelta(hours=hours)
     if mode == "failed":
         count = webhooks.recover(session, clock, consumer, since)
@@ -239,11 +241,7 @@ def confirm_revoke_api_key(request: Request, keyId: str, signed: SignedDep, sess
 def revoke_api_key(request: Request, keyId: str, signed: SignedDep, session: SessionDep, clock: ClockDep,
                    csrf_token: CsrfField = None) -> Response:
     _admin_action(session, clock, signed, csrf_token)
-    try:
-        key = uuid.UUID(keyId)
-    except ValueError:
-        raise NotFound("No API key was found with this ID.") from None
-    row = api_keys.revoke(session, clock, key)
+    row = api_keys.revoke(session, clock, parse_uuid(keyId, "No API key was found with this ID."))
     service.audit(session, clock, signed.operator, "api_key_revoke", target=str(row.id),
                   address=_address(request), name=row.name, prefix=row.prefix)
     return _back(f"{pages.PREFIX}/api-keys")

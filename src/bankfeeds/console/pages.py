@@ -16,11 +16,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from bankfeeds.config import Settings
 from bankfeeds.console.i18n import FR
 from bankfeeds.errors import BankfeedsError
-from bankfeeds.kit.surfaces import correlation_id
+from bankfeeds.kit.surfaces import CONSOLE, correlation_id
 from bankfeeds.link import i18n as link_i18n
 
 HERE = Path(__file__).parent
-PREFIX = "/console"
+PREFIX = CONSOLE
 LANG_COOKIE = "bankfeeds_console_lang"
 SESSION_COOKIE = "bankfeeds_console"
 LOGIN_COOKIE = "bankfeeds_console_login"

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, delete, func, or_, select
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import RepositoryBase
 from bankfeeds.models import (
     Company,
     Connection,
@@ -36,10 +36,7 @@ FAILED_PUSHES = (PushOperationStatus.FAILED, PushOperationStatus.TIMED_OUT)
 OPEN_STATEMENTS = (StatementDeliveryStatus.QUEUED, StatementDeliveryStatus.SENT)
 
 
-class ConsoleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ConsoleRepository(RepositoryBase):
     # ------------------------------------------------------------------ operators and sessions
 
     def operator_by_name(self, username: str) -> Operator | None:
@@ -50,10 +47,6 @@ class ConsoleRepository:
 
     def operators(self) -> list[Operator]:
         return list(self.session.scalars(select(Operator).order_by(Operator.username)))
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-        self.session.flush()
 
     def login_session(self, session_id: str) -> OperatorSession | None:
         return self.session.get(OperatorSession, session_id)

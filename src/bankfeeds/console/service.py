@@ -30,8 +30,8 @@ from bankfeeds.config import Settings
 from bankfeeds.console.repository import ConsoleRepository
 from bankfeeds.credentials import throttle
 from bankfeeds.errors import BadRequest, BankfeedsError, Conflict, Forbidden, NotFound, Unauthorized
+from bankfeeds.kit import csrf
 from bankfeeds.kit.clock import Clock
-from bankfeeds.kit.security import same
 from bankfeeds.models import Operator, OperatorAudit, OperatorSession
 
 ROLES = ("viewer", "admin")
@@ -144,7 +144,7 @@ def sign_in(
     operator.last_login_at = now
     repo.purge_sessions(now)
     token = secrets.token_urlsafe(32)
-    row = OperatorSession(id=_session_id(token), operator_id=operator.id, csrf=secrets.token_urlsafe(32),
+    row = OperatorSession(id=_session_id(token), operator_id=operator.id, csrf=csrf.new_token(),
                           created_at=now, last_seen_at=now, expires_at=now + SESSION_MAX)
     repo.add(row)
     audit(session, clock, operator, "sign_in", address=address)
@@ -190,8 +190,7 @@ def sign_out(session: Session, clock: Clock, signed: Signed, address: str) -> No
 
 
 def check_csrf(signed: Signed, sent: str | None) -> None:
-    if not sent or not same(sent, signed.session.csrf):
-        raise Forbidden("This form has expired; go back, reload the page and try again.")
+    csrf.require(signed.session.csrf, sent, "This form has expired; go back, reload the page and try again.")
 
 
 def require_admin(signed: Signed) -> None:

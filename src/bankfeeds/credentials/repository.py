@@ -8,17 +8,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Credential, LoginThrottle
 
 
-class CredentialRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, credential: Credential) -> Credential:
-        self.session.add(credential)
-        self.session.flush()
-        return credential
+class CredentialRepository(Repository[Credential]):
+    model = Credential
 
     def by_username_hash(self, username_hash: str) -> Credential | None:
         return self.session.scalars(

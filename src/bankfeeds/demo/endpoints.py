@@ -13,10 +13,10 @@ from bankfeeds.demo import service, webhooks
 from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.demo.service import DemoBank
 from bankfeeds.errors import BadRequest, BankfeedsError
-from bankfeeds.kit.surfaces import SurfaceRegistry, codat_envelope
+from bankfeeds.kit.surfaces import DEMO, SurfaceRegistry, codat_envelope
 from bankfeeds.sandbox.web import Pages, origin_of
 
-BASE = "/demo/bank"
+BASE = f"{DEMO}/bank"
 HERE = Path(__file__).parent
 MAX_WEBHOOK_BYTES = 1_000_000
 
@@ -123,7 +123,7 @@ def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     bank = DemoBank(database=app.state.database, clock=app.state.clock, config=config,
                     public_url=settings.public_url, hub_url=hub_url,
                     vault=service.secrets_vault(settings.secret_key))
-    pages = Pages(HERE / "templates", secret_key=settings.secret_key, cookie_name="demo_csrf", cookie_path="/demo",
+    pages = Pages(HERE / "templates", secret_key=settings.secret_key, cookie_name="demo_csrf", cookie_path=DEMO,
                   form_action_origins=[origin_of(hub_url), origin_of(settings.public_url)],
                   globals_={"base": BASE, "status_words": service.status_words, "app_name": service.app_name,
                             "plain_account_status": service.PLAIN_ACCOUNT_STATUS,
@@ -131,5 +131,5 @@ def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     app.state.demo_bank = bank
     app.state.demo_pages = pages
     app.include_router(router)
-    surfaces.register("/demo", pages.error_renderer(home=BASE, home_label="Back to online banking"))
+    surfaces.register(DEMO, pages.error_renderer(home=BASE, home_label="Back to online banking"))
     surfaces.register(f"{BASE}/webhooks", _webhook_errors)

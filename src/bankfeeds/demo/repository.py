@@ -6,24 +6,14 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import RepositoryBase
 from bankfeeds.models import DemoAccount, DemoCustomer, DemoTransaction, DemoWebhookEndpoint, DemoWebhookMessage
 
 
-class DemoRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-        self.session.flush()
-
+class DemoRepository(RepositoryBase):
     def customer(self, name: str, *, for_update: bool = False) -> DemoCustomer | None:
-        stmt = select(DemoCustomer).where(DemoCustomer.name == name)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self.one(select(DemoCustomer).where(DemoCustomer.name == name), for_update=for_update)
 
     def accounts(self, customer_id: uuid.UUID) -> list[DemoAccount]:
         stmt = select(DemoAccount).where(DemoAccount.customer_id == customer_id).order_by(DemoAccount.created_at,

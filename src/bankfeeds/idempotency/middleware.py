@@ -34,8 +34,6 @@ log = logging.getLogger("bankfeeds.idempotency")
 HEADER = b"idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PATCH"})
-# Surfaces that are not the public API, whatever they register in the SurfaceRegistry.
-NOT_PUBLIC_API = ("/link", "/sandbox", "/demo", "/partners", "/healthz", "/readyz", "/docs", "/openapi.json", "/static")
 # Response headers not worth replaying: recomputed or connection-specific.
 _NOT_STORED = frozenset({"content-length", "date", "server", "connection", "transfer-encoding", "set-cookie"})
 
@@ -51,10 +49,7 @@ class IdempotencyMiddleware:
         self.surfaces = surfaces
 
     def applies_to(self, path: str) -> bool:
-        for prefix in NOT_PUBLIC_API:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                return False
-        return self.surfaces.prefix_for(path) is None
+        return self.surfaces.is_public_api(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in METHODS:

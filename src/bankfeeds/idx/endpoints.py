@@ -21,10 +21,10 @@ from bankfeeds.idx import service
 from bankfeeds.idx.schemas import IntuitAccounts, IntuitTransactions
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
 from bankfeeds.kit.http import JSONResponse
-from bankfeeds.kit.surfaces import SurfaceRegistry, codat_envelope
+from bankfeeds.kit.surfaces import IDX, SurfaceRegistry, codat_envelope
 from bankfeeds.public_api import codat
 
-PREFIX = "/partners/intuit/idx"
+PREFIX = IDX
 
 router = APIRouter(prefix=PREFIX, tags=["Idx"])
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, func, select
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
 
 TRANSACTION_COLUMNS = (
@@ -28,15 +28,11 @@ TRANSACTION_COLUMNS = (
 )
 
 
-class IdxRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class IdxRepository(Repository[SourceAccount]):
+    model = SourceAccount
 
     def connection(self, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection | None:
-        stmt = select(Connection).where(Connection.id == connection_id)
-        if for_update:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(select(Connection).where(Connection.id == connection_id), for_update=for_update, refresh=True)
 
     def company(self, company_id: uuid.UUID) -> Company | None:
         return self.session.get(Company, company_id)
@@ -54,9 +50,7 @@ class IdxRepository:
         stmt = select(SourceAccount).where(
             SourceAccount.connection_id == connection_id, SourceAccount.account_id == account_id
         )
-        if for_update:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(stmt, for_update=for_update, refresh=True)
 
     @staticmethod
     def _window(source_account_id: uuid.UUID, start: datetime | None, end: datetime | None) -> list[

@@ -89,19 +89,23 @@ SettingsDep = Annotated[Settings, Depends(_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(_database_dep)]
 
 
+def parse_uuid(raw: str, not_found: str) -> uuid.UUID:
+    """``raw`` as a UUID; one that is none names nothing: ``NotFound(not_found)``, ``{id}`` in it
+    replaced by (the start of) ``raw``."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(not_found.format(id=raw[:100])) from None
+
+
 def uuid_path(name: str, description: str, not_found: str) -> Any:
     """A dependency that reads the path parameter ``name`` as a UUID, once for the route.
 
-    A malformed id names nothing, so it is answered like an unknown one: ``NotFound(not_found)``,
-    ``{id}`` in it replaced by (the start of) the id as given.
+    A malformed id names nothing, so it is answered like an unknown one (:func:`parse_uuid`).
     """
 
     async def parse(**params: str) -> uuid.UUID:
-        raw = params[name]
-        try:
-            return uuid.UUID(raw)
-        except ValueError:
-            raise NotFound(not_found.format(id=raw[:100])) from None
+        return parse_uuid(params[name], not_found)
 
     parameter = inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY,

@@ -19,6 +19,23 @@ from bankfeeds.kit.wire import WireModel
 
 Renderer = Callable[[Request, BankfeedsError], Response]
 
+# Where each surface lives, mounted or not (the sandboxes and the demo bank only in demo mode);
+# the public API is every other path.
+LINK = "/link"
+CONSOLE = "/console"
+PARTNERS = "/partners"  # what accounting platforms call (IDX below)
+IDX = f"{PARTNERS}/intuit/idx"
+SANDBOX = "/sandbox"
+DEMO = "/demo"
+# Paths of no surface that are no part of the public API either: probes, the API's own documents.
+SERVICE_PATHS = ("/healthz", "/readyz", "/docs", "/openapi.json", "/static")
+NOT_PUBLIC_API = (LINK, CONSOLE, PARTNERS, SANDBOX, DEMO, *SERVICE_PATHS)
+
+
+def under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it."""
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
 
 def correlation_id(request: Request) -> str:
     cid = getattr(request.state, "correlation_id", None)
@@ -88,13 +105,17 @@ class SurfaceRegistry:
     def prefix_for(self, path: str) -> str | None:
         """The registered surface prefix that owns ``path``; None for the default (public API)."""
         for prefix, _ in self._prefixes:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            if under(path, prefix):
                 return prefix
         return None
+
+    def is_public_api(self, path: str) -> bool:
+        """Whether ``path`` belongs to the public API: no surface's, whether mounted or not."""
+        return not any(under(path, prefix) for prefix in NOT_PUBLIC_API) and self.prefix_for(path) is None
 
     def render(self, request: Request, exc: BankfeedsError) -> Response:
         path = request.url.path
         for prefix, renderer in self._prefixes:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            if under(path, prefix):
                 return renderer(request, exc)
         return self.default(request, exc)

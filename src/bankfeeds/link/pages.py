@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from bankfeeds.config import Settings
 from bankfeeds.errors import BankfeedsError
-from bankfeeds.kit.surfaces import correlation_id
+from bankfeeds.kit.surfaces import LINK, correlation_id
 from bankfeeds.link import i18n
 
 # The browser tab's title of the pages shown in both languages, in the visitor's language.
@@ -20,7 +20,7 @@ DEFAULT_TITLE = "QuickBooks Online Bank Feeds"
 TITLES = {"credentials.html": "Your QuickBooks credentials", "cancelled.html": "Connecting QuickBooks Online"}
 LANG_COOKIE = "bankfeeds_lang"
 LANG_COOKIE_AGE = 365 * 24 * 3600
-PREFIX = "/link"
+PREFIX = LINK
 
 
 @dataclass(frozen=True)

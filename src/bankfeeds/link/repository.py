@@ -4,14 +4,15 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Connection, LinkOtp, LinkSessionRecord
 
 
-class LinkRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class LinkRepository(Repository[LinkSessionRecord]):
+    """The link pages' reads, and their server-side sessions (the rows it adds)."""
+
+    model = LinkSessionRecord
 
     def live_otp(
         self, company_id: uuid.UUID, connection_id: uuid.UUID, otp_hash: str, now: datetime
@@ -38,16 +39,10 @@ class LinkRepository:
         self, company_id: uuid.UUID, connection_id: uuid.UUID, *, for_update: bool = False
     ) -> Connection | None:
         stmt = select(Connection).where(Connection.id == connection_id, Connection.company_id == company_id)
-        if for_update:
-            # populate_existing: the row read earlier in this request is refreshed under the lock.
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        return self.session.scalars(stmt).one_or_none()
+        # refresh: the row read earlier in this request is read again under the lock.
+        return self.one(stmt, for_update=for_update, refresh=True)
 
     # --- server-side sessions ------------------------------------------------------------
-
-    def add_session(self, row: LinkSessionRecord) -> None:
-        self.session.add(row)
-        self.session.flush()
 
     def active_session(self, token_hash: str, connection_id: uuid.UUID, now: datetime) -> LinkSessionRecord | None:
         stmt = select(LinkSessionRecord).where(

@@ -35,7 +35,8 @@ from bankfeeds.connections.service import otp_hash
 from bankfeeds.credentials import service as credentials
 from bankfeeds.credentials import throttle
 from bankfeeds.credentials.schemas import BankAccountCredentials
-from bankfeeds.errors import BankfeedsError, Forbidden, Unauthorized
+from bankfeeds.errors import BankfeedsError, Unauthorized
+from bankfeeds.kit import csrf
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.security import keyed_hash, same
 from bankfeeds.link.repository import LinkRepository
@@ -98,11 +99,11 @@ def new_session(
 ) -> LinkSession:
     """A fresh session, recorded server-side (expired rows of the connection are dropped)."""
     now = clock.now()
-    link = LinkSession(company_id, connection_id, secrets.token_urlsafe(32), now + SESSION_TTL,
+    link = LinkSession(company_id, connection_id, csrf.new_token(), now + SESSION_TTL,
                        token=secrets.token_urlsafe(32))
     repo = LinkRepository(session)
     repo.purge_sessions(connection_id, now)
-    repo.add_session(LinkSessionRecord(id=uuid.uuid4(), connection_id=connection_id,
+    repo.add(LinkSessionRecord(id=uuid.uuid4(), connection_id=connection_id,
                                        token_hash=_token_hash(settings, link.token), created_at=now,
                                        expires_at=link.expires_at))
     return link
@@ -162,8 +163,7 @@ def require(
 
 
 def check_csrf(link: LinkSession, token: str | None) -> None:
-    if not token or len(token) > 200 or not same(token, link.csrf):
-        raise Forbidden("The form has expired or did not come from this page; reload it and try again.")
+    csrf.require(link.csrf, token, "The form has expired or did not come from this page; reload it and try again.")
 
 
 def has_credentials(session: Session, connection: Connection) -> bool:

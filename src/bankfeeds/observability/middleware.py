@@ -16,19 +16,19 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bankfeeds.kit import logging as structured
-from bankfeeds.kit.surfaces import SurfaceRegistry
+from bankfeeds.kit.surfaces import CONSOLE, DEMO, IDX, LINK, SANDBOX, SurfaceRegistry, under
 from bankfeeds.observability import metrics
 
 log = logging.getLogger("bankfeeds.request")
 
-_SURFACES = {"/partners/intuit/idx": "idx", "/link": "link", "/sandbox": "sandbox", "/demo": "demo",
-             "/console": "console", "/metrics": "metrics", "/healthz": "health", "/readyz": "health"}
+_SURFACES = {IDX: "idx", LINK: "link", SANDBOX: "sandbox", DEMO: "demo", CONSOLE: "console",
+             "/metrics": "metrics", "/healthz": "health", "/readyz": "health"}
 
 
 def surface_of(surfaces: SurfaceRegistry, path: str) -> str:
     prefix = surfaces.prefix_for(path)
     for known, name in _SURFACES.items():
-        if path == known or path.startswith(known + "/"):
+        if under(path, known):
             return name
     if prefix is None:
         return "api"

@@ -10,6 +10,7 @@ from bankfeeds.kit.http import JSONResponse, wire
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
 from bankfeeds.public_api import MALFORMED_QUERY, codat
 from bankfeeds.push_operations import service
+from bankfeeds.push_operations.deps import PushOperationKeyDep
 from bankfeeds.push_operations.schemas import PushOperationOut, PushOperations
 
 router = APIRouter(tags=["Transactions"])
@@ -28,6 +29,8 @@ def list_create_operations(
 
 @router.get("/companies/{companyId}/push/{pushOperationKey}", operation_id="get-create-operation",
             responses=codat(200, PushOperationOut, 404))
-def get_create_operation(companyId: CompanyIdDep, pushOperationKey: str, session: SessionDep) -> JSONResponse:
+def get_create_operation(
+    companyId: CompanyIdDep, pushOperationKey: PushOperationKeyDep, session: SessionDep
+) -> JSONResponse:
     company = service.company_by_id(session, companyId)
     return JSONResponse(wire(service.to_wire(service.get(session, company, pushOperationKey))))

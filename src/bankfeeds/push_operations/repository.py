@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select
 
+from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import QueryField
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Company, PushOperation, PushOperationStatus
 
 FIELDS: dict[str, QueryField] = {
@@ -23,26 +24,16 @@ FIELDS: dict[str, QueryField] = {
 }
 
 
-class PushOperationRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def save(self, operation: PushOperation) -> None:
-        """Into the session; written with the rest of the unit of work."""
-        self.session.add(operation)
+class PushOperationRepository(Repository[PushOperation]):
+    model = PushOperation
 
     def get(self, company_id: uuid.UUID, key: uuid.UUID) -> PushOperation | None:
-        return self.session.scalars(
-            select(PushOperation).where(PushOperation.key == key, PushOperation.company_id == company_id)
-        ).one_or_none()
+        return self.one(select(PushOperation).where(PushOperation.key == key, PushOperation.company_id == company_id))
 
     def page(
-        self, company_id: uuid.UUID, where: ColumnElement[bool], order: list[Any], offset: int, limit: int
+        self, company_id: uuid.UUID, where: ColumnElement[bool], order: list[Any], params: PageParams
     ) -> tuple[list[PushOperation], int]:
-        base = select(PushOperation).where(PushOperation.company_id == company_id, where)
-        total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        rows = self.session.scalars(base.order_by(*order).offset(offset).limit(limit))
-        return list(rows), total
+        return self.paginate([PushOperation.company_id == company_id, where], order, params)
 
     def claim_timed_out(self, now: datetime, limit: int) -> list[PushOperation]:
         """Pending operations past their timeout, locked for this transaction.

@@ -44,14 +44,6 @@ WRITE_SUCCESSFUL = "bankTransactions.write.successful"
 WRITE_UNSUCCESSFUL = "bankTransactions.write.unsuccessful"
 
 
-def parse_key(raw: str, what: str) -> uuid.UUID:
-    """A path id; one that is not a UUID names nothing, so it is a 404 (these operations have no 400)."""
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"{what} {raw} not found") from None
-
-
 def _items(raw: list[Any] | None) -> list[ValidationItemOut]:
     return [
         ValidationItemOut(item_id=i.get("itemId"), message=i.get("message"), validator_name=i.get("validatorName"))
@@ -115,7 +107,7 @@ def start(
         changes=None,
         transaction_count=transaction_count,
     )
-    PushOperationRepository(session).save(op)
+    PushOperationRepository(session).add(op, flush=False)
     return op
 
 
@@ -188,11 +180,10 @@ def company_by_id(session: Session, company_id: uuid.UUID) -> Company:
     return companies.get(session, company_id)
 
 
-def get(session: Session, company: Company, raw_key: str) -> PushOperation:
-    key = parse_key(raw_key, "Push operation")
+def get(session: Session, company: Company, key: uuid.UUID) -> PushOperation:
     op = PushOperationRepository(session).get(company.id, key)
     if op is None:
-        raise NotFound(f"Push operation {raw_key} not found")
+        raise NotFound(f"Push operation {key} not found")
     return op
 
 
@@ -201,7 +192,7 @@ def page(session: Session, company: Company, params: PageParams) -> tuple[list[P
     order = query.compile_order(
         params.order_by, FIELDS, [PushOperation.requested_at.asc(), PushOperation.key.asc()]
     )
-    return PushOperationRepository(session).page(company.id, where, order, params.offset, params.page_size)
+    return PushOperationRepository(session).page(company.id, where, order, params)
 
 
 def expire_due(session: Session, clock: Clock, settings: Settings, limit: int = 100) -> int:

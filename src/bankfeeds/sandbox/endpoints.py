@@ -11,13 +11,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from bankfeeds.errors import BadRequest
-from bankfeeds.kit.surfaces import SurfaceRegistry
+from bankfeeds.kit.surfaces import SANDBOX, SurfaceRegistry
 from bankfeeds.sandbox import service
 from bankfeeds.sandbox.directory import hub_directory
 from bankfeeds.sandbox.service import FormError, Sandbox, Selection
 from bankfeeds.sandbox.web import Pages, form_str
 
-BASE = "/sandbox/qbo"
+BASE = f"{SANDBOX}/qbo"
 HERE = Path(__file__).parent
 MAX_ACCOUNTS_ON_FORM = 100
 
@@ -204,7 +204,7 @@ def link_accounts(request: Request, company_id: uuid.UUID, login_id: uuid.UUID, 
 
 
 def make_pages(secret_key: str) -> Pages:
-    return Pages(HERE / "templates", secret_key=secret_key, cookie_name="sandbox_csrf", cookie_path="/sandbox",
+    return Pages(HERE / "templates", secret_key=secret_key, cookie_name="sandbox_csrf", cookie_path=SANDBOX,
                  globals_={"base": BASE})
 
 
@@ -230,4 +230,4 @@ def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
         vault=service.credentials_vault(settings.secret_key), demo=settings.demo,
     )
     pages = install(app, sb, settings.secret_key)
-    surfaces.register("/sandbox", pages.error_renderer(home=BASE, home_label="Back to the QuickBooks sandbox"))
+    surfaces.register(SANDBOX, pages.error_renderer(home=BASE, home_label="Back to the QuickBooks sandbox"))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import RepositoryBase
 from bankfeeds.models import (
     SandboxAccount,
     SandboxBankLogin,
@@ -20,14 +19,7 @@ from bankfeeds.models import (
 FEED_ACCOUNT_TYPES = ("Bank", "Credit Card")
 
 
-class SandboxRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-        self.session.flush()
-
+class SandboxRepository(RepositoryBase):
     # companies and chart of accounts
     def companies(self) -> list[SandboxCompany]:
         return list(self.session.scalars(select(SandboxCompany).order_by(SandboxCompany.name)))
@@ -83,15 +75,10 @@ class SandboxRepository:
 
     def feed(self, company_id: uuid.UUID, feed_id: uuid.UUID, *, for_update: bool = False) -> SandboxFeed | None:
         stmt = select(SandboxFeed).where(SandboxFeed.id == feed_id, SandboxFeed.company_id == company_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(stmt, for_update=for_update)
 
     def feed_by_id(self, feed_id: uuid.UUID, *, for_update: bool = False) -> SandboxFeed | None:
-        stmt = select(SandboxFeed).where(SandboxFeed.id == feed_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(select(SandboxFeed).where(SandboxFeed.id == feed_id), for_update=for_update)
 
     def connected_feed_for_source(
         self, company_id: uuid.UUID, institution_slug: str, source_account_id: str

@@ -1,16 +1,13 @@
 """Server-rendered pages of the sandbox and the demo bank: templates, CSRF, security headers, errors.
 
 No JavaScript at all; forms post back with a CSRF token tied to an HttpOnly, SameSite=Strict cookie
-(double submit, the form value being an HMAC of the cookie so it cannot be forged without the key).
+(``kit.csrf.CookieTokens``: the form value is an HMAC of the cookie, not to be forged without the key).
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Iterable
 from decimal import Decimal
-from hashlib import sha256
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bankfeeds.errors import BadRequest, BankfeedsError, Forbidden
+from bankfeeds.errors import BadRequest, BankfeedsError
+from bankfeeds.kit.csrf import CookieTokens
 from bankfeeds.kit.surfaces import Renderer
 
 CSRF_FIELD = "csrf_token"
@@ -51,7 +49,7 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.globals.update({"money": money, **(globals_ or {})})
-        self._key = f"pages-csrf:{cookie_name}:{secret_key}".encode()
+        self._csrf = CookieTokens(secret_key, cookie_name)
         self.cookie_name = cookie_name
         self.cookie_path = cookie_path
         extra = " ".join(sorted({o for o in form_action_origins if o}))
@@ -62,23 +60,12 @@ class Pages:
         )
 
     # -- CSRF -------------------------------------------------------------------------------
-    def _token_for(self, cookie: str) -> str:
-        return hmac.new(self._key, cookie.encode(), sha256).hexdigest()
-
-    def _cookie(self, request: Request) -> tuple[str, bool]:
-        current = request.cookies.get(self.cookie_name)
-        if current and 20 <= len(current) <= 100:
-            return current, False
-        return secrets.token_urlsafe(32), True
-
     def check_csrf(self, request: Request, form: FormData) -> None:
-        cookie = request.cookies.get(self.cookie_name) or ""
-        sent = form.get(CSRF_FIELD)
-        if not cookie or not isinstance(sent, str) or not hmac.compare_digest(sent, self._token_for(cookie)):
-            raise Forbidden(
-                "This form has expired or did not come from this site (its security token is missing or "
-                "wrong). Go back, reload the page and submit it again."
-            )
+        self._csrf.require(
+            request.cookies.get(self.cookie_name), form.get(CSRF_FIELD),
+            "This form has expired or did not come from this site (its security token is missing or "
+            "wrong). Go back, reload the page and submit it again.",
+        )
 
     async def read_form(self, request: Request, *, max_fields: int) -> FormData:
         """The posted form, CSRF-checked. A body that is no form is a 400."""
@@ -102,8 +89,8 @@ class Pages:
         self, request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
-        cookie, new = self._cookie(request)
-        ctx = {"request": request, "csrf_token": self._token_for(cookie), "csrf_field": CSRF_FIELD}
+        cookie, new = self._csrf.cookie(request.cookies.get(self.cookie_name))
+        ctx = {"request": request, "csrf_token": self._csrf.token_for(cookie), "csrf_field": CSRF_FIELD}
         ctx.update(context or {})
         html = self.env.get_template(template).render(**ctx)
         response = HTMLResponse(html, status_code=status_code, headers=headers)

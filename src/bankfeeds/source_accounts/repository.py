@@ -4,31 +4,24 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Connection, SourceAccount, SourceAccountStatus
 
 
-class SourceAccountRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SourceAccountRepository(Repository[SourceAccount]):
+    model = SourceAccount
 
     @property
     def _postgresql(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
-    def add(self, account: SourceAccount) -> SourceAccount:
-        self.session.add(account)
-        self.session.flush()
-        return account
-
     def get(self, connection_id: uuid.UUID, account_id: str, *, for_update: bool = False) -> SourceAccount | None:
         stmt = select(SourceAccount).where(
             SourceAccount.connection_id == connection_id, SourceAccount.account_id == account_id
         )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(stmt, for_update=for_update)
 
     def for_connection(self, connection_id: uuid.UUID) -> list[SourceAccount]:
         stmt = (

@@ -18,6 +18,7 @@ from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.http import JSONResponse, json_body, wire
 from bankfeeds.public_api import EVERY_EXTENSION, codat
 from bankfeeds.webhooks import service
+from bankfeeds.webhooks.deps import WebhookIdDep
 from bankfeeds.webhooks.schemas import (
     CountOut,
     MessageOut,
@@ -57,7 +58,7 @@ def create_webhook_consumer(
 
 @router.delete("/webhooks/{webhookId}", operation_id="delete-webhook-consumer", status_code=204,
                responses=codat(204, None, 404))
-def delete_webhook_consumer(webhookId: str, session: SessionDep) -> Response:
+def delete_webhook_consumer(webhookId: WebhookIdDep, session: SessionDep) -> Response:
     service.delete(session, service.get(session, webhookId, for_update=True))
     return Response(status_code=204)
 
@@ -68,7 +69,7 @@ def delete_webhook_consumer(webhookId: str, session: SessionDep) -> Response:
 @router.post("/webhooks/{webhookId}/disable", operation_id="bankfeeds-disable-webhook-consumer",
              tags=EXT_TAGS, openapi_extra=EXTENSION,
              responses=codat(200, WebhookConsumerOut, method="POST", every=EVERY_EXTENSION))
-def disable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def disable_webhook_consumer(webhookId: WebhookIdDep, session: SessionDep, clock: ClockDep) -> JSONResponse:
     consumer = service.disable(session, clock, service.get(session, webhookId, for_update=True))
     return JSONResponse(wire(service.to_wire(consumer), exclude_none=True))
 
@@ -76,7 +77,7 @@ def disable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDe
 @router.post("/webhooks/{webhookId}/enable", operation_id="bankfeeds-enable-webhook-consumer",
              tags=EXT_TAGS, openapi_extra=EXTENSION,
              responses=codat(200, WebhookConsumerOut, method="POST", every=EVERY_EXTENSION))
-def enable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def enable_webhook_consumer(webhookId: WebhookIdDep, session: SessionDep, clock: ClockDep) -> JSONResponse:
     consumer = service.enable(session, clock, service.get(session, webhookId, for_update=True))
     return JSONResponse(wire(service.to_wire(consumer), exclude_none=True))
 
@@ -85,7 +86,7 @@ def enable_webhook_consumer(webhookId: str, session: SessionDep, clock: ClockDep
              tags=EXT_TAGS, openapi_extra=EXTENSION,
              responses=codat(200, SigningSecretOut, method="POST", every=EVERY_EXTENSION))
 def rotate_webhook_secret(
-    webhookId: str, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    webhookId: WebhookIdDep, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> JSONResponse:
     secret, until = service.rotate_secret(session, clock, settings, service.get(session, webhookId, for_update=True))
     return JSONResponse(wire(SigningSecretOut(signing_secret=secret, previous_secret_expires=until)))
@@ -95,7 +96,7 @@ def rotate_webhook_secret(
             tags=EXT_TAGS, openapi_extra=EXTENSION,
             responses=codat(200, WebhookMessages, 400, every=EVERY_EXTENSION))
 def list_webhook_messages(
-    webhookId: str,
+    webhookId: WebhookIdDep,
     session: SessionDep,
     status: Annotated[str | None, Query()] = None,
     since: Annotated[datetime | None, Query()] = None,
@@ -109,7 +110,7 @@ def list_webhook_messages(
 @router.get("/webhooks/{webhookId}/messages/{messageId}/attempts",
             operation_id="bankfeeds-list-webhook-attempts", tags=EXT_TAGS, openapi_extra=EXTENSION,
             responses=codat(200, WebhookAttempts, every=EVERY_EXTENSION))
-def list_webhook_attempts(webhookId: str, messageId: str, session: SessionDep) -> JSONResponse:
+def list_webhook_attempts(webhookId: WebhookIdDep, messageId: str, session: SessionDep) -> JSONResponse:
     rows = service.attempts(session, service.get(session, webhookId), messageId)
     return JSONResponse({"results": [wire(service.attempt_to_wire(a)) for a in rows]})
 
@@ -118,7 +119,9 @@ def list_webhook_attempts(webhookId: str, messageId: str, session: SessionDep) -
              operation_id="bankfeeds-resend-webhook-message", status_code=202, tags=EXT_TAGS,
              openapi_extra=EXTENSION,
              responses=codat(202, MessageOut, 400, method="POST", every=EVERY_EXTENSION))
-def resend_webhook_message(webhookId: str, messageId: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def resend_webhook_message(
+    webhookId: WebhookIdDep, messageId: str, session: SessionDep, clock: ClockDep
+) -> JSONResponse:
     message = service.resend(session, clock, service.get(session, webhookId), messageId)
     return JSONResponse(wire(service.message_to_wire(message)), status_code=202)
 
@@ -126,7 +129,9 @@ def resend_webhook_message(webhookId: str, messageId: str, session: SessionDep, 
 @router.post("/webhooks/{webhookId}/recover", operation_id="bankfeeds-recover-webhook-messages",
              status_code=202, tags=EXT_TAGS, openapi_extra=EXTENSION,
              responses=codat(202, CountOut, 400, method="POST", every=EVERY_EXTENSION))
-def recover_webhook_messages(webhookId: str, body: SinceBody, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def recover_webhook_messages(
+    webhookId: WebhookIdDep, body: SinceBody, session: SessionDep, clock: ClockDep
+) -> JSONResponse:
     count = service.recover(session, clock, service.get(session, webhookId), body.since)
     return JSONResponse(wire(CountOut(count=count)), status_code=202)
 
@@ -135,7 +140,7 @@ def recover_webhook_messages(webhookId: str, body: SinceBody, session: SessionDe
              status_code=202, tags=EXT_TAGS, openapi_extra=EXTENSION,
              responses=codat(202, CountOut, 400, method="POST", every=EVERY_EXTENSION))
 def replay_missing_webhook_messages(
-    webhookId: str, body: SinceBody, session: SessionDep, clock: ClockDep
+    webhookId: WebhookIdDep, body: SinceBody, session: SessionDep, clock: ClockDep
 ) -> JSONResponse:
     count = service.replay_missing(session, clock, service.get(session, webhookId), body.since)
     return JSONResponse(wire(CountOut(count=count)), status_code=202)

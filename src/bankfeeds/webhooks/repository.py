@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, Text, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import Repository
 from bankfeeds.models import Event, WebhookAttempt, WebhookConsumer, WebhookMessage
 from bankfeeds.models.webhook_message import PENDING_MESSAGE_STATUSES, WebhookMessageStatus
 
@@ -99,20 +99,14 @@ _CLAIM = (
 _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True, key_share=True, of=_M)
 
 
-class WebhookRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class WebhookRepository(Repository[WebhookConsumer]):
+    model = WebhookConsumer
 
     @property
     def _skip_locked(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
     # Consumers
-
-    def add_consumer(self, consumer: WebhookConsumer) -> WebhookConsumer:
-        self.session.add(consumer)
-        self.session.flush()
-        return consumer
 
     def consumers(self) -> list[WebhookConsumer]:
         stmt = select(WebhookConsumer).order_by(WebhookConsumer.created_at, WebhookConsumer.id)
@@ -122,10 +116,7 @@ class WebhookRepository:
         return self.session.scalar(select(func.count()).select_from(WebhookConsumer)) or 0
 
     def consumer(self, consumer_id: uuid.UUID, *, for_update: bool = False) -> WebhookConsumer | None:
-        stmt = select(WebhookConsumer).where(WebhookConsumer.id == consumer_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(select(WebhookConsumer).where(WebhookConsumer.id == consumer_id), for_update=for_update)
 
     def enabled_consumers(self) -> list[WebhookConsumer]:
         stmt = select(WebhookConsumer).where(WebhookConsumer.disabled.is_(False))
@@ -216,9 +207,7 @@ class WebhookRepository:
         stmt = select(WebhookMessage).where(
             WebhookMessage.id == message_id, WebhookMessage.consumer_id == consumer_id
         )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.one(stmt, for_update=for_update)
 
     def messages(
         self, consumer_id: uuid.UUID, *, status: str | None, since: datetime | None, limit: int

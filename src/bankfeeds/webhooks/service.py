@@ -84,13 +84,6 @@ def check_company_tags(tags: Sequence[str] | None) -> list[str] | None:
     return list(dict.fromkeys(tags))
 
 
-def parse_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"No webhook consumer was found with ID {raw}") from None
-
-
 # Consumers
 
 
@@ -104,8 +97,7 @@ def to_wire(consumer: WebhookConsumer) -> WebhookConsumerOut:
     )
 
 
-def get(session: Session, raw_id: str | uuid.UUID, *, for_update: bool = False) -> WebhookConsumer:
-    consumer_id = raw_id if isinstance(raw_id, uuid.UUID) else parse_id(raw_id)
+def get(session: Session, consumer_id: uuid.UUID, *, for_update: bool = False) -> WebhookConsumer:
     consumer = WebhookRepository(session).consumer(consumer_id, for_update=for_update)
     if consumer is None:
         raise NotFound(f"No webhook consumer was found with ID {consumer_id}")
@@ -144,7 +136,7 @@ def add(
         raise BadRequest(f"The limit of {MAX_CONSUMERS} webhook consumers is reached; delete one first.")
     secret = signing.new_secret()
     now = clock.now()
-    consumer = repo.add_consumer(
+    consumer = repo.add(
         WebhookConsumer(
             id=uuid.uuid4(), url=url, disabled=disabled, disabled_reason="manual" if disabled else None,
             disabled_at=now if disabled else None, event_types=types, company_tags=tags,

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from bankfeeds.errors import BankfeedsError, MethodNotAllowed
 from bankfeeds.kit import jsonutil
 from bankfeeds.kit.http import JSONResponse
+from bankfeeds.kit.surfaces import SANDBOX
 from bankfeeds.models import XeroSandboxIdempotencyKey
 from bankfeeds.xero_sandbox import service
 from bankfeeds.xero_sandbox.repository import XeroSandboxRepository
@@ -28,7 +29,7 @@ from bankfeeds.xero_sandbox.service import Principal, Problem, XeroSandbox
 
 log = logging.getLogger("bankfeeds.xero_sandbox")
 
-BASE = "/sandbox/xero"
+BASE = f"{SANDBOX}/xero"
 API = f"{BASE}/api"
 ACCOUNTING = "/api.xro/2.0"
 BANKFEEDS = "/bankfeeds.xro/1.0"

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
 
+from bankfeeds.kit.repository import RepositoryBase
 from bankfeeds.models import (
     XeroSandboxAccount,
     XeroSandboxAuthCode,
@@ -27,14 +27,7 @@ from bankfeeds.models import (
 )
 
 
-class XeroSandboxRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-        self.session.flush()
-
+class XeroSandboxRepository(RepositoryBase):
     # -- people, organisations, clients ---------------------------------------------------------
     def user_by_email(self, email: str) -> XeroSandboxUser | None:
         stmt = select(XeroSandboxUser).where(func.lower(XeroSandboxUser.email) == email.lower())
@@ -155,9 +148,7 @@ class XeroSandboxRepository:
 
     def feed(self, feed_id: uuid.UUID, *, for_update: bool = False) -> XeroSandboxFeedConnection | None:
         stmt = select(XeroSandboxFeedConnection).where(XeroSandboxFeedConnection.id == feed_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self.one(stmt, for_update=for_update)
 
     def live_feeds(self, client_id: str | None, organisation_id: uuid.UUID) -> list[XeroSandboxFeedConnection]:
         stmt = select(XeroSandboxFeedConnection).where(
