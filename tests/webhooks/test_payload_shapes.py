@@ -4,15 +4,21 @@ Each case makes one real transition through the services and reads the event's J
 the delivery lane reads it (``CAST(body AS TEXT)``: what is signed and sent). Only the random ids
 are masked; key names and order, nulls, Decimals and date-times must match the shapes below, which
 are the shapes bankfeeds has always sent. A change here is a change to what every consumer
-receives: make it on purpose, never as a side effect.
+receives: make it on purpose, never as a side effect. The payload models ``events.record`` takes
+(``webhooks/schemas.py``) are held against the same JSON: their keys, in order, at every level
+they type.
 """
 
 from __future__ import annotations
 
+import json
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import Text, select
@@ -29,6 +35,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection, Event, PushOperation, SourceAccount
 from bankfeeds.push_operations import service as push_operations
 from bankfeeds.source_accounts import service as source_accounts
+from bankfeeds.webhooks import events
 from bankfeeds.webhooks.events import EVENT_TYPES
 from tests.fixtures.factories import make_company, make_connection, make_source_account
 
@@ -246,8 +253,38 @@ def test_each_event_type_keeps_its_json(
     for raw, mask in masks.items():
         text = text.replace(raw, mask)
     assert text == EXPECTED[case]
+    _assert_keys(json.loads(text)["payload"], payload_models()[event_type], "payload")
 
 
 def test_every_event_type_has_a_shape() -> None:
     assert {event_type for event_type, *_ in CASES.values()} == set(EVENT_TYPES)
     assert set(EXPECTED) == set(CASES)
+
+
+def payload_models() -> dict[str, type]:
+    """Each event type's payload model, as the overloads of ``events.record`` declare it."""
+    models: dict[str, type] = {}
+    for overload in typing.get_overloads(events.record):
+        hints = typing.get_type_hints(overload)
+        for event_type in typing.get_args(hints["event_type"]):
+            assert event_type not in models, f"{event_type} has two payload models"
+            models[event_type] = hints["payload"]
+    return models
+
+
+def _assert_keys(value: Any, model: Any, where: str) -> None:
+    """``value`` has the keys of the TypedDict ``model``, in order, and so on down its typed fields."""
+    if typing.get_origin(model) in (typing.Union, types.UnionType):
+        [model] = [m for m in typing.get_args(model) if m is not type(None)] if value is not None else [type(None)]
+    if not typing.is_typeddict(model):
+        return
+    hints = typing.get_type_hints(model)
+    assert list(value) == list(hints), where
+    for key, hint in hints.items():
+        _assert_keys(value[key], hint, f"{where}.{key}")
+
+
+def test_every_event_type_has_one_payload_model() -> None:
+    models = payload_models()
+    assert set(models) == set(EVENT_TYPES)
+    assert all(typing.is_typeddict(model) for model in models.values())
