@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from bankfeeds.config import Settings
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import WebhookMessage
+from bankfeeds.models import EventType, WebhookMessage
 from bankfeeds.webhooks import events
 from bankfeeds.webhooks import service as webhooks
 from bankfeeds.webhooks.config import DeliveryOptions
@@ -153,7 +153,7 @@ def bench_kind(kind: str, n: int, idle: int, options: DeliveryOptions) -> None:
             for start in range(0, n, 100):
                 with database.unit_of_work() as s:
                     for i in range(start, min(n, start + 100)):
-                        events.record(s, clock, "company.created", payload(i))
+                        events.record(s, clock, EventType.COMPANY_CREATED, payload(i))
             worker = Worker(database, settings, clock, tasks=[dispatch_events, DeliverMessages(options)])
             started, cpu_started = time.perf_counter(), time.process_time()
             worker.start()
@@ -175,7 +175,7 @@ def bench_kind(kind: str, n: int, idle: int, options: DeliveryOptions) -> None:
                 for i in range(idle):
                     time.sleep(random.uniform(0.02, 0.08))
                     with database.unit_of_work() as s:
-                        events.record(s, clock, "company.created", payload(n + i))
+                        events.record(s, clock, EventType.COMPANY_CREATED, payload(n + i))
                     committed[i] = time.time()
                     deadline = time.monotonic() + 10
                     got_line = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,9 @@ from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.pagination import PageParams
-from bankfeeds.models import Company
+from bankfeeds.models import Company, EventType
 from bankfeeds.webhooks import events
+from bankfeeds.webhooks.schemas import CompanyPayload
 
 PRODUCT = "bank-feeds"
 
@@ -39,13 +40,14 @@ def to_wire(settings: Settings, company: Company, otps: dict[uuid.UUID, str | No
     )
 
 
-def details(settings: Settings, company: Company) -> dict[str, Any]:
-    """The ``companyDetails`` payload of company.* webhooks."""
+def details(settings: Settings, company: Company) -> CompanyPayload:
+    """The ``companyDetails`` payload of company.* webhooks: the company's wire shape without its
+    connections (the model of that dict; tests/webhooks/test_payload_shapes.py holds the two together)."""
     from bankfeeds.kit.http import wire
 
     body = wire(to_wire(settings, company))
     body.pop("dataConnections", None)
-    return body
+    return cast(CompanyPayload, body)
 
 
 def create(
@@ -65,7 +67,7 @@ def create(
             created_at=clock.now(),
         )
     )
-    events.record(session, clock, "company.created", details(settings, company), company=company)
+    events.record(session, clock, EventType.COMPANY_CREATED, details(settings, company), company=company)
     otps: dict[uuid.UUID, str | None] = {}
     if body.platform_type is not None:
         connection, otp = connections.create(
@@ -96,7 +98,7 @@ def delete(session: Session, clock: Clock, settings: Settings, company: Company)
     """Permanent: the company, its connection, accounts, transactions and push history."""
     for connection in list(company.connections):
         connections.delete(session, clock, settings, company, connection)
-    events.record(session, clock, "company.deleted", details(settings, company), company=company)
+    events.record(session, clock, EventType.COMPANY_DELETED, details(settings, company), company=company)
     CompanyRepository(session).delete(company)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -27,10 +26,12 @@ from bankfeeds.kit.http import wire
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.security import keyed_hash, new_otp
-from bankfeeds.models import Company, Connection, ConnectionStatus, LinkOtp
+from bankfeeds.models import Company, Connection, ConnectionStatus, EventType, LinkOtp
 from bankfeeds.platforms import PLATFORMS, valid_keys
 from bankfeeds.platforms.base import Platform
 from bankfeeds.webhooks import events
+from bankfeeds.webhooks.events import ConnectionEventType
+from bankfeeds.webhooks.schemas import ConnectionPayload
 
 _KEY = re.compile(r"^[a-z]{4}$")
 
@@ -86,7 +87,7 @@ def to_wire(settings: Settings, connection: Connection, otp: str | None = None) 
     )
 
 
-def event_payload(settings: Settings, company: Company, connection: Connection) -> dict[str, Any]:
+def event_payload(settings: Settings, company: Company, connection: Connection) -> ConnectionPayload:
     return {
         "referenceCompany": events.reference_company(company, settings.public_url),
         "connection": wire(to_wire(settings, connection)),
@@ -120,7 +121,7 @@ def create(
         )
     )
     otp = mint_otp(session, clock, settings, connection)
-    events.record(session, clock, "connection.created", event_payload(settings, company, connection),
+    events.record(session, clock, EventType.CONNECTION_CREATED, event_payload(settings, company, connection),
                   company=company)
     return connection, otp
 
@@ -140,7 +141,7 @@ def page(session: Session, company: Company, params: PageParams) -> tuple[list[C
 
 def delete(session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection) -> None:
     """Deauthorize: the connection, its credentials, accounts and transactions go at once."""
-    events.record(session, clock, "connection.deleted", event_payload(settings, company, connection),
+    events.record(session, clock, EventType.CONNECTION_DELETED, event_payload(settings, company, connection),
                   company=company)
     ConnectionRepository(session).delete(connection)
 
@@ -195,16 +196,17 @@ def set_status(
     if old == status:
         return
     connection.status = status
-    event_type = None
+    event_type: ConnectionEventType | None = None
     if status == ConnectionStatus.LINKED:
         connection.linked_at = clock.now()
         if connection.last_error and connection.last_error.get("status") == "Active":
             # A failed link (say, the SMB cancelled) that was restarted and has now succeeded.
             connection.last_error = {**connection.last_error, "status": "Resolved",
                                      "resolvedOnUtc": format_datetime(connection.linked_at)}
-        event_type = "connection.connected" if old == ConnectionStatus.PENDING_AUTH else "connection.reconnected"
+        event_type = (EventType.CONNECTION_CONNECTED if old == ConnectionStatus.PENDING_AUTH
+                      else EventType.CONNECTION_RECONNECTED)
     elif status in (ConnectionStatus.UNLINKED, ConnectionStatus.DEAUTHORIZED):
-        event_type = "connection.disconnected"
+        event_type = EventType.CONNECTION_DISCONNECTED
     session.flush()
     if event_type:
         events.record(session, clock, event_type, event_payload(settings, company, connection), company=company)
@@ -233,5 +235,5 @@ def fail_link(
     session.flush()
     payload = event_payload(settings, company, connection)
     payload["connection"]["dataConnectionErrors"] = [dict(error)]
-    events.record(session, clock, "connection.failed", payload, company=company)
+    events.record(session, clock, EventType.CONNECTION_FAILED, payload, company=company)
     return True

@@ -12,7 +12,7 @@ from bankfeeds.models.demo_customer import DemoCustomer
 from bankfeeds.models.demo_transaction import DemoTransaction
 from bankfeeds.models.demo_webhook_endpoint import DemoWebhookEndpoint
 from bankfeeds.models.demo_webhook_message import DemoWebhookMessage
-from bankfeeds.models.event import Event
+from bankfeeds.models.event import Event, EventType
 from bankfeeds.models.feed_pull import FeedPull
 from bankfeeds.models.idempotency_key import IdempotencyKey
 from bankfeeds.models.link_otp import LinkOtp
@@ -79,6 +79,7 @@ __all__ = [
     "DemoWebhookEndpoint",
     "DemoWebhookMessage",
     "Event",
+    "EventType",
     "FeedPull",
     "IdempotencyKey",
     "LinkOtp",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, Uuid
@@ -9,6 +10,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
 from bankfeeds.kit.types import UtcDateTime
+
+
+class EventType(StrEnum):
+    """The webhook event types, as Codat names them (``eventType`` on the wire, ``events.event_type``).
+
+    Each has one payload model (``webhooks/schemas.py``); ``webhooks.events.record`` takes the
+    one that belongs to the type.
+    """
+
+    COMPANY_CREATED = "company.created"
+    COMPANY_DELETED = "company.deleted"
+    CONNECTION_CREATED = "connection.created"
+    CONNECTION_CONNECTED = "connection.connected"
+    CONNECTION_FAILED = "connection.failed"
+    CONNECTION_DISCONNECTED = "connection.disconnected"
+    CONNECTION_RECONNECTED = "connection.reconnected"
+    CONNECTION_DELETED = "connection.deleted"
+    SOURCE_ACCOUNT_CONNECTED = "bankFeeds.sourceAccount.connected"
+    SOURCE_ACCOUNT_DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
+    WRITE_SUCCESSFUL = "bankTransactions.write.successful"
+    WRITE_UNSUCCESSFUL = "bankTransactions.write.unsuccessful"
 
 
 class Event(Base):
@@ -24,6 +46,7 @@ class Event(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    # An EventType (stored as its string value).
     event_type: Mapped[str] = mapped_column(String(100), index=True)
     company_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
     # Tags of the company when the event happened, for consumers filtering on company tags.

@@ -24,7 +24,7 @@ from bankfeeds.kit import query
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
-from bankfeeds.models import Company, PushOperation, PushOperationStatus
+from bankfeeds.models import Company, EventType, PushOperation, PushOperationStatus
 from bankfeeds.push_operations.repository import FIELDS, PushOperationRepository
 from bankfeeds.push_operations.schemas import (
     PushOperationChange,
@@ -34,14 +34,14 @@ from bankfeeds.push_operations.schemas import (
     ValidationOut,
 )
 from bankfeeds.webhooks import events
+from bankfeeds.webhooks.events import WriteEventType
+from bankfeeds.webhooks.schemas import DataTypeWritePayload
 
 STATUS_CODES = {
     PushOperationStatus.PENDING: 202, PushOperationStatus.SUCCESS: 200,
     PushOperationStatus.FAILED: 400, PushOperationStatus.TIMED_OUT: 504,
 }
 BANK_TRANSACTIONS = "bankTransactions"
-WRITE_SUCCESSFUL = "bankTransactions.write.successful"
-WRITE_UNSUCCESSFUL = "bankTransactions.write.unsuccessful"
 
 
 def _items(raw: list[Any] | None) -> list[ValidationItemOut]:
@@ -130,7 +130,7 @@ def succeed(
                        "attachmentId": None}]
     else:
         op.changes = []
-    _record_event(session, clock, settings, company, op, WRITE_SUCCESSFUL, record_id)
+    _record_event(session, clock, settings, company, op, EventType.WRITE_SUCCESSFUL, record_id)
 
 
 def fail(session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
@@ -140,7 +140,7 @@ def fail(session: Session, clock: Clock, settings: Settings, company: Company, o
     op.completed_at = clock.now()
     op.error_message = message
     op.changes = []
-    _record_event(session, clock, settings, company, op, WRITE_UNSUCCESSFUL, None)
+    _record_event(session, clock, settings, company, op, EventType.WRITE_UNSUCCESSFUL, None)
 
 
 def time_out(session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation) -> None:
@@ -149,19 +149,19 @@ def time_out(session: Session, clock: Clock, settings: Settings, company: Compan
     op.status_code = STATUS_CODES[PushOperationStatus.TIMED_OUT]
     op.completed_at = clock.now()
     op.error_message = f"The push operation did not complete within {op.timeout_in_minutes} minutes."
-    _record_event(session, clock, settings, company, op, WRITE_UNSUCCESSFUL, None)
+    _record_event(session, clock, settings, company, op, EventType.WRITE_UNSUCCESSFUL, None)
 
 
 def _record_event(
     session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
-    event_type: str, record_id: str | None,
+    event_type: WriteEventType, record_id: str | None,
 ) -> None:
     events.record(session, clock, event_type, webhook_payload(settings, company, op, record_id), company=company)
 
 
 def webhook_payload(
     settings: Settings, company: Company, op: PushOperation, record_id: str | None
-) -> dict[str, Any]:
+) -> DataTypeWritePayload:
     """Codat's DataTypeWriteWebhook payload."""
     return {
         "id": str(op.key),

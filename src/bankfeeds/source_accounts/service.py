@@ -27,7 +27,7 @@ from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.jsonutil import format_datetime
-from bankfeeds.models import Company, Connection, ConnectionStatus, SourceAccount, SourceAccountStatus
+from bankfeeds.models import Company, Connection, ConnectionStatus, EventType, SourceAccount, SourceAccountStatus
 from bankfeeds.source_accounts.repository import SourceAccountRepository
 from bankfeeds.source_accounts.schemas import (
     SourceAccountIn,
@@ -39,9 +39,7 @@ from bankfeeds.source_accounts.schemas import (
     reject_nul,
 )
 from bankfeeds.webhooks import events
-
-EVENT_CONNECTED = "bankFeeds.sourceAccount.connected"
-EVENT_DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
+from bankfeeds.webhooks.schemas import SourceAccountPayload
 
 DUPLICATE_ID = "A bank account already exists with the same Id"
 
@@ -140,7 +138,7 @@ def to_wire(account: SourceAccount) -> dict[str, Any]:
 
 def event_payload(
     settings: Settings, company: Company, connection: Connection, account: SourceAccount
-) -> dict[str, Any]:
+) -> SourceAccountPayload:
     return {
         "referenceCompany": events.reference_company(company, settings.public_url),
         "companyId": str(company.id),
@@ -378,8 +376,8 @@ def mark_connected(
     if account.feed_start_date is None:
         account.feed_start_date = now.date()
     session.flush()
-    events.record(session, clock, EVENT_CONNECTED, event_payload(settings, company, connection, account),
-                  company=company)
+    events.record(session, clock, EventType.SOURCE_ACCOUNT_CONNECTED,
+                  event_payload(settings, company, connection, account), company=company)
 
 
 def mark_disconnected(
@@ -401,8 +399,8 @@ def mark_disconnected(
     account.status = SourceAccountStatus.DISCONNECTED
     account.modified_at = now
     session.flush()
-    events.record(session, clock, EVENT_DISCONNECTED, event_payload(settings, company, connection, account),
-                  company=company)
+    events.record(session, clock, EventType.SOURCE_ACCOUNT_DISCONNECTED,
+                  event_payload(settings, company, connection, account), company=company)
     if not connections.platform_of(connection).unlinks_without_feeds:
         return
     repo = SourceAccountRepository(session)

@@ -18,7 +18,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine
@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
-from bankfeeds.models import Company, Event, WebhookConsumer
+from bankfeeds.models import Company, Event, EventType, WebhookConsumer
+from bankfeeds.webhooks.schemas import (
+    CompanyPayload,
+    ConnectionPayload,
+    DataTypeWritePayload,
+    ReferenceCompany,
+    SourceAccountPayload,
+)
 from bankfeeds.worker import signals
 
 # ``worker.signals`` topics: new outbox events (to fan out), messages due (to deliver).
@@ -35,23 +42,25 @@ EVENTS_TOPIC = "webhook-events"
 MESSAGES_TOPIC = "webhook-messages"
 
 # The event types a consumer can subscribe to (Codat's names).
-EVENT_TYPES: tuple[str, ...] = (
-    "company.created",
-    "company.deleted",
-    "connection.created",
-    "connection.connected",
-    "connection.failed",
-    "connection.disconnected",
-    "connection.reconnected",
-    "connection.deleted",
-    "bankFeeds.sourceAccount.connected",
-    "bankFeeds.sourceAccount.disconnected",
-    "bankTransactions.write.successful",
-    "bankTransactions.write.unsuccessful",
-)
+EVENT_TYPES: tuple[EventType, ...] = tuple(EventType)
+
+# The event types of each payload model.
+CompanyEventType = Literal[EventType.COMPANY_CREATED, EventType.COMPANY_DELETED]
+ConnectionEventType = Literal[
+    EventType.CONNECTION_CREATED,
+    EventType.CONNECTION_CONNECTED,
+    EventType.CONNECTION_FAILED,
+    EventType.CONNECTION_DISCONNECTED,
+    EventType.CONNECTION_RECONNECTED,
+    EventType.CONNECTION_DELETED,
+]
+SourceAccountEventType = Literal[EventType.SOURCE_ACCOUNT_CONNECTED, EventType.SOURCE_ACCOUNT_DISCONNECTED]
+WriteEventType = Literal[EventType.WRITE_SUCCESSFUL, EventType.WRITE_UNSUCCESSFUL]
+
+EventPayload = CompanyPayload | ConnectionPayload | SourceAccountPayload | DataTypeWritePayload
 
 
-def reference_company(company: Company, public_url: str) -> dict[str, Any]:
+def reference_company(company: Company, public_url: str) -> ReferenceCompany:
     return {
         "id": str(company.id),
         "name": company.name,
@@ -61,11 +70,33 @@ def reference_company(company: Company, public_url: str) -> dict[str, Any]:
     }
 
 
+# One signature per payload model (as Polar's webhook service overloads ``send``): the payload
+# must be the model of its event type.
+@overload
+def record(
+    session: Session, clock: Clock, event_type: CompanyEventType, payload: CompanyPayload, *,
+    company: Company | None = None,
+) -> Event: ...
+@overload
+def record(
+    session: Session, clock: Clock, event_type: ConnectionEventType, payload: ConnectionPayload, *,
+    company: Company | None = None,
+) -> Event: ...
+@overload
+def record(
+    session: Session, clock: Clock, event_type: SourceAccountEventType, payload: SourceAccountPayload, *,
+    company: Company | None = None,
+) -> Event: ...
+@overload
+def record(
+    session: Session, clock: Clock, event_type: WriteEventType, payload: DataTypeWritePayload, *,
+    company: Company | None = None,
+) -> Event: ...
 def record(
     session: Session,
     clock: Clock,
-    event_type: str,
-    payload: dict[str, Any],
+    event_type: EventType,
+    payload: EventPayload,
     *,
     company: Company | None = None,
 ) -> Event:
