@@ -30,7 +30,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def make_worker(database: Database, settings: Settings, clock: FrozenClock, **options: Any) -> Worker:
-    opts = DeliveryOptions(**{"timeout_seconds": 5.0, "concurrency": 4, **options})
+    opts = DeliveryOptions.from_settings(settings, **{"timeout_seconds": 5.0, "concurrency": 4, **options})
     return Worker(database, settings, clock, tasks=[dispatch_events, DeliverMessages(opts)])
 
 

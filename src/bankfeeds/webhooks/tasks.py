@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
@@ -14,13 +12,8 @@ from bankfeeds.webhooks.events import EVENTS_TOPIC, MESSAGES_TOPIC
 from bankfeeds.worker.runner import Lane, LaneTask, Task, TaskContext, session_task
 
 
-@cache
-def _fanout_batch() -> int:
-    return DeliveryOptions().fanout_batch
-
-
 def _dispatch_events(session: Session, ctx: TaskContext) -> int:
-    return service.dispatch_events(session, ctx.clock, _fanout_batch())
+    return service.dispatch_events(session, ctx.clock, ctx.settings.webhooks_fanout_batch)
 
 
 dispatch_events = session_task(_dispatch_events)
@@ -38,7 +31,8 @@ purge_old_events.poll_seconds = 600.0  # type: ignore[attr-defined]
 
 
 class DeliverMessages:
-    """The delivery lane (see ``webhooks.delivery``). Options and clocks can be injected for tests."""
+    """The delivery lane (see ``webhooks.delivery``): options from the settings unless given (tests
+    inject them, and a clock)."""
 
     __name__ = "deliver_webhook_messages"
     wakes_on = (MESSAGES_TOPIC,)
@@ -48,9 +42,7 @@ class DeliverMessages:
         self.wall_clock = wall_clock
 
     def open(self, ctx: TaskContext) -> Lane:
-        return Deliverer(
-            ctx.database, ctx.settings, ctx.clock, self.options or DeliveryOptions(), wall_clock=self.wall_clock
-        )
+        return Deliverer(ctx.database, ctx.settings, ctx.clock, self.options, wall_clock=self.wall_clock)
 
 
 TASKS: list[Task | LaneTask] = [dispatch_events, DeliverMessages(), purge_old_events]
