@@ -48,7 +48,7 @@ from bankfeeds.models import WebhookMessage
 from bankfeeds.webhooks import events
 from bankfeeds.webhooks import service as webhooks
 from bankfeeds.webhooks.config import DeliveryOptions
-from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
+from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events
 from bankfeeds.worker.runner import Worker
 from bench.common import PG_ADMIN_URL, fresh_database
 
@@ -155,7 +155,7 @@ def bench_kind(kind: str, n: int, idle: int, overrides: dict[str, int]) -> None:
                 with database.unit_of_work() as s:
                     for i in range(start, min(n, start + 100)):
                         events.record(s, clock, "company.created", payload(i))
-            worker = Worker(database, settings, clock, tasks=[dispatch_events, DeliverMessages(options)])
+            worker = Worker(database, settings, clock, tasks=[dispatch_events, deliver_messages(options)])
             started, cpu_started = time.perf_counter(), time.process_time()
             worker.start()
             while delivered(database) < n:
