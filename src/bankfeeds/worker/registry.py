@@ -5,15 +5,17 @@ A new background job is a ``Task`` in its folder's ``tasks.py`` (``worker.task``
 
 from __future__ import annotations
 
-from bankfeeds.idempotency.tasks import purge_expired_keys
-from bankfeeds.platforms.gbol.tasks import check_feeds, confirm_feeds, deliver_statements
-from bankfeeds.push_operations.tasks import time_out_pending
-from bankfeeds.source_accounts.tasks import disconnect_stale
-from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events, purge_old_events
 from bankfeeds.worker.task import Task
 
 
 def hub_tasks() -> list[Task]:
+    # Imported when a worker is made, not whenever the CLI or the app starts.
+    from bankfeeds.idempotency.tasks import purge_expired_keys
+    from bankfeeds.platforms.gbol.tasks import check_feeds, confirm_feeds, deliver_statements
+    from bankfeeds.push_operations.tasks import time_out_pending
+    from bankfeeds.source_accounts.tasks import disconnect_stale
+    from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events, purge_old_events
+
     return [
         time_out_pending,
         disconnect_stale,
