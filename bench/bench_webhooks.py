@@ -48,7 +48,7 @@ from bankfeeds.models import EventType, WebhookMessage
 from bankfeeds.webhooks import events
 from bankfeeds.webhooks import service as webhooks
 from bankfeeds.webhooks.config import DeliveryOptions
-from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
+from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events
 from bankfeeds.worker.runner import Worker
 from bench.common import PG_ADMIN_URL, fresh_database
 
@@ -133,7 +133,7 @@ TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
 
 
-def bench_kind(kind: str, n: int, idle: int, options: DeliveryOptions) -> None:
+def bench_kind(kind: str, n: int, idle: int, overrides: dict[str, int]) -> None:
     with fresh_database(kind, label="webhooks") as url, tempfile.TemporaryDirectory(prefix="bench-webhooks-rx-") as tmp:
         if url is None:
             print(f"[{kind}] PostgreSQL not reachable at {PG_ADMIN_URL}: skipped")
@@ -142,6 +142,7 @@ def bench_kind(kind: str, n: int, idle: int, options: DeliveryOptions) -> None:
         settings = Settings(environment="test", database_url=url, secret_key="bench-secret", run_worker=False,
                             worker_poll_seconds=1.0, idx_partner_key="bench-partner-key",
                             webhooks_allow_private_targets=True)
+        options = DeliveryOptions.from_settings(settings, **overrides)
         database = Database(url)
         clock = SystemClock()
         concurrency = f"concurrency {options.concurrency}, {options.endpoint_concurrency} per endpoint"
@@ -154,7 +155,7 @@ def bench_kind(kind: str, n: int, idle: int, options: DeliveryOptions) -> None:
                 with database.unit_of_work() as s:
                     for i in range(start, min(n, start + 100)):
                         events.record(s, clock, EventType.COMPANY_CREATED, payload(i))
-            worker = Worker(database, settings, clock, tasks=[dispatch_events, DeliverMessages(options)])
+            worker = Worker(database, settings, clock, tasks=[dispatch_events, deliver_messages(options)])
             started, cpu_started = time.perf_counter(), time.process_time()
             worker.start()
             while delivered(database) < n:
@@ -202,10 +203,9 @@ def main() -> None:
     idle = int(os.environ.get("BENCH_WEBHOOKS_IDLE", "200"))
     overrides = {k: int(os.environ[f"BENCH_WEBHOOKS_{k.upper()}"])
                  for k in ("concurrency", "endpoint_concurrency") if os.environ.get(f"BENCH_WEBHOOKS_{k.upper()}")}
-    options = DeliveryOptions(**overrides)  # type: ignore[arg-type]
     print("receiver: a minimal asyncio HTTP/1.1 server in its own process (keep-alive, TCP_NODELAY)")
     for kind in kinds:
-        bench_kind(kind, n, idle, options)
+        bench_kind(kind, n, idle, overrides)
 
 
 if __name__ == "__main__":

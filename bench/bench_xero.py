@@ -43,7 +43,7 @@ from bankfeeds.config import Settings
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import PushOperation
-from bankfeeds.platforms.gbol.tasks import DeliverStatements
+from bankfeeds.platforms.gbol.tasks import deliver_statements
 from bankfeeds.worker.runner import Worker
 from bench.common import fresh_database
 
@@ -137,7 +137,7 @@ def limits_off(kind: str) -> None:
             settings = hub_settings(url, base, open_budget=True).model_copy(update={"public_url": public})
             database = Database(url)
             queue_pushes(settings, database, ORGANISATIONS, STATEMENTS)
-            worker = Worker(database, settings, SystemClock(), tasks=[DeliverStatements(threads=8)])
+            worker = Worker(database, settings, SystemClock(), tasks=[deliver_statements(threads=8)])
             started = time.perf_counter()
             worker.start()
             while pending(database) and time.perf_counter() - started < 600:
@@ -161,7 +161,7 @@ def limits_on() -> None:
             # Twice what a minute allows for one organisation (each statement: a POST and a GET).
             wanted = int(LIMITED_SECONDS)
             queue_pushes(settings, database, {"Acme Trading Ltd": "GBP"}, wanted)
-            worker = Worker(database, settings, SystemClock(), tasks=[DeliverStatements(threads=8)])
+            worker = Worker(database, settings, SystemClock(), tasks=[deliver_statements(threads=8)])
             started = time.perf_counter()
             worker.start()
             while pending(database) and time.perf_counter() - started < LIMITED_SECONDS:

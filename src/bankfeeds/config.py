@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILE = "bankfeeds.sqlite3"
@@ -124,6 +124,27 @@ class Settings(BaseSettings):
     migrate_wait_seconds: float = Field(default=120.0, ge=0)
     # Webhooks to loopback, private and link-local addresses (refused unless this, or demo mode, is on).
     webhooks_allow_private_targets: bool = False
+    # Webhook delivery (``webhooks.config.DeliveryOptions``; the defaults follow Codat's (Svix's) behaviour).
+    # A 2xx within this many seconds is a success; anything else is retried.
+    webhooks_timeout_seconds: float = 15.0
+    # Deliveries in flight at once, per worker process (requests on one event loop).
+    webhooks_concurrency: int = 128
+    # Of those, at most this many for one consumer (and never all of them): a slow endpoint
+    # cannot hold up the others.
+    webhooks_endpoint_concurrency: int = 64
+    # A claimed message is the worker's for this long; the worker renews it while it works, so
+    # it only runs out when the worker died. Then another worker takes the message.
+    webhooks_lease_seconds: float = 30.0
+    # On shutdown, how long in-flight deliveries may finish before their messages are released.
+    webhooks_grace_seconds: float = 20.0
+    # Events fanned out per transaction.
+    webhooks_fanout_batch: int = 200
+    # The demo bank (demo mode), as a bank's backend would keep them: the API key it authenticates
+    # to the hub with (`bankfeeds api-keys create`; `make run` makes one), the hub's base URL (by
+    # default public_url) and the business customer shown in online banking.
+    demo_api_key: SecretStr | None = None
+    demo_hub_url: str | None = None
+    demo_customer_name: str = "Maple Street Bakery LLC"
 
     @model_validator(mode="after")
     def _demo_xero_is_the_sandbox(self) -> Settings:

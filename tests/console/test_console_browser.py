@@ -24,7 +24,7 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import ApiKey, SourceAccount, WebhookMessage
 from bankfeeds.webhooks import service as webhooks
-from bankfeeds.webhooks.tasks import TASKS as WEBHOOK_TASKS
+from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events, purge_old_events
 from bankfeeds.worker.runner import Worker
 from tests.bank_transactions.helpers import post, txn, write_url
 from tests.console.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, Receiver, make_operator
@@ -88,7 +88,7 @@ def test_support_walks_the_console_in_chromium(
                                        connected_at=now - timedelta(days=30), last_pulled_at=now)
     body = {"accountId": "chq-001", "transactions": [txn(1), txn(2), txn(3)]}
     assert post(client, write_url(bakery, bakery_conn, "chq-001"), body).json()["status"] == "Success"
-    worker = Worker(database, settings, clock, tasks=list(WEBHOOK_TASKS))
+    worker = Worker(database, settings, clock, tasks=[dispatch_events, deliver_messages(), purge_old_events])
     worker.drain()
     assert receiver.received == 1
     with database.unit_of_work() as session:

@@ -6,7 +6,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from tests.sandbox.live_hub import Hub, live_hub
@@ -16,7 +15,7 @@ from tests.sandbox.live_hub import Hub, live_hub
 def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> Iterator[Hub]:
     """The hub with the demo bank mounted, on a real port; the bank holds a real API key."""
     with live_hub(database, db_url, clock, api_key, demo=True) as h:
-        h.app.state.demo_bank.config = DemoBankConfig(api_key=SecretStr(api_key))
+        h.app.state.demo_bank.api_key = SecretStr(api_key)
         yield h
 
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from svix.webhooks import Webhook
 
-from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import DemoAccount, DemoCustomer, DemoTransaction, DemoWebhookMessage
@@ -206,7 +205,7 @@ def test_publish_and_disconnect_need_a_connection(hub: Hub, browser: httpx.Clien
 
 
 def test_without_an_api_key_connect_explains_what_to_set(hub: Hub, browser: httpx.Client) -> None:
-    hub.app.state.demo_bank.config = DemoBankConfig(api_key=None)
+    hub.app.state.demo_bank.api_key = None
     r = press(browser, "connect")
     assert r.status_code == 409 and "BANKFEEDS_DEMO_API_KEY" in r.text
     assert hub.get("/companies")["totalResults"] == 0

@@ -21,12 +21,13 @@ from bankfeeds.config import Settings
 from bankfeeds.errors import Conflict, TooManyRequests
 from bankfeeds.idempotency import service
 from bankfeeds.idempotency.repository import IdempotencyRepository
-from bankfeeds.idempotency.tasks import TASKS
+from bankfeeds.idempotency.tasks import purge_expired_keys
 from bankfeeds.kit import locks
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, IdempotencyKey
-from bankfeeds.worker.runner import TaskContext, default_tasks
+from bankfeeds.worker import registry
+from bankfeeds.worker.task import TaskContext
 from tests.fixtures.app import LiveServer, basic
 from tests.fixtures.factories import make_company
 
@@ -402,15 +403,15 @@ def test_concurrent_http_requests_run_once(app: FastAPI, api_key: str, database:
 
 def test_worker_purges_expired_keys(client: TestClient, database: Database, clock: FrozenClock,
                                     settings: Settings) -> None:
-    purge = [t for t in default_tasks() if t.__name__ == "purge_expired_keys"]
+    purge = [t for t in registry.tasks() if t.name == "purge_expired_keys"]
     assert len(purge) == 1 and getattr(purge[0], "poll_seconds", None) == 60.0
     client.post("/companies", json={"name": "old"}, headers=key())
     clock.advance(timedelta(minutes=60))
     client.post("/companies", json={"name": "new"}, headers=key())
     ctx = TaskContext(database, settings, clock)
-    assert sum(task(ctx) for task in TASKS) == 0
+    assert purge_expired_keys.run_once(ctx) == 0
     clock.advance(timedelta(minutes=31))
-    assert sum(task(ctx) for task in TASKS) == 1
+    assert purge_expired_keys.run_once(ctx) == 1
     assert len(rows(database)) == 1
     clock.advance(timedelta(minutes=60))
     with database.unit_of_work() as session:

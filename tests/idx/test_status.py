@@ -11,7 +11,7 @@ from bankfeeds.config import Settings
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Connection, SourceAccount
-from bankfeeds.source_accounts import tasks as source_account_tasks
+from bankfeeds.source_accounts.tasks import disconnect_stale
 from bankfeeds.worker.runner import Worker
 from tests.fixtures.factories import make_company, make_connection, make_source_account
 from tests.idx.helpers import IDX, events, idx_headers, new_credentials, reload
@@ -28,7 +28,7 @@ def _types(database: Database) -> list[str]:
 
 
 def _run_disconnection(database: Database, settings: Settings, clock: FrozenClock) -> int:
-    return Worker(database, settings, clock, tasks=list(source_account_tasks.TASKS)).drain()
+    return Worker(database, settings, clock, tasks=[disconnect_stale]).drain()
 
 
 def test_first_successful_call_links_the_connection_once(

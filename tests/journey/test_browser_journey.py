@@ -21,7 +21,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import DemoAccount, DemoTransaction, SandboxBankTransaction
@@ -37,7 +36,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 @pytest.fixture
 def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> Iterator[Hub]:
     with live_hub(database, db_url, clock, api_key, demo=True, institution_name="Demo Bank") as h:
-        h.app.state.demo_bank.config = DemoBankConfig(api_key=SecretStr(api_key))
+        h.app.state.demo_bank.api_key = SecretStr(api_key)
         yield h
 
 

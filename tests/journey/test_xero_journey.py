@@ -16,7 +16,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from tests.sandbox.live_hub import Hub, live_hub
@@ -33,7 +32,7 @@ WIDE, NARROW = {"width": 1280, "height": 860}, {"width": 390, "height": 844}
 def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> Iterator[Hub]:
     # Demo mode: the Xero sandbox is mounted in the hub and Xero's URLs point at it.
     with live_hub(database, db_url, clock, api_key, demo=True, institution_name="Demo Bank") as h:
-        h.app.state.demo_bank.config = DemoBankConfig(api_key=SecretStr(api_key))
+        h.app.state.demo_bank.api_key = SecretStr(api_key)
         yield h
 
 

@@ -20,7 +20,7 @@ from bankfeeds.kit import logging as structured
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import PushOperation, StatementDelivery
-from bankfeeds.webhooks.tasks import TASKS as WEBHOOK_TASKS
+from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events, purge_old_events
 from bankfeeds.worker.runner import Worker
 from tests.console.helpers import Receiver
 from tests.fixtures.app import LiveServer, basic, make_settings
@@ -146,7 +146,7 @@ def test_metrics_and_logs_after_a_journey(
         mid = scrape(url)
         assert value(mid, "bankfeeds_worker_lag_seconds") >= 120
         assert value(mid, "bankfeeds_webhook_queue_depth") == 0  # not yet fanned out
-        Worker(database, settings, clock, tasks=list(WEBHOOK_TASKS)).drain()
+        Worker(database, settings, clock, tasks=[dispatch_events, deliver_messages(), purge_old_events]).drain()
         after = scrape(url)
     finally:
         receiver.close()

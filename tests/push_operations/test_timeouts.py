@@ -14,15 +14,15 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.push_operations import service
 from bankfeeds.push_operations.repository import PushOperationRepository
-from bankfeeds.push_operations.tasks import TASKS
-from bankfeeds.worker.runner import LaneTask, Task, Worker, default_tasks
+from bankfeeds.push_operations.tasks import time_out_pending
+from bankfeeds.worker import registry
+from bankfeeds.worker.runner import Worker
 from tests.bank_transactions.helpers import events, stored_ids, txn, write
 from tests.fixtures.factories import make_linked_feed
 
 
 def run_tasks(database: Database, settings: Settings, clock: FrozenClock) -> int:
-    tasks: list[Task | LaneTask] = [*TASKS]
-    return Worker(database, settings, clock, tasks=tasks).drain()
+    return Worker(database, settings, clock, tasks=[time_out_pending]).drain()
 
 
 def get(client: TestClient, company: object, key: str) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def test_completed_operations_never_time_out(
 def test_the_task_is_in_the_worker_and_works_in_batches(
     client: TestClient, database: Database, settings: Settings, clock: FrozenClock
 ) -> None:
-    assert any(t.__name__ == "time_out_pending" for t in default_tasks())
+    assert any(t.name == "time_out_pending" for t in registry.tasks())
     company, connection, _ = make_linked_feed(database, clock, platform_key="gbol")
     keys = [write(client, company, connection, [txn(i)], timeoutInMinutes=1)["pushOperationKey"] for i in range(5)]
     clock.advance(timedelta(minutes=1))

@@ -14,8 +14,10 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import SourceAccount
 from bankfeeds.source_accounts import tasks
-from bankfeeds.source_accounts.tasks import TASKS
-from bankfeeds.worker.runner import TaskContext, Worker, default_tasks
+from bankfeeds.source_accounts.tasks import disconnect_stale
+from bankfeeds.worker import registry
+from bankfeeds.worker.runner import Worker
+from bankfeeds.worker.task import TaskContext
 from tests.fixtures.factories import make_source_account
 from tests.source_accounts.helpers import connection_status, events, feed, stored
 
@@ -23,7 +25,7 @@ DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
 
 
 def drain(database: Database, settings: Settings, clock: FrozenClock) -> int:
-    return Worker(database, settings, clock, tasks=TASKS).drain()
+    return Worker(database, settings, clock, tasks=[disconnect_stale]).drain()
 
 
 def statuses(database: Database, connection_id: object) -> dict[str, str]:
@@ -33,7 +35,7 @@ def statuses(database: Database, connection_id: object) -> dict[str, str]:
 
 
 def test_registered_with_the_worker() -> None:
-    assert any(t.__name__ == "disconnect_stale" for t in default_tasks())
+    assert any(t.name == "disconnect_stale" for t in registry.tasks())
 
 
 def test_ten_days_without_a_pull_disconnects(database: Database, settings: Settings, clock: FrozenClock) -> None:
@@ -98,7 +100,7 @@ def test_works_in_bounded_batches(
         make_source_account(database, clock, connection, f"a{i}", connected_at=clock.now())
     clock.advance(timedelta(days=11))
     ctx = TaskContext(database, settings, clock)
-    assert TASKS[0](ctx) == 2
+    assert disconnect_stale.run_once(ctx) == 2
     assert list(statuses(database, connection.id).values()).count("disconnected") == 2
     assert drain(database, settings, clock) == 3
     assert set(statuses(database, connection.id).values()) == {"disconnected"}
@@ -121,7 +123,7 @@ def test_a_batch_loads_its_connections_and_companies_with_the_claim(
 
     sa_event.listen(database.engine, "before_cursor_execute", record)
     try:
-        assert TASKS[0](TaskContext(database, settings, clock)) == 4
+        assert disconnect_stale.run_once(TaskContext(database, settings, clock)) == 4
     finally:
         sa_event.remove(database.engine, "before_cursor_execute", record)
     # Whole rows of connections or companies, loaded on their own (the claim selects from source_accounts;
@@ -154,7 +156,7 @@ def test_postgresql_skips_rows_another_worker_holds(
     thread.start()
     try:
         assert holding.wait(10)
-        assert Worker(database, settings, clock, tasks=TASKS).run_once() == 1
+        assert Worker(database, settings, clock, tasks=[disconnect_stale]).run_once() == 1
         assert statuses(database, free.id) == {"free": "disconnected"}
         assert statuses(database, busy.id) == {"busy": "connected"}
     finally:

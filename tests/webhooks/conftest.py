@@ -11,7 +11,7 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.webhooks.config import DeliveryOptions
 from bankfeeds.webhooks.events import EVENT_TYPES
-from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
+from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events
 from bankfeeds.worker.runner import Worker
 from tests.fixtures.app import make_settings
 from tests.webhooks.receiver import Receiver
@@ -30,8 +30,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def make_worker(database: Database, settings: Settings, clock: FrozenClock, **options: Any) -> Worker:
-    opts = DeliveryOptions(**{"timeout_seconds": 5.0, "concurrency": 4, **options})
-    return Worker(database, settings, clock, tasks=[dispatch_events, DeliverMessages(opts)])
+    opts = DeliveryOptions.from_settings(settings, **{"timeout_seconds": 5.0, "concurrency": 4, **options})
+    return Worker(database, settings, clock, tasks=[dispatch_events, deliver_messages(opts)])
 
 
 @pytest.fixture

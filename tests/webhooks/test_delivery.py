@@ -20,7 +20,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.models import WebhookMessage
 from bankfeeds.webhooks.config import DeliveryOptions
 from bankfeeds.webhooks.delivery import Deliverer
-from bankfeeds.webhooks.tasks import DeliverMessages, dispatch_events
+from bankfeeds.webhooks.tasks import deliver_messages, dispatch_events
 from bankfeeds.worker.runner import Worker
 from tests.fixtures.app import NOW
 from tests.webhooks.conftest import make_worker, subscribe
@@ -85,7 +85,7 @@ def test_a_stale_timestamp_fails_verification_and_is_retried(
     company(client)
     behind = FrozenClock(SystemClock().now() - timedelta(minutes=6))
     late = Worker(database, settings, clock, tasks=[
-        dispatch_events, DeliverMessages(DeliveryOptions(timeout_seconds=5), wall_clock=behind)])
+        dispatch_events, deliver_messages(DeliveryOptions.from_settings(settings, timeout_seconds=5), wall_clock=behind)])
     late.drain()
     [got] = receiver.snapshot()
     assert not got.verified and "too old" in (got.error or "")
@@ -374,7 +374,7 @@ def wait_until_attempts(client: TestClient, consumer_id: str, message_id: str, n
 
 
 def _deliverer(database: Database, settings: Settings, clock: FrozenClock, **options: Any) -> Deliverer:
-    return Deliverer(database, settings, clock, DeliveryOptions(**{"timeout_seconds": 5.0, **options}))
+    return Deliverer(database, settings, clock, DeliveryOptions.from_settings(settings, **{"timeout_seconds": 5.0, **options}))
 
 
 def test_a_dead_workers_lease_runs_out_and_another_worker_delivers(
@@ -519,8 +519,8 @@ def test_a_delivery_longer_than_the_lease_keeps_it(
     subscribe(client, receiver, ["company.created"])
     company(client)
     wall = SystemClock()  # leases run out in real time here
-    options = DeliveryOptions(lease_seconds=2.0, timeout_seconds=12)
-    w = Worker(database, settings, wall, tasks=[dispatch_events, DeliverMessages(options)])
+    options = DeliveryOptions.from_settings(settings, lease_seconds=2.0, timeout_seconds=12)
+    w = Worker(database, settings, wall, tasks=[dispatch_events, deliver_messages(options)])
     other = Deliverer(database, settings, wall, options)
     w.start()
     try:

@@ -15,7 +15,8 @@ from bankfeeds.config import Settings
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.worker import signals
-from bankfeeds.worker.runner import Task, TaskContext, Worker
+from bankfeeds.worker.runner import Worker
+from bankfeeds.worker.task import Task, TaskContext, task
 from tests.fixtures.app import make_settings
 
 
@@ -26,20 +27,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def counting(name: str, items: list[int] | None = None) -> tuple[Task, list[int]]:
+def counting(name: str, items: list[int] | None = None, wakes_on: tuple[str, ...] = ()) -> tuple[Task, list[int]]:
     """A task that handles the items queued in ``items`` (one per pass), counting its passes."""
     passes: list[int] = []
     queue = items if items is not None else []
 
-    def task(ctx: TaskContext) -> int:
+    @task(name=name, wakes_on=wakes_on)
+    def counted(ctx: TaskContext) -> int:
         passes.append(1)
         if queue:
             queue.pop()
             return 1
         return 0
 
-    task.__name__ = name
-    return task, passes
+    return counted, passes
 
 
 @pytest.fixture
@@ -57,6 +58,7 @@ def test_drain_runs_every_task_until_nothing_is_due(database: Database, settings
 
 
 def test_a_failing_task_does_not_stop_the_others(database: Database, settings: Settings, clock: FrozenClock) -> None:
+    @task()
     def broken(ctx: TaskContext) -> int:
         raise RuntimeError("boom")
 
@@ -68,14 +70,13 @@ def test_a_failing_task_does_not_stop_the_others(database: Database, settings: S
 def test_a_slow_task_does_not_hold_up_the_others(database: Database, slow_poll: Settings, clock: FrozenClock) -> None:
     release, started = threading.Event(), threading.Event()
 
+    @task(wakes_on=("t",))
     def slow(ctx: TaskContext) -> int:
         started.set()
         release.wait(10)
         return 0
 
-    slow.wakes_on = ("t",)  # type: ignore[attr-defined]
-    fast, passes = counting("fast")
-    fast.wakes_on = ("t",)  # type: ignore[attr-defined]
+    fast, passes = counting("fast", wakes_on=("t",))
     worker = Worker(database, slow_poll, clock, tasks=[slow, fast])
     worker.start()
     try:
@@ -90,9 +91,8 @@ def test_a_slow_task_does_not_hold_up_the_others(database: Database, slow_poll: 
 
 
 def test_a_commit_wakes_the_lanes_of_its_topic(database: Database, slow_poll: Settings, clock: FrozenClock) -> None:
-    task, passes = counting("woken")
-    task.wakes_on = ("topic-a",)  # type: ignore[attr-defined]
-    worker = Worker(database, slow_poll, clock, tasks=[task])
+    woken, passes = counting("woken", wakes_on=("topic-a",))
+    worker = Worker(database, slow_poll, clock, tasks=[woken])
     worker.start()
     try:
         wait_until(lambda: len(passes) == 1)  # the first pass, then it sleeps (60 s poll)
@@ -124,9 +124,8 @@ def test_postgresql_notify_wakes_workers_of_other_processes(
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     import psycopg
 
-    task, passes = counting("listening")
-    task.wakes_on = ("topic-b",)  # type: ignore[attr-defined]
-    worker = Worker(database, slow_poll, clock, tasks=[task])
+    listening, passes = counting("listening", wakes_on=("topic-b",))
+    worker = Worker(database, slow_poll, clock, tasks=[listening])
     worker.start()
     try:
         wait_until(lambda: len(passes) == 1)
@@ -142,6 +141,7 @@ def test_postgresql_notify_wakes_workers_of_other_processes(
 def test_stop_lets_the_current_pass_finish(database: Database, slow_poll: Settings, clock: FrozenClock) -> None:
     inside, finished = threading.Event(), threading.Event()
 
+    @task()
     def long_pass(ctx: TaskContext) -> int:
         if finished.is_set():
             return 0
@@ -170,7 +170,7 @@ from bankfeeds.worker.runner import Worker
 from tests.fixtures.app import make_settings
 for demo in (False, True):
     worker = Worker(Database({db_url!r}), make_settings({db_url!r}, demo=demo), SystemClock())
-    print(demo, sorted(t.__name__ for t in worker.tasks))
+    print(demo, sorted(t.name for t in worker.tasks))
     print(demo, sorted(m for m in sys.modules if m.startswith({DEMO_PACKAGES!r})))
     worker.close()
 """

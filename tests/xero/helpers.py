@@ -30,7 +30,7 @@ from bankfeeds.models import (
     XeroSandboxStatementLine,
 )
 from bankfeeds.platforms.gbol import tokens
-from bankfeeds.platforms.gbol.tasks import CheckFeeds, ConfirmFeeds, DeliverStatements
+from bankfeeds.platforms.gbol.tasks import check_feeds, confirm_feeds, deliver_statements
 from bankfeeds.platforms.gbol.xero_api import XeroApi
 from bankfeeds.source_accounts import service as source_accounts
 from bankfeeds.worker.runner import Worker
@@ -134,8 +134,8 @@ class Lanes:
     def __init__(self, database: Database, settings: Settings, clock: FrozenClock, check: SpecCheck) -> None:
         self.http = checked_client(check, timeout=30)
         self.worker = Worker(database, settings, clock,
-                             tasks=[DeliverStatements(http=self.http, threads=4), CheckFeeds(http=self.http),
-                                    ConfirmFeeds(http=self.http)])
+                             tasks=[deliver_statements(http=self.http, threads=4), check_feeds(http=self.http),
+                                    confirm_feeds(http=self.http)])
         self.clock = clock
 
     def deliver(self, rounds: int = 20, step: timedelta = timedelta(seconds=6)) -> None:

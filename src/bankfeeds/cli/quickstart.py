@@ -115,7 +115,6 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(soft_wrap=True)
     clock = SystemClock()
     database = Database(settings.database_url)
-    from bankfeeds.demo.config import DemoBankConfig
 
     with database.unit_of_work() as session:
         existing = [k for k in api_keys.list_keys(session) if k.revoked_at is None and k.name != DEMO_KEY_NAME]
@@ -123,8 +122,9 @@ def main(argv: list[str] | None = None) -> None:
         if not os.environ.get("BANKFEEDS_DEMO_API_KEY"):
             os.environ["BANKFEEDS_DEMO_API_KEY"] = demo_bank_key(session, clock)
         if settings.demo:
-            seed_demo_data(session, clock, DemoBankConfig().customer_name)
+            seed_demo_data(session, clock, settings.demo_customer_name)
     database.dispose()
+    get_settings.cache_clear()  # the app served below reads the settings again, the demo bank's key with them
 
     base = settings.public_url.rstrip("/")
     console.print(f"[bold]bankfeeds[/] on {base}  (database: {settings.database_url})")

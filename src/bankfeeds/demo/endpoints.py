@@ -10,7 +10,6 @@ from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from bankfeeds.demo import service, webhooks
-from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.demo.service import DemoBank
 from bankfeeds.errors import BadRequest, BankfeedsError
 from bankfeeds.kit.surfaces import DEMO, SurfaceRegistry, codat_envelope
@@ -118,9 +117,9 @@ def mount(app: FastAPI, surfaces: SurfaceRegistry) -> None:
     settings = app.state.settings
     if not settings.demo:
         return  # the demo surfaces (and their advanceable clock) exist only in demo mode
-    config = DemoBankConfig()
-    hub_url = (config.hub_url or settings.public_url).rstrip("/")
-    bank = DemoBank(database=app.state.database, clock=app.state.clock, config=config,
+    hub_url = (settings.demo_hub_url or settings.public_url).rstrip("/")
+    bank = DemoBank(database=app.state.database, clock=app.state.clock, api_key=settings.demo_api_key,
+                    customer_name=settings.demo_customer_name,
                     public_url=settings.public_url, hub_url=hub_url,
                     vault=service.secrets_vault(settings.secret_key))
     pages = Pages(HERE / "templates", secret_key=settings.secret_key, cookie_name="demo_csrf", cookie_path=DEMO,

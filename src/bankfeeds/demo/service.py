@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pydantic import SecretStr
+
 from bankfeeds.demo import seed
-from bankfeeds.demo.config import DemoBankConfig
 from bankfeeds.demo.hub_client import HttpFactory, HubClient, HubError, default_http
 from bankfeeds.demo.repository import DemoRepository
 from bankfeeds.errors import BadGateway, Conflict
@@ -54,7 +55,10 @@ NEW_PER_ACCOUNT = 2
 class DemoBank:
     database: Database
     clock: Clock
-    config: DemoBankConfig
+    # The API key the bank's backend authenticates to the hub with, and the business customer shown
+    # in online banking (``BANKFEEDS_DEMO_API_KEY``, ``BANKFEEDS_DEMO_CUSTOMER_NAME``).
+    api_key: SecretStr | None
+    customer_name: str
     # Where the bank's pages (and its webhook endpoint) are served, and where the hub is.
     public_url: str
     hub_url: str
@@ -66,10 +70,10 @@ class DemoBank:
         return self.public_url.rstrip("/") + WEBHOOK_PATH
 
     def client(self) -> HubClient:
-        if self.config.api_key is None or not self.config.api_key.get_secret_value():
+        if self.api_key is None or not self.api_key.get_secret_value():
             raise Conflict("The demo bank has no API key for the hub. Set BANKFEEDS_DEMO_API_KEY to a key from "
                            "`bankfeeds api-keys create` (make run does this for you) and restart.")
-        return HubClient(self.hub_url, self.config.api_key.get_secret_value(), self.http)
+        return HubClient(self.hub_url, self.api_key.get_secret_value(), self.http)
 
 
 def secrets_vault(secret_key: str) -> Vault:
@@ -135,14 +139,14 @@ class Overview:
 
 def ensure_customer(bank: DemoBank) -> None:
     with bank.database.unit_of_work() as session:
-        seed.seed(session, bank.clock, bank.config.customer_name)
+        seed.seed(session, bank.clock, bank.customer_name)
 
 
 def overview(bank: DemoBank) -> Overview:
     ensure_customer(bank)
     with bank.database.unit_of_work() as session:
         repo = DemoRepository(session)
-        customer = repo.customer(bank.config.customer_name)
+        customer = repo.customer(bank.customer_name)
         assert customer is not None
         today = bank.clock.now().date()
         views = []
@@ -152,13 +156,13 @@ def overview(bank: DemoBank) -> Overview:
                                                 HISTORY_DAYS[platform_of(customer)])}
             views.append(AccountView(a, repo.recent(a.id), len(unsent), waiting=len(sendable),
                                      too_old={t.id for t in unsent if t.id not in sendable and t.booked_on <= today}))
-        return Overview(customer, views, repo.messages(), bank.config.api_key is not None, bank.clock.now())
+        return Overview(customer, views, repo.messages(), bank.api_key is not None, bank.clock.now())
 
 
 def _customer(bank: DemoBank) -> DemoCustomer:
     ensure_customer(bank)
     with bank.database.unit_of_work() as session:
-        customer = DemoRepository(session).customer(bank.config.customer_name)
+        customer = DemoRepository(session).customer(bank.customer_name)
         assert customer is not None
         return customer
 
@@ -241,7 +245,7 @@ def connect(bank: DemoBank, platform_key: str = "hcws") -> str:
 def _save(bank: DemoBank, *, reset_accounts: bool = False, **fields: Any) -> None:
     with bank.database.unit_of_work() as session:
         repo = DemoRepository(session)
-        customer = repo.customer(bank.config.customer_name, for_update=True)
+        customer = repo.customer(bank.customer_name, for_update=True)
         assert customer is not None
         for name, value in fields.items():
             setattr(customer, name, value)

@@ -68,7 +68,7 @@ def receive(bank: DemoBank, body: bytes, headers: Mapping[str, str]) -> bool:
         repo = DemoRepository(session)
         if repo.message_seen(message_id):
             return False
-        customer = repo.customer(bank.config.customer_name, for_update=True)
+        customer = repo.customer(bank.customer_name, for_update=True)
         summary = event_type
         if customer is not None:
             summary = _apply(repo, customer, event_type, payload, generated) or event_type

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from bankfeeds.push_operations import service
-from bankfeeds.worker.runner import Task, TaskContext, session_task
+from bankfeeds.worker.task import TaskContext, task
 
 BATCH = 100
 
 
-def time_out_pending(session: Session, ctx: TaskContext) -> int:
+@task()
+def time_out_pending(ctx: TaskContext) -> int:
     """One batch of due operations, claimed with FOR UPDATE SKIP LOCKED on PostgreSQL."""
-    return service.expire_due(session, ctx.clock, ctx.settings, limit=BATCH)
-
-
-TASKS: list[Task] = [session_task(time_out_pending)]
+    with ctx.database.unit_of_work() as session:
+        return service.expire_due(session, ctx.clock, ctx.settings, limit=BATCH)

@@ -12,25 +12,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
-
 from bankfeeds.platforms import PLATFORMS
 from bankfeeds.source_accounts import service
 from bankfeeds.source_accounts.repository import SourceAccountRepository
-from bankfeeds.worker.runner import Task, TaskContext, session_task
+from bankfeeds.worker.task import TaskContext, task
 
 # Accounts handled per transaction; the worker calls again while a batch comes back full.
 BATCH_SIZE = 100
 
 
-def disconnect_stale(session: Session, ctx: TaskContext) -> int:
+@task()
+def disconnect_stale(ctx: TaskContext) -> int:
     """One bounded batch of stale connected QuickBooks accounts, disconnected; returns how many."""
     cutoff = ctx.clock.now() - timedelta(days=ctx.settings.source_account_disconnect_days)
     keys = [key for key, platform in PLATFORMS.items() if platform.pulls_over_idx]
-    claimed = SourceAccountRepository(session).claim_stale(keys, cutoff, BATCH_SIZE)
-    for account, connection in claimed:
-        service.mark_disconnected(session, ctx.clock, ctx.settings, connection.company, connection, account)
-    return len(claimed)
-
-
-TASKS: list[Task] = [session_task(disconnect_stale)]
+    with ctx.database.unit_of_work() as session:
+        claimed = SourceAccountRepository(session).claim_stale(keys, cutoff, BATCH_SIZE)
+        for account, connection in claimed:
+            service.mark_disconnected(session, ctx.clock, ctx.settings, connection.company, connection, account)
+        return len(claimed)

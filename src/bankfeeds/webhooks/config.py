@@ -1,13 +1,17 @@
-"""Delivery knobs of the webhook worker, read from ``BANKFEEDS_WEBHOOKS_*`` variables.
+"""Webhook delivery's fixed rules, and its knobs as the delivery lane takes them.
 
-Kept beside the code that uses them; the defaults follow Codat's (Svix's) behaviour.
+The knobs are settings (``BANKFEEDS_WEBHOOKS_*``, fields of ``config.Settings``); the rules here
+follow Codat's (Svix's) behaviour.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from bankfeeds.config import Settings
 
 # Svix's schedule: the first attempt at once, then each delay after the previous failure.
 RETRY_SCHEDULE: tuple[timedelta, ...] = (
@@ -37,20 +41,24 @@ RESPONSE_HEAD_BYTES = 1024
 MAX_CONSUMERS = 50
 
 
-class DeliveryOptions(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BANKFEEDS_WEBHOOKS_", env_file=None, extra="ignore")
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """The delivery lane's knobs: the settings' ``webhooks_*`` fields (what each means is there)."""
 
-    # A 2xx within this many seconds is a success; anything else is retried.
-    timeout_seconds: float = 15.0
-    # Deliveries in flight at once, per worker process (requests on one event loop).
-    concurrency: int = 128
-    # Of those, at most this many for one consumer (and never all of them): a slow endpoint
-    # cannot hold up the others.
-    endpoint_concurrency: int = 64
-    # A claimed message is the worker's for this long; the worker renews it while it works, so
-    # it only runs out when the worker died. Then another worker takes the message.
-    lease_seconds: float = 30.0
-    # On shutdown, how long in-flight deliveries may finish before their messages are released.
-    grace_seconds: float = 20.0
-    # Events fanned out per transaction.
-    fanout_batch: int = 200
+    timeout_seconds: float
+    concurrency: int
+    endpoint_concurrency: int
+    lease_seconds: float
+    grace_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> DeliveryOptions:
+        """The settings' values, with ``overrides`` (by field name) in their place (tests, benchmarks)."""
+        options = cls(
+            timeout_seconds=settings.webhooks_timeout_seconds,
+            concurrency=settings.webhooks_concurrency,
+            endpoint_concurrency=settings.webhooks_endpoint_concurrency,
+            lease_seconds=settings.webhooks_lease_seconds,
+            grace_seconds=settings.webhooks_grace_seconds,
+        )
+        return dataclasses.replace(options, **overrides)

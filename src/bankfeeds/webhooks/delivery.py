@@ -171,7 +171,7 @@ class Deliverer:
         self.database = database
         self.settings = settings
         self.clock = clock
-        self.options = options or DeliveryOptions()
+        self.options = options or DeliveryOptions.from_settings(settings)
         self.wall_clock = wall_clock or SystemClock()
         self.name = worker_name()
         self._signers: dict[str, Webhook] = {}

@@ -2,55 +2,31 @@
 
 from __future__ import annotations
 
-from functools import cache
-
-from sqlalchemy.orm import Session
-
 from bankfeeds.kit.clock import Clock
 from bankfeeds.webhooks import service
 from bankfeeds.webhooks.config import DeliveryOptions
 from bankfeeds.webhooks.delivery import Deliverer
 from bankfeeds.webhooks.events import EVENTS_TOPIC, MESSAGES_TOPIC
-from bankfeeds.worker.runner import Lane, LaneTask, Task, TaskContext, session_task
+from bankfeeds.worker.task import Lane, Task, TaskContext, task
 
 
-@cache
-def _fanout_batch() -> int:
-    return DeliveryOptions().fanout_batch
+@task(name="dispatch_webhook_events", wakes_on=(EVENTS_TOPIC,))
+def dispatch_events(ctx: TaskContext) -> int:
+    with ctx.database.unit_of_work() as session:
+        return service.dispatch_events(session, ctx.clock, ctx.settings.webhooks_fanout_batch)
 
 
-def _dispatch_events(session: Session, ctx: TaskContext) -> int:
-    return service.dispatch_events(session, ctx.clock, _fanout_batch())
+@task(name="purge_old_webhook_events", poll_seconds=600.0)
+def purge_old_events(ctx: TaskContext) -> int:
+    with ctx.database.unit_of_work() as session:
+        return service.purge_old_events(session, ctx.clock)
 
 
-dispatch_events = session_task(_dispatch_events)
-dispatch_events.__name__ = "dispatch_webhook_events"
-dispatch_events.wakes_on = (EVENTS_TOPIC,)  # type: ignore[attr-defined]
+def deliver_messages(options: DeliveryOptions | None = None, *, wall_clock: Clock | None = None) -> Task:
+    """The delivery lane (see ``webhooks.delivery``): options from the settings unless given (tests
+    inject them, and a clock)."""
 
+    def open_lane(ctx: TaskContext) -> Lane:
+        return Deliverer(ctx.database, ctx.settings, ctx.clock, options, wall_clock=wall_clock)
 
-def _purge_old_events(session: Session, ctx: TaskContext) -> int:
-    return service.purge_old_events(session, ctx.clock)
-
-
-purge_old_events = session_task(_purge_old_events)
-purge_old_events.__name__ = "purge_old_webhook_events"
-purge_old_events.poll_seconds = 600.0  # type: ignore[attr-defined]
-
-
-class DeliverMessages:
-    """The delivery lane (see ``webhooks.delivery``). Options and clocks can be injected for tests."""
-
-    __name__ = "deliver_webhook_messages"
-    wakes_on = (MESSAGES_TOPIC,)
-
-    def __init__(self, options: DeliveryOptions | None = None, *, wall_clock: Clock | None = None) -> None:
-        self.options = options
-        self.wall_clock = wall_clock
-
-    def open(self, ctx: TaskContext) -> Lane:
-        return Deliverer(
-            ctx.database, ctx.settings, ctx.clock, self.options or DeliveryOptions(), wall_clock=self.wall_clock
-        )
-
-
-TASKS: list[Task | LaneTask] = [dispatch_events, DeliverMessages(), purge_old_events]
+    return Task("deliver_webhook_messages", open_lane, wakes_on=(MESSAGES_TOPIC,))

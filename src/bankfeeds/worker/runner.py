@@ -5,134 +5,25 @@ webhook events to fan out and messages due), so a restart loses nothing: the nex
 it up. Tasks claim rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (and leases where the
 work outlives a transaction) so several worker processes share the work.
 
-Each task runs in its own *lane* (a thread), so a slow one (a webhook endpoint that takes
-15 s to answer) never holds up the others. A lane sleeps until its poll interval passes or
-it is woken (``worker.signals``: a commit that made work due, here or, on PostgreSQL, in
-another process). A task is either a function doing one batch of due work in its own
-transaction(s) and returning how many items it handled, or a ``LaneTask`` with its own
-long-running loop (webhook delivery keeps deliveries in flight across passes). A task's
-``wakes_on`` attribute names the ``worker.signals`` topics that wake its lane; its
-``poll_seconds`` attribute, how long its lane sleeps when idle (default: the setting).
+Each task (``worker.task``) runs in its own *lane* (a thread), so a slow one (a webhook endpoint
+that takes 15 s to answer) never holds up the others. A lane sleeps until its poll interval passes
+or it is woken (``worker.signals``: a commit that made work due, here or, on PostgreSQL, in
+another process, on one of the task's ``wakes_on`` topics). The tasks are ``worker.registry``'s.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
-
-from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
-from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.observability import metrics
-from bankfeeds.worker import signals
+from bankfeeds.worker import registry, signals
+from bankfeeds.worker.task import Lane, Task, TaskContext
 
 log = logging.getLogger("bankfeeds.worker")
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    database: Database
-    settings: Settings
-    clock: Clock
-
-
-# A task does one batch of due work and returns how many items it handled (0: nothing due).
-Task = Callable[[TaskContext], int]
-
-
-class Lane(Protocol):
-    def run_once(self) -> int:
-        """One synchronous pass: handle what is due now, return how many items."""
-        ...
-
-    def run(self, stop: threading.Event, wake: threading.Event) -> None:
-        """Work until ``stop`` is set, then finish or release what it holds, and return."""
-        ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class LaneTask(Protocol):
-    """A task with state of its own: ``open`` makes its lane for one worker."""
-
-    __name__: str
-
-    def open(self, ctx: TaskContext) -> Lane: ...
-
-
-def session_task(fn: Callable[[Session, TaskContext], int]) -> Task:
-    """Adapt a function that works in one transaction into a Task."""
-
-    def task(ctx: TaskContext) -> int:
-        with ctx.database.unit_of_work() as session:
-            return fn(session, ctx)
-
-    task.__name__ = fn.__name__
-    return task
-
-
-# The modules whose ``TASKS`` the worker runs. The demo surfaces' (the QuickBooks sandbox's daily pull;
-# the Xero sandbox and the demo bank have none yet) run in demo mode only: elsewhere their tables
-# do not exist (they are on the migrations' demo branch), so they are not even imported.
-HUB_TASK_MODULES = (
-    "bankfeeds.push_operations.tasks",
-    "bankfeeds.source_accounts.tasks",
-    "bankfeeds.webhooks.tasks",
-    "bankfeeds.platforms.gbol.tasks",
-    "bankfeeds.idempotency.tasks",
-)
-DEMO_TASK_MODULES = ("bankfeeds.sandbox.tasks",)
-
-
-def default_tasks(*, demo: bool = False) -> list[Task | LaneTask]:
-    """The hub's tasks, and in demo mode the demo surfaces' too."""
-    tasks: list[Task | LaneTask] = []
-    for module_name in HUB_TASK_MODULES + (DEMO_TASK_MODULES if demo else ()):
-        tasks.extend(importlib.import_module(module_name).TASKS)
-    return tasks
-
-
-class FunctionLane:
-    """A plain task in a loop: run it while it finds work, else sleep until woken or polled."""
-
-    def __init__(self, task: Task, ctx: TaskContext) -> None:
-        self.task = task
-        self.ctx = ctx
-        self.name = getattr(task, "__name__", repr(task))
-
-    def run_once(self) -> int:
-        started = time.perf_counter()
-        with structured_logging.context():
-            try:
-                done = self.task(self.ctx)
-            except Exception:
-                log.exception("worker task %s failed; it will run again", self.name)
-                return 0
-            if done:
-                metrics.JOBS.labels(self.name).inc(done)
-                log.info("job %s handled %d item(s)", self.name, done, extra={
-                    "kind": "job", "job": self.name, "items": done,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
-            return done
-
-    def run(self, stop: threading.Event, wake: threading.Event) -> None:
-        poll = float(getattr(self.task, "poll_seconds", self.ctx.settings.worker_poll_seconds))
-        while not stop.is_set():
-            wake.clear()
-            if self.run_once() == 0:
-                wake.wait(poll)
-
-    def close(self) -> None:
-        pass
 
 
 class Worker:
@@ -141,15 +32,13 @@ class Worker:
         database: Database,
         settings: Settings,
         clock: Clock,
-        tasks: list[Task | LaneTask] | None = None,
+        tasks: list[Task] | None = None,
     ) -> None:
         self.ctx = TaskContext(database, settings, clock)
-        self.tasks = default_tasks(demo=settings.demo) if tasks is None else tasks
-        self.lanes: list[Lane] = [
-            t.open(self.ctx) if isinstance(t, LaneTask) else FunctionLane(t, self.ctx) for t in self.tasks
-        ]
+        self.tasks = registry.tasks(demo=settings.demo) if tasks is None else tasks
+        self.lanes: list[Lane] = [t.open(self.ctx) for t in self.tasks]
         # The ``worker.signals`` topics whose commits wake each lane (a task's ``wakes_on``).
-        self.topics: list[tuple[str, ...]] = [tuple(getattr(t, "wakes_on", ())) for t in self.tasks]
+        self.topics: list[tuple[str, ...]] = [t.wakes_on for t in self.tasks]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakes: list[threading.Event] = []

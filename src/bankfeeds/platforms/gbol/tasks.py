@@ -1,6 +1,6 @@
 """Background work for Xero: deliver statements, and check each organisation's feeds once a day.
 
-Both are lanes of the worker (``worker.runner``) holding one ``XeroApi`` each (its HTTP client
+Each is a lane of the worker (``worker.task``) holding one ``XeroApi`` each (its HTTP client
 keeps connections to Xero alive across calls). Statement delivery runs several deliveries at
 once on a small thread pool; the shared budget keeps each tenant within Xero's limits however
 many threads and processes call.
@@ -23,7 +23,7 @@ from bankfeeds.platforms.gbol.delivery import TOPIC, Deliverer
 from bankfeeds.platforms.gbol.grants import HOLDING, XeroRepository
 from bankfeeds.platforms.gbol.xero_api import Access, InvalidGrant, XeroApi, XeroError
 from bankfeeds.source_accounts import service as source_accounts
-from bankfeeds.worker.runner import Lane, LaneTask, TaskContext
+from bankfeeds.worker.task import Lane, Task, TaskContext
 
 log = logging.getLogger("bankfeeds.xero")
 
@@ -84,18 +84,13 @@ class _StatementLane(_ApiLane):
         super().close()
 
 
-class DeliverStatements:
+def deliver_statements(*, http: httpx.Client | None = None, threads: int = 8) -> Task:
     """Deliver accepted pushes to Xero as statements and learn their outcome (``delivery``)."""
 
-    __name__ = "deliver_xero_statements"
-    wakes_on = (TOPIC,)
+    def open_lane(ctx: TaskContext) -> Lane:
+        return _StatementLane(ctx, http, threads)
 
-    def __init__(self, *, http: httpx.Client | None = None, threads: int = 8) -> None:
-        self.http = http
-        self.threads = threads
-
-    def open(self, ctx: TaskContext) -> Lane:
-        return _StatementLane(ctx, self.http, self.threads)
+    return Task("deliver_xero_statements", open_lane, wakes_on=(TOPIC,))
 
 
 class _FeedCheckLane(_ApiLane):
@@ -156,31 +151,19 @@ class _ConfirmFeedsLane(_ApiLane):
         return 0
 
 
-class ConfirmFeeds:
+def confirm_feeds(*, http: httpx.Client | None = None) -> Task:
     """Source accounts mapped but still ``connecting``: ask Xero until the feed is made or refused."""
 
-    __name__ = "confirm_xero_feeds"
-    poll_seconds = 30.0
+    def open_lane(ctx: TaskContext) -> Lane:
+        return _ConfirmFeedsLane(ctx, http)
 
-    def __init__(self, *, http: httpx.Client | None = None) -> None:
-        self.http = http
-
-    def open(self, ctx: TaskContext) -> Lane:
-        return _ConfirmFeedsLane(ctx, self.http)
+    return Task("confirm_xero_feeds", open_lane)
 
 
-class CheckFeeds:
+def check_feeds(*, http: httpx.Client | None = None) -> Task:
     """Once a day per Xero connection: notice feeds removed in Xero (Codat's certification asks it)."""
 
-    __name__ = "check_xero_feeds"
-    # The claim is one indexed query, so polling often costs little and a moved demo clock shows soon.
-    poll_seconds = 15.0
+    def open_lane(ctx: TaskContext) -> Lane:
+        return _FeedCheckLane(ctx, http)
 
-    def __init__(self, *, http: httpx.Client | None = None) -> None:
-        self.http = http
-
-    def open(self, ctx: TaskContext) -> Lane:
-        return _FeedCheckLane(ctx, self.http)
-
-
-TASKS: list[LaneTask] = [DeliverStatements(), ConfirmFeeds(), CheckFeeds()]
+    return Task("check_xero_feeds", open_lane)
