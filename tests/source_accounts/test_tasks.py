@@ -132,6 +132,7 @@ def test_a_batch_loads_its_connections_and_companies_with_the_claim(
     assert len(events(database, DISCONNECTED)) == 4
 
 
+@pytest.mark.committed_database  # another connection holds a row lock
 def test_postgresql_skips_rows_another_worker_holds(
     database: Database, settings: Settings, clock: FrozenClock, db_kind: str
 ) -> None:

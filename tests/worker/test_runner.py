@@ -18,6 +18,9 @@ from bankfeeds.worker import signals
 from bankfeeds.worker.runner import Task, TaskContext, Worker
 from tests.fixtures.app import make_settings
 
+# The worker's lanes run in threads of their own and wake on commits (NOTIFY on PostgreSQL): real commits.
+pytestmark = pytest.mark.committed_database
+
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
