@@ -16,8 +16,9 @@ from bankfeeds.push_operations import service
 from bankfeeds.push_operations.repository import PushOperationRepository
 from bankfeeds.push_operations.tasks import TASKS
 from bankfeeds.worker.runner import LaneTask, Task, Worker, default_tasks
-from tests.bank_transactions.helpers import events, stored_ids, txn, write
+from tests.bank_transactions.helpers import stored_ids, txn, write
 from tests.fixtures.factories import make_linked_feed
+from tests.fixtures.reads import events
 
 
 def run_tasks(database: Database, settings: Settings, clock: FrozenClock) -> int:

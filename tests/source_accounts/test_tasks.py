@@ -17,7 +17,8 @@ from bankfeeds.source_accounts import tasks
 from bankfeeds.source_accounts.tasks import TASKS
 from bankfeeds.worker.runner import TaskContext, Worker, default_tasks
 from tests.fixtures.factories import make_source_account
-from tests.source_accounts.helpers import connection_status, events, feed, stored
+from tests.fixtures.reads import events
+from tests.source_accounts.helpers import connection_status, feed, stored
 
 DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
 

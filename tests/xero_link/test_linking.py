@@ -18,18 +18,9 @@ from bankfeeds.kit.db import Database
 from bankfeeds.kit.security import sha256_hex
 from bankfeeds.platforms.gbol.client import open_api
 from bankfeeds.platforms.gbol.tokens import ACCESS_PURPOSE, REFRESH_PURPOSE, access_for
+from tests.fixtures.reads import events
 from tests.fixtures.xero_sandbox import DEMO_EMAIL, DEMO_PASSWORD, XeroSandboxServer, consent
-from tests.xero_link.helpers import (
-    authorize,
-    callback_path,
-    events,
-    grant,
-    link,
-    new_xero_connection,
-    open_link,
-    query,
-    status,
-)
+from tests.xero_link.helpers import authorize, callback_path, grant, link, new_xero_connection, open_link, query, status
 
 
 def test_one_organisation_links_at_once(
