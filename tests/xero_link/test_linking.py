@@ -73,8 +73,8 @@ def test_tokens_are_stored_encrypted(
         issued = set(conn.execute(text("SELECT token_hash FROM xero_sandbox_tokens")).scalars())
     assert sha256_hex(access) in issued and sha256_hex(refresh) in issued
     # ...and neither token can be read in the hub's database.
-    with database.engine.connect() as conn:
-        raw = " ".join(str(v) for v in conn.execute(text("SELECT * FROM xero_grants")).one())
+    with database.unit_of_work() as session:
+        raw = " ".join(str(v) for v in session.execute(text("SELECT * FROM xero_grants")).one())
     assert access not in raw and refresh not in raw
     assert stored.access_token_encrypted.startswith("gAAAAA")  # Fernet
     # Another purpose's key does not open it; a rotated key still does.
