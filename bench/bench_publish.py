@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import httpx
 import uvicorn
 from sqlalchemy import func, select
 from tests.fixtures.factories import make_company, make_connection, make_source_account
-from tests.fixtures.serving import free_port, wait_until_up
+from tests.fixtures.serving import free_port, serving_process
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.app import create_app
@@ -106,15 +105,9 @@ def serve_forever(url: str, port: int) -> None:
 @contextmanager
 def serve(url: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_publish", "serve", url, str(port)],
-                            cwd=Path(__file__).resolve().parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, timeout=60, proc=proc, what="the hub")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    with serving_process([sys.executable, "-m", "bench.bench_publish", "serve", url, str(port)], port,
+                         cwd=Path(__file__).resolve().parent.parent):
+        yield f"http://127.0.0.1:{port}"
 
 
 def hub_time(base: str) -> tuple[float, int]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.fixtures.serving import free_port, wait_until_up
+from tests.fixtures.serving import free_port, serving_process
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.kit.clock import SystemClock
@@ -95,17 +95,11 @@ def cpu_seconds(pid: int) -> float:
 def running(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     # The server's log lines go to a file, as a deployment's would (not to this terminal).
     log = open(Path(tempfile.gettempdir()) / f"bench-push-{port}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
         # Any answer means it listens (the floor has no /healthz: a 404 will do).
-        wait_until_up(f"http://127.0.0.1:{port}", timeout=60, proc=proc, what=str(cmd[:4]))
-        yield proc
+        with serving_process(cmd, port, env={**os.environ, **env}, log=log) as proc:
+            yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         log.close()
         Path(log.name).unlink(missing_ok=True)
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ import httpx
 import simplejson
 from sqlalchemy import func, insert, select
 from tests.fixtures.factories import make_company, make_connection, make_source_account
-from tests.fixtures.serving import free_port, wait_until_up
+from tests.fixtures.serving import free_port, serving_process
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
@@ -279,21 +278,12 @@ def server(url: str) -> Iterator[str]:
     log = tempfile.TemporaryFile()  # noqa: SIM115
     env = {**os.environ, "BANKFEEDS_DATABASE_URL": url, "BANKFEEDS_RUN_WORKER": "false",
            "BANKFEEDS_ENVIRONMENT": "development", "BANKFEEDS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bankfeeds.app:asgi_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bankfeeds.app:asgi_app", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "--no-access-log"]
     try:
-        wait_until_up(base, timeout=30, proc=proc, what="uvicorn")
-        yield base
+        with serving_process(cmd, port, env=env, log=log, timeout=30):
+            yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         log.close()
 
 
