@@ -96,7 +96,7 @@ class HubTimer:
 def serve_forever(url: str, port: int) -> None:
     """The hub alone in this process (the benchmark starts it), so it never shares a GIL with the client."""
     settings = Settings(environment="test", database_url=url, secret_key="bench-secret", run_worker=False,
-                        public_url="http://127.0.0.1")
+                        idx_partner_key="bench-partner-key", public_url="http://127.0.0.1")
     app = HubTimer(create_app(settings, database=Database(url), run_worker=False))
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                                   lifespan="on")).run()
