@@ -98,6 +98,7 @@ def test_the_task_is_in_the_worker_and_works_in_batches(
     assert len(events(database, "bankTransactions.write.unsuccessful")) == 5
 
 
+@pytest.mark.committed_database  # two transactions at once, the first holding row locks
 def test_claims_skip_rows_another_worker_holds(
     client: TestClient, database: Database, settings: Settings, clock: FrozenClock, db_kind: str
 ) -> None:
