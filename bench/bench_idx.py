@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import os
 import statistics
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,16 +37,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import event, text
+from tests.fixtures.factories import make_company, make_connection, make_source_account
+from tests.fixtures.serving import LiveServer
 
 from bankfeeds.app import create_app
 from bankfeeds.config import Settings
 from bankfeeds.credentials import service as credentials
 from bankfeeds.idx.repository import IdxRepository
-from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.clock import FrozenClock, SystemClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Company, Connection, PushOperation, SourceAccount
+from bankfeeds.models import Connection, PushOperation
 from bench.common import fresh_database
 
 SMALL = int(os.environ.get("BENCH_IDX_SMALL", "10000"))
@@ -93,27 +93,16 @@ class Feed:
 
 
 def make_feed(database: Database, settings: Settings, now: datetime) -> Feed:
-    clock = SystemClock()
+    clock = FrozenClock(now)
+    company = make_company(database, clock, "Bench Co")
+    connection = make_connection(database, clock, company, status="Linked")
+    accounts = {label: make_source_account(database, clock, connection, f"acc-{label}",
+                                           account_name=f"Checking {label}",
+                                           feed_start_date=now.date() - timedelta(days=800)).id
+                for label in ("small", "big")}
     with database.unit_of_work() as session:
-        company = Company(id=uuid.uuid4(), name="Bench Co", tags={}, products=["bank-feeds"], created_at=now)
-        session.add(company)
-        session.flush()
-        connection = Connection(id=uuid.uuid4(), company_id=company.id, platform_key="hcws", status="Linked",
-                                created_at=now)
-        session.add(connection)
-        session.flush()
-        accounts = {}
-        for label in ("small", "big"):
-            account = SourceAccount(
-                id=uuid.uuid4(), connection_id=connection.id, account_id=f"acc-{label}", shape_version=2,
-                account_name=f"Checking {label}", account_type="checking", account_number="12345678",
-                currency="USD", status="connected", feed_start_date=now.date() - timedelta(days=800),
-                created_at=now, modified_at=now,
-            )
-            session.add(account)
-            accounts[label] = account.id
-        pair = credentials.generate(session, clock, settings, connection)
-        return Feed(connection.id, accounts, pair.username, pair.password)
+        pair = credentials.generate(session, SystemClock(), settings, connection)
+    return Feed(connection.id, accounts, pair.username, pair.password)
 
 
 def _push_operation(database: Database, feed: Feed, account: str, now: datetime) -> uuid.UUID:
@@ -160,33 +149,8 @@ def analyze(database: Database) -> None:
 # ---------------------------------------------------------------- serving
 
 
-class Server:
-    def __init__(self, settings: Settings, database: Database) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        app = create_app(settings, database=database, run_worker=False)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/healthz", timeout=1)
-                return url
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+def serving(settings: Settings, database: Database) -> LiveServer:
+    return LiveServer(create_app(settings, database=database, run_worker=False), access_log=False, lifespan="auto")
 
 
 # ---------------------------------------------------------------- measuring
@@ -277,7 +241,7 @@ def run(kind: str, url: str) -> dict[str, Any]:
     auth = base64.b64encode(f"{feed.username}:{feed.password}".encode()).decode()
     headers = {"Authorization": f"Basic {auth}", "X-Partner-Key": base64.b64encode(PARTNER_KEY.encode()).decode()}
     result: dict[str, Any] = {"kind": kind}
-    with Server(settings, database) as base, httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+    with serving(settings, database) as server, httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
         for key, timings in (
             ("http", time_pulls(client, daily, REPEAT)),
             ("db", time_queries(database, feed.accounts, yesterday, today, REPEAT)),

@@ -27,29 +27,27 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from sqlalchemy import func, select
+from tests.fixtures.factories import make_company, make_connection, make_source_account
+from tests.fixtures.serving import free_port, serving_process
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.app import create_app
 from bankfeeds.config import Settings
-from bankfeeds.kit.clock import SystemClock
+from bankfeeds.kit.clock import FrozenClock, SystemClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+from bankfeeds.models import BankTransaction
 from bankfeeds.publish.client import BankFeedsClient
 from bankfeeds.publish.runner import Options, Publisher
 from bankfeeds.publish.synthetic import write_camt053
@@ -98,7 +96,7 @@ class HubTimer:
 def serve_forever(url: str, port: int) -> None:
     """The hub alone in this process (the benchmark starts it), so it never shares a GIL with the client."""
     settings = Settings(environment="test", database_url=url, secret_key="bench-secret", run_worker=False,
-                        public_url="http://127.0.0.1")
+                        idx_partner_key="bench-partner-key", public_url="http://127.0.0.1")
     app = HubTimer(create_app(settings, database=Database(url), run_worker=False))
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                                   lifespan="on")).run()
@@ -106,24 +104,10 @@ def serve_forever(url: str, port: int) -> None:
 
 @contextmanager
 def serve(url: str) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_publish", "serve", url, str(port)],
-                            cwd=Path(__file__).resolve().parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    port = free_port()
+    with serving_process([sys.executable, "-m", "bench.bench_publish", "serve", url, str(port)], port,
+                         cwd=Path(__file__).resolve().parent.parent):
+        yield f"http://127.0.0.1:{port}"
 
 
 def hub_time(base: str) -> tuple[float, int]:
@@ -132,20 +116,12 @@ def hub_time(base: str) -> tuple[float, int]:
 
 
 def make_feed(database: Database, now: datetime) -> tuple[str, str, str]:
+    clock = FrozenClock(now)
+    company = make_company(database, clock, "Bench Co")
+    connection = make_connection(database, clock, company, status="Linked")
+    make_source_account(database, clock, connection, "bench-acc", account_name="Bench checking", currency="EUR",
+                        feed_start_date=now.date() - timedelta(days=40))
     with database.unit_of_work() as session:
-        company = Company(id=uuid.uuid4(), name="Bench Co", tags={}, products=["bank-feeds"], created_at=now)
-        session.add(company)
-        session.flush()
-        connection = Connection(id=uuid.uuid4(), company_id=company.id, platform_key="hcws", status="Linked",
-                                created_at=now)
-        session.add(connection)
-        session.flush()
-        session.add(SourceAccount(
-            id=uuid.uuid4(), connection_id=connection.id, account_id="bench-acc", shape_version=2,
-            account_name="Bench checking", account_type="checking", account_number="12345678", currency="EUR",
-            balance=Decimal("0"), status="connected", feed_start_date=now.date() - timedelta(days=40),
-            created_at=now, modified_at=now,
-        ))
         _, key = api_keys.create(session, SystemClock(), "bench")
     return str(company.id), str(connection.id), key
 

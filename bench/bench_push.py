@@ -40,14 +40,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+from tests.fixtures.serving import free_port, serving_process
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import PushOperation
-from bench.bench_write import Feed, free_port, make_feed, postgres_reachable
-from bench.common import PG_ADMIN_URL, fresh_database
+from bench.bench_write import Feed, make_feed
+from bench.common import each_database_kind, fresh_database
 
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
@@ -95,25 +95,11 @@ def cpu_seconds(pid: int) -> float:
 def running(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     # The server's log lines go to a file, as a deployment's would (not to this terminal).
     log = open(Path(tempfile.gettempdir()) / f"bench-push-{port}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # Any answer means it listens (the floor has no /healthz: a 404 will do).
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{cmd[:4]} did not start") from None
-                time.sleep(0.1)
-        yield proc
+        # Any answer means it listens (the floor has no /healthz: a 404 will do).
+        with serving_process(cmd, port, env={**os.environ, **env}, log=log) as proc:
+            yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         log.close()
         Path(log.name).unlink(missing_ok=True)
 
@@ -270,24 +256,19 @@ def bench_kind(kind: str, clients: int, seconds: float, tmp: Path) -> tuple[Phas
 def main() -> None:
     clients = int(os.environ.get("BENCH_PUSH_CLIENTS", "8"))
     seconds = float(os.environ.get("BENCH_PUSH_SECONDS", "8"))
-    kinds = [k.strip() for k in os.environ.get("BENCH_PUSH_DBS", "sqlite,postgresql").split(",") if k.strip()]
     print(f"push benchmark: {clients} clients, one transaction per push, {ROUNDS} x {seconds:g} s per server "
           f"(alternating), worker in serve: {os.environ.get('BENCH_PUSH_WORKER', 'true')}", flush=True)
     table = []
-    with tempfile.TemporaryDirectory(prefix="bankfeeds-bench-") as tmp:
-        for kind in kinds:
-            if kind == "postgresql" and not postgres_reachable():
-                print(f"postgresql: not reachable at {PG_ADMIN_URL}, skipped", flush=True)
-                continue
-            app, floor = bench_kind(kind, clients, seconds, Path(tmp))
-            ratio = app.rate / floor.rate
-            table.append((kind, app, floor, ratio))
-            for label, r in (("bankfeeds serve", app), ("framework floor", floor)):
-                print(f"{kind:<11} {label:<16} {r.rate:>8,.0f} pushes/s  p50 {r.pct(50):6.1f} ms  "
-                      f"p99 {r.pct(99):7.1f} ms  server CPU {r.cpu_ms_per_push:5.2f} ms/push", flush=True)
-            ok = ratio >= TARGET_RATIO and app.pct(99) <= TARGET_P99_MS
-            verdict = "OK" if ok else f"BELOW TARGET (ratio {TARGET_RATIO}, p99 {TARGET_P99_MS:g} ms)"
-            print(f"{kind:<11} serve / floor: {ratio:.2f} {verdict}", flush=True)
+    for kind, tmp in each_database_kind("BENCH_PUSH_DBS"):
+        app, floor = bench_kind(kind, clients, seconds, tmp)
+        ratio = app.rate / floor.rate
+        table.append((kind, app, floor, ratio))
+        for label, r in (("bankfeeds serve", app), ("framework floor", floor)):
+            print(f"{kind:<11} {label:<16} {r.rate:>8,.0f} pushes/s  p50 {r.pct(50):6.1f} ms  "
+                  f"p99 {r.pct(99):7.1f} ms  server CPU {r.cpu_ms_per_push:5.2f} ms/push", flush=True)
+        ok = ratio >= TARGET_RATIO and app.pct(99) <= TARGET_P99_MS
+        verdict = "OK" if ok else f"BELOW TARGET (ratio {TARGET_RATIO}, p99 {TARGET_P99_MS:g} ms)"
+        print(f"{kind:<11} serve / floor: {ratio:.2f} {verdict}", flush=True)
     if table:
         print("\n| database | serve pushes/s | floor pushes/s | ratio | serve p50 / p99 ms | floor p50 / p99 ms "
               "| serve CPU ms/push | floor CPU ms/push |")

@@ -31,8 +31,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,13 +47,15 @@ from typing import Any
 import httpx
 import simplejson
 from sqlalchemy import func, insert, select
+from tests.fixtures.factories import make_company, make_connection, make_source_account
+from tests.fixtures.serving import free_port, serving_process
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import BankTransaction, Company, Connection, PushOperation, SourceAccount
-from bench.common import PG_ADMIN_URL, fresh_database
+from bankfeeds.models import BankTransaction, PushOperation
+from bench.common import each_database_kind, fresh_database
 
 WARMUP_BATCHES = 3
 TARGET_RATIO = 0.5
@@ -110,16 +110,6 @@ def make_bodies(account_id: str, total: int, batch: int, *, seed: int = 7) -> li
 
 
 
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
 @dataclass
 class Feed:
     company_id: uuid.UUID
@@ -129,26 +119,12 @@ class Feed:
 
 def make_feed(db: Database, account_ids: list[str]) -> Feed:
     """A company with a Linked QuickBooks connection and connected source accounts."""
-    now = datetime.now(UTC)
-    with db.unit_of_work() as s:
-        company = Company(id=uuid.uuid4(), name="Bench Ltd", tags={}, products=["bank-feeds"], created_at=now)
-        s.add(company)
-        s.flush()
-        connection = Connection(id=uuid.uuid4(), company_id=company.id, platform_key="hcws", status="Linked",
-                                created_at=now)
-        s.add(connection)
-        s.flush()
-        accounts = {}
-        for account_id in account_ids:
-            account = SourceAccount(
-                id=uuid.uuid4(), connection_id=connection.id, account_id=account_id, shape_version=2,
-                account_name=account_id, account_type="checking", account_number="12345678", currency="USD",
-                balance=Decimal("0"), status="connected", feed_start_date=date.today(), created_at=now,
-                modified_at=now,
-            )
-            s.add(account)
-            accounts[account_id] = account.id
-        return Feed(company.id, connection.id, accounts)
+    clock = SystemClock()
+    company = make_company(db, clock, "Bench Ltd")
+    connection = make_connection(db, clock, company, status="Linked")
+    accounts = {a: make_source_account(db, clock, connection, a, account_name=a, feed_start_date=date.today()).id
+                for a in account_ids}
+    return Feed(company.id, connection.id, accounts)
 
 
 def count_rows(db: Database, account_pk: uuid.UUID) -> int:
@@ -295,12 +271,6 @@ class DriverStore:
 # ---------------------------------------------------------------- API
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(url: str) -> Iterator[str]:
     port = free_port()
@@ -308,29 +278,12 @@ def server(url: str) -> Iterator[str]:
     log = tempfile.TemporaryFile()  # noqa: SIM115
     env = {**os.environ, "BANKFEEDS_DATABASE_URL": url, "BANKFEEDS_RUN_WORKER": "false",
            "BANKFEEDS_ENVIRONMENT": "development", "BANKFEEDS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bankfeeds.app:asgi_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bankfeeds.app:asgi_app", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "--no-access-log"]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("uvicorn did not start") from None
-                time.sleep(0.1)
-        yield base
+        with serving_process(cmd, port, env=env, log=log, timeout=30):
+            yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         log.close()
 
 
@@ -416,26 +369,21 @@ def bench_kind(kind: str, total: int, batch: int, tmp: Path) -> list[Result]:
 def main() -> None:
     total = int(os.environ.get("BENCH_WRITE_TRANSACTIONS", "100000"))
     batch = int(os.environ.get("BENCH_WRITE_BATCH", "1000"))
-    kinds = [k.strip() for k in os.environ.get("BENCH_WRITE_DBS", "sqlite,postgresql").split(",") if k.strip()]
     print(f"write benchmark: {total} transactions in batches of {batch}, "
           f"{WARMUP_BATCHES} warm-up batches excluded", flush=True)
     table = []
-    with tempfile.TemporaryDirectory(prefix="bankfeeds-bench-") as tmp:
-        for kind in kinds:
-            if kind == "postgresql" and not postgres_reachable():
-                print(f"postgresql: not reachable at {PG_ADMIN_URL}, skipped", flush=True)
-                continue
-            driver, orm, sql, api = bench_kind(kind, total, batch, Path(tmp))
-            ratio = api.rate / driver.rate
-            table.append((kind, driver, orm, sql, api, ratio))
-            for r in (driver, orm, sql, api):
-                print(f"{kind:<11} {r.label:<28} {r.rate:>9,.0f} txn/s  batch p50 {r.pct(50):6.1f} ms  "
-                      f"p99 {r.pct(99):6.1f} ms", flush=True)
-            ok = ratio >= TARGET_RATIO and api.pct(99) <= TARGET_P99_MS
-            verdict = "OK" if ok else f"BELOW TARGET (ratio {TARGET_RATIO}, batch p99 {TARGET_P99_MS:g} ms)"
-            print(f"{kind:<11} API / {driver.label}: {ratio:.2f} {verdict} "
-                  f"(former baselines: API / ORM bulk insert {api.rate / orm.rate:.2f}, "
-                  f"API / app's SQL {api.rate / sql.rate:.2f})", flush=True)
+    for kind, tmp in each_database_kind("BENCH_WRITE_DBS"):
+        driver, orm, sql, api = bench_kind(kind, total, batch, tmp)
+        ratio = api.rate / driver.rate
+        table.append((kind, driver, orm, sql, api, ratio))
+        for r in (driver, orm, sql, api):
+            print(f"{kind:<11} {r.label:<28} {r.rate:>9,.0f} txn/s  batch p50 {r.pct(50):6.1f} ms  "
+                  f"p99 {r.pct(99):6.1f} ms", flush=True)
+        ok = ratio >= TARGET_RATIO and api.pct(99) <= TARGET_P99_MS
+        verdict = "OK" if ok else f"BELOW TARGET (ratio {TARGET_RATIO}, batch p99 {TARGET_P99_MS:g} ms)"
+        print(f"{kind:<11} API / {driver.label}: {ratio:.2f} {verdict} "
+              f"(former baselines: API / ORM bulk insert {api.rate / orm.rate:.2f}, "
+              f"API / app's SQL {api.rate / sql.rate:.2f})", flush=True)
     if table:
         print("\n| database | raw driver txn/s | raw ORM bulk txn/s | raw app SQL txn/s | API txn/s | API/raw driver "
               "| API/raw ORM | API batch p50 / p99 ms | raw driver batch p50 / p99 ms |")

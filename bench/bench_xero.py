@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.fixtures.app import basic, free_port, make_settings
+from tests.fixtures.serving import basic, free_port, make_settings
 from tests.xero.helpers import XeroFeed, feed, link, push, txns
 
 from bankfeeds.api_keys import service as api_keys

@@ -1,4 +1,8 @@
-"""What every benchmark needs: a fresh, migrated database of each kind."""
+"""What every benchmark needs: a fresh, migrated database of each kind, and the kinds to run.
+
+Serving the app (a free port, uvicorn in a thread, waiting for a server) and test data (a company,
+a connection, source accounts) come from the tests' pytest-free helpers, ``tests/fixtures/serving.py``
+and ``tests/fixtures/factories.py``."""
 
 from __future__ import annotations
 
@@ -45,3 +49,25 @@ def fresh_database(
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def each_database_kind(variable: str) -> Iterator[tuple[str, Path]]:
+    """The database kinds named in ``$variable`` (default ``sqlite,postgresql``), each with one
+    temporary folder for the run; PostgreSQL is skipped, saying so, when it is unreachable."""
+    kinds = [k.strip() for k in os.environ.get(variable, "sqlite,postgresql").split(",") if k.strip()]
+    with tempfile.TemporaryDirectory(prefix="bankfeeds-bench-") as tmp:
+        for kind in kinds:
+            if kind == "postgresql" and not postgres_reachable():
+                print(f"postgresql: not reachable at {PG_ADMIN_URL}, skipped", flush=True)
+                continue
+            yield kind, Path(tmp)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection
+from tests.fixtures.reads import events
 from tests.source_accounts.helpers import (
     V1,
     V2,
@@ -19,7 +20,6 @@ from tests.source_accounts.helpers import (
     assert_error,
     connection_status,
     create,
-    events,
     exact,
     feed,
     mapping_url,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -47,6 +48,7 @@ def test_operations_that_work_in_the_request_transaction_authenticate_in_it() ->
     assert not runs_in_request_session(route(account_mapping, "get-company-information"))
 
 
+@pytest.mark.committed_database  # another engine revokes the key: it must see it
 def test_a_revocation_elsewhere_refuses_the_next_push_and_nothing_is_written(
     client: TestClient, database: Database, clock: Clock
 ) -> None:
@@ -71,6 +73,7 @@ def test_a_bad_key_is_refused_before_the_body_is_read(anon_client: TestClient, d
     assert count(database, PushOperation) == 0
 
 
+@pytest.mark.committed_database  # the real engine's turn-taking, not the test connection's
 def test_sqlite_writers_of_one_process_take_turns(database: Database, clock: Clock) -> None:
     """Writers wait for the one before them and start when it commits, rolls back or closes."""
     import threading
@@ -121,6 +124,7 @@ def test_sqlite_writers_of_one_process_take_turns(database: Database, clock: Clo
         assert done.is_set()
 
 
+@pytest.mark.committed_database  # the real engine's turn-taking, not the test connection's
 def test_a_sqlite_connection_dropped_without_close_gives_its_turn_back(database: Database) -> None:
     """A connection lost while it held the turn (its thread died, nobody closed it) does not keep
     every later writer of the process waiting."""

@@ -12,7 +12,7 @@ from httpx import Response
 from sqlalchemy import func, select
 
 from bankfeeds.kit.db import Database
-from bankfeeds.models import BankTransaction, Company, Connection, Event, PushOperation, SourceAccount
+from bankfeeds.models import BankTransaction, Company, Connection, PushOperation, SourceAccount
 
 
 def write_url(company: Company | str, connection: Connection | str, account_id: str = "acc-1") -> str:
@@ -96,14 +96,6 @@ def account_row(database: Database, account: SourceAccount) -> SourceAccount:
 def push_count(database: Database) -> int:
     with database.unit_of_work() as s:
         return int(s.scalar(select(func.count()).select_from(PushOperation)) or 0)
-
-
-def events(database: Database, event_type: str | None = None) -> list[dict[str, Any]]:
-    with database.unit_of_work() as s:
-        stmt = select(Event).order_by(Event.seq)
-        if event_type is not None:
-            stmt = stmt.where(Event.event_type == event_type)
-        return [e.body for e in s.scalars(stmt)]
 
 
 def error_ids(op: dict[str, Any], validator: str | None = None) -> list[str | None]:

@@ -8,16 +8,9 @@ from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from tests.bank_transactions.helpers import (
-    assert_plain_400,
-    events,
-    post,
-    push_count,
-    stored_ids,
-    txn,
-    write_url,
-)
+from tests.bank_transactions.helpers import assert_plain_400, post, push_count, stored_ids, txn, write_url
 from tests.fixtures.factories import make_linked_feed
+from tests.fixtures.reads import events
 
 T = '{"id":"t1","date":"2026-11-23T10:00:00","description":"d","amount":1,"balance":1}'
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 import simplejson
 
 from bankfeeds.kit.clock import FrozenClock
@@ -19,6 +21,40 @@ SHARED = 40
 OWN = 25
 DATE = "2026-11-23T12:00:00"
 
+# Real concurrency: each request works in a transaction of its own, committed for real.
+pytestmark = pytest.mark.committed_database
+
+
+def together(*jobs: Callable[[], None]) -> None:
+    """Run each job in a thread of its own, all released at once; wait for them all."""
+    start = threading.Barrier(len(jobs))
+
+    def run(job: Callable[[], None]) -> None:
+        start.wait()
+        job()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+
+def post_together(url: str, api_key: str, bodies: list[str]) -> list[Any]:
+    """POST every body at once, each from a client of its own: [(status, JSON)] in the bodies' order."""
+    results: list[Any] = [None] * len(bodies)
+
+    def poster(w: int) -> Callable[[], None]:
+        def post() -> None:
+            with httpx.Client(headers={"Authorization": basic(api_key), "Content-Type": "application/json"},
+                              timeout=60) as http:
+                r = http.post(url, content=bodies[w])
+                results[w] = (r.status_code, r.json())
+        return post
+
+    together(*(poster(w) for w in range(len(bodies))))
+    return results
+
 
 def test_concurrent_writers_neither_duplicate_nor_lose(
     live_server: LiveServer, api_key: str, database: Database, clock: FrozenClock
@@ -31,21 +67,7 @@ def test_concurrent_writers_neither_duplicate_nor_lose(
         txns = [txn(i, date=DATE, id=f"shared-{i}") for i in range(SHARED)]
         txns += [txn(i, date=DATE, id=f"own-{w}-{i}") for i in range(OWN)]
         bodies.append(simplejson.dumps({"accountId": "acc-1", "transactions": txns}, use_decimal=True))
-    results: list[Any] = [None] * WRITERS
-    barrier = threading.Barrier(WRITERS)
-
-    def run(w: int) -> None:
-        with httpx.Client(headers={"Authorization": basic(api_key), "Content-Type": "application/json"},
-                          timeout=60) as http:
-            barrier.wait()
-            r = http.post(url, content=bodies[w])
-            results[w] = (r.status_code, r.json())
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    results = post_together(url, api_key, bodies)
     assert all(r is not None for r in results)
     for status, op in results:
         assert status == 200 and op["status"] == "Success", op
@@ -76,21 +98,7 @@ def test_concurrent_writers_keep_the_account_consistent(
         txns = [txn(i, date=f"2026-11-{10 + w}T{i // 60:02d}:{i % 60:02d}:00", id=f"w{w}-{i}",
                     balance=simplejson.loads(f"{w}.{i:03d}", use_decimal=True)) for i in range(30)]
         bodies.append(simplejson.dumps({"accountId": "acc-1", "transactions": txns}, use_decimal=True))
-    results: list[Any] = [None] * WRITERS
-    barrier = threading.Barrier(WRITERS)
-
-    def run(w: int) -> None:
-        with httpx.Client(headers={"Authorization": basic(api_key), "Content-Type": "application/json"},
-                          timeout=60) as http:
-            barrier.wait()
-            r = http.post(url, content=bodies[w])
-            results[w] = (r.status_code, r.json())
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    results = post_together(url, api_key, bodies)
     succeeded = set()
     for w, (status, op) in enumerate(results):
         assert status == 200
@@ -116,27 +124,22 @@ def test_writes_racing_a_company_delete_end_in_200_or_404(
     url = live_server.url + write_url(company, connection)
     headers = {"Authorization": basic(api_key), "Content-Type": "application/json"}
     statuses: list[int] = []
-    start = threading.Barrier(4)
 
-    def writer(w: int) -> None:
-        with httpx.Client(headers=headers, timeout=60) as http:
-            start.wait()
-            for n in range(6):
-                txns = [txn(i, date=DATE, id=f"{w}-{n}-{i}") for i in range(50)]
-                r = http.post(url, content=simplejson.dumps({"accountId": "acc-1", "transactions": txns},
-                                                            use_decimal=True))
-                statuses.append(r.status_code)
+    def writer(w: int) -> Callable[[], None]:
+        def write() -> None:
+            with httpx.Client(headers=headers, timeout=60) as http:
+                for n in range(6):
+                    txns = [txn(i, date=DATE, id=f"{w}-{n}-{i}") for i in range(50)]
+                    r = http.post(url, content=simplejson.dumps({"accountId": "acc-1", "transactions": txns},
+                                                                use_decimal=True))
+                    statuses.append(r.status_code)
+        return write
 
     def deleter() -> None:
         with httpx.Client(headers=headers, timeout=60) as http:
-            start.wait()
             statuses.append(http.delete(f"{live_server.url}/companies/{company.id}").status_code)
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)] + [threading.Thread(target=deleter)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    together(*(writer(w) for w in range(3)), deleter)
     assert len(statuses) == 3 * 6 + 1
     assert set(statuses) <= {200, 204, 404}, statuses
     assert 204 in statuses

@@ -10,17 +10,10 @@ from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from tests.bank_transactions.helpers import (
-    account_row,
-    events,
-    post,
-    stored,
-    txn,
-    write,
-    write_url,
-)
+from tests.bank_transactions.helpers import account_row, post, stored, txn, write, write_url
 from tests.fixtures.app import NOW
 from tests.fixtures.factories import make_linked_feed
+from tests.fixtures.reads import events
 
 
 def test_quickbooks_write_succeeds_in_the_request(client: TestClient, database: Database, clock: FrozenClock) -> None:

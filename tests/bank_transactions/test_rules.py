@@ -10,18 +10,9 @@ from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from tests.bank_transactions.helpers import (
-    account_row,
-    drop,
-    error_ids,
-    events,
-    stored,
-    stored_ids,
-    txn,
-    warning_ids,
-    write,
-)
+from tests.bank_transactions.helpers import account_row, drop, error_ids, stored, stored_ids, txn, warning_ids, write
 from tests.fixtures.factories import make_company, make_connection, make_linked_feed, make_source_account
+from tests.fixtures.reads import events
 
 
 def assert_failed(op: dict[str, Any], database: Database) -> None:

@@ -1,28 +1,29 @@
-"""`bankfeeds api-keys create|list|revoke`, run as the installed command against the test database."""
+"""`bankfeeds api-keys create|list|revoke`, run in process (CliRunner) against the test database."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 
+import pytest
+from click.testing import Result
 from fastapi.testclient import TestClient
 
-from tests.fixtures.app import TEST_PROCESS_ENV, basic
+from bankfeeds.cli.main import app
+from tests.fixtures.app import basic, cli_runner
+
+# The command opens the database on its own engine: what it writes must be committed for the app to see.
+pytestmark = pytest.mark.committed_database
 
 
-def bankfeeds(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": db_url,
-           "BANKFEEDS_SECRET_KEY": "cli-test-secret", "BANKFEEDS_IDX_PARTNER_KEY": "cli-test-partner-key"}
-    return subprocess.run(
-        [sys.executable, "-m", "bankfeeds", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+def bankfeeds(db_url: str, *args: str) -> Result:
+    with cli_runner(BANKFEEDS_DATABASE_URL=db_url, BANKFEEDS_SECRET_KEY="cli-test-secret",
+                    BANKFEEDS_IDX_PARTNER_KEY="cli-test-partner-key") as runner:
+        return runner.invoke(app, list(args))
 
 
 def test_create_list_revoke(db_url: str, anon_client: TestClient) -> None:
     created = bankfeeds(db_url, "api-keys", "create", "--name", "ops-team")
-    assert created.returncode == 0, created.stderr
+    assert created.exit_code == 0, created.stderr
     lines = created.stdout.strip().splitlines()
     key = lines[-1]
     # Scripts take the key from the last line: it is alone there, and nothing else went to stdout.
@@ -31,17 +32,17 @@ def test_create_list_revoke(db_url: str, anon_client: TestClient) -> None:
     assert anon_client.get("/companies", headers={"Authorization": basic(key)}).status_code == 200
 
     listed = bankfeeds(db_url, "api-keys", "list")
-    assert listed.returncode == 0, listed.stderr
+    assert listed.exit_code == 0, listed.stderr
     assert "ops-team" in listed.stdout and key not in listed.stdout  # never the key itself
     key_id = next(w for w in created.stderr.split() if _is_uuid(w))
 
     revoked = bankfeeds(db_url, "api-keys", "revoke", key_id)
-    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.exit_code == 0, revoked.stderr
     r = anon_client.get("/companies", headers={"Authorization": basic(key)})
     assert r.status_code == 401 and r.json()["statusCode"] == 401
 
     unknown = bankfeeds(db_url, "api-keys", "revoke", str(uuid.uuid4()))
-    assert unknown.returncode != 0
+    assert unknown.exit_code != 0
 
 
 def _is_uuid(word: str) -> bool:

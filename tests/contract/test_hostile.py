@@ -45,6 +45,9 @@ BODY_IGNORED = ("/connectionInfo/bankFeedAccounts/credentials", "/bankFeeds/otp"
 HUGE_INT = "1" * 4301
 DEEP = '{"a":' * 680 + "1" + "}" * 680
 
+# Every route is requested, /readyz included, which reads the database on a connection of its own.
+pytestmark = pytest.mark.committed_database
+
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:

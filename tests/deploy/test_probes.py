@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -30,6 +31,7 @@ def assert_not_ready(body: dict[str, object], words: str) -> None:
     assert words in str(body["error"]), body["error"]
 
 
+@pytest.mark.committed_database  # /readyz reads the database on a connection of its own
 def test_ready_on_a_migrated_database(anon_client: TestClient) -> None:
     assert anon_client.get("/healthz").json() == {"status": "ok"}
     r = anon_client.get("/readyz")

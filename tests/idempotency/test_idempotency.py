@@ -245,6 +245,10 @@ def test_oversize_body_is_413_and_reserves_nothing(app: FastAPI, api_key: str, d
 
 # --- in flight, abandoned, lost ----------------------------------------------------------------
 
+# Owner locks live outside the request's transaction (an advisory lock on a connection of their own,
+# a file lock) and these tests race requests against them: real commits, as in production.
+OWNER_LOCKS = pytest.mark.committed_database
+
 def reserve(database: Database, clock: FrozenClock, settings: Settings, api_key_id: uuid.UUID,
             raw_key: str, method: str, path: str, body: bytes, *, lock: bool = True) -> service.Outcome:
     """As the middleware reserves; ``lock``: whether this caller holds the key's owner lock."""
@@ -265,6 +269,7 @@ def api_key_id(database: Database) -> uuid.UUID:
         return api_keys.list_keys(session)[0].id
 
 
+@OWNER_LOCKS
 def test_in_flight_is_409_while_its_owner_lives_and_taken_over_once_it_is_gone(
     client: TestClient, database: Database, clock: FrozenClock, settings: Settings
 ) -> None:
@@ -285,6 +290,7 @@ def test_in_flight_is_409_while_its_owner_lives_and_taken_over_once_it_is_gone(
     assert send().json() == taken.json()
 
 
+@OWNER_LOCKS
 def test_committed_without_a_stored_response_is_never_rerun(
     client: TestClient, database: Database, clock: FrozenClock, settings: Settings
 ) -> None:
@@ -305,6 +311,7 @@ def test_committed_without_a_stored_response_is_never_rerun(
     assert companies(database) == 1
 
 
+@OWNER_LOCKS
 def test_marker_is_part_of_the_request_transaction(database: Database, clock: FrozenClock,
                                                    settings: Settings, api_key: str) -> None:
     held = reserve(database, clock, settings, api_key_id(database), "k", "POST", "/companies", b"{}")
@@ -316,6 +323,7 @@ def test_marker_is_part_of_the_request_transaction(database: Database, clock: Fr
     assert [r.state for r in rows(database)] == ["in_flight"] and companies(database) == 0
 
 
+@OWNER_LOCKS
 def test_a_request_taken_over_cannot_commit_afterwards(database: Database, clock: FrozenClock,
                                                        settings: Settings, api_key: str) -> None:
     kid = api_key_id(database)
@@ -330,6 +338,7 @@ def test_a_request_taken_over_cannot_commit_afterwards(database: Database, clock
     assert companies(database) == 0
 
 
+@OWNER_LOCKS
 def test_mismatch_wins_over_in_flight(database: Database, clock: FrozenClock, settings: Settings,
                                       api_key: str) -> None:
     kid = api_key_id(database)
@@ -342,6 +351,7 @@ def test_mismatch_wins_over_in_flight(database: Database, clock: FrozenClock, se
 
 # --- races between concurrent requests -----------------------------------------------------------
 
+@OWNER_LOCKS
 def test_concurrent_reservations_one_wins(database: Database, clock: FrozenClock, settings: Settings,
                                           api_key: str) -> None:
     kid = api_key_id(database)
@@ -362,6 +372,7 @@ def test_concurrent_reservations_one_wins(database: Database, clock: FrozenClock
     assert len(rows(database)) == 1
 
 
+@OWNER_LOCKS
 def test_concurrent_http_requests_run_once(app: FastAPI, api_key: str, database: Database) -> None:
     entered, release = threading.Event(), threading.Event()
     calls = Counter()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import BankTransaction, Connection, Event, PushOperation, SourceAccount
+from bankfeeds.models import BankTransaction, Connection, PushOperation, SourceAccount
 
 IDX = "/partners/intuit/idx"
 PARTNER_KEY = "test-partner-key"  # tests.fixtures.app.make_settings
@@ -71,14 +71,6 @@ def add_transactions(
 def _company_id(database: Database, account: SourceAccount) -> uuid.UUID:
     with database.unit_of_work() as session:
         return session.scalars(select(Connection.company_id).where(Connection.id == account.connection_id)).one()
-
-
-def events(database: Database, event_type: str | None = None) -> list[dict[str, Any]]:
-    with database.unit_of_work() as session:
-        stmt = select(Event).order_by(Event.seq)
-        if event_type:
-            stmt = stmt.where(Event.event_type == event_type)
-        return [e.body for e in session.scalars(stmt)]
 
 
 def reload(database: Database, model: type[Any], key: Any) -> Any:

@@ -11,7 +11,8 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Connection, SourceAccount
 from tests.fixtures.factories import make_company, make_connection, make_source_account
-from tests.idx.helpers import IDX, add_transactions, events, idx_headers, new_credentials, reload
+from tests.fixtures.reads import events
+from tests.idx.helpers import IDX, add_transactions, idx_headers, new_credentials, reload
 
 
 def _feed(database: Database, clock: FrozenClock, name: str = "Acme", accounts: tuple[str, ...] = ("acc-1",),

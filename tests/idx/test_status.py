@@ -14,7 +14,8 @@ from bankfeeds.models import Connection, SourceAccount
 from bankfeeds.source_accounts.tasks import disconnect_stale
 from bankfeeds.worker.runner import Worker
 from tests.fixtures.factories import make_company, make_connection, make_source_account
-from tests.idx.helpers import IDX, events, idx_headers, new_credentials, reload
+from tests.fixtures.reads import events
+from tests.idx.helpers import IDX, idx_headers, new_credentials, reload
 
 
 def _pending_feed(database: Database, clock: FrozenClock, accounts: tuple[str, ...] = ("acc-1",)

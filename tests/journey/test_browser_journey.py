@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bankfeeds.kit.clock import FrozenClock
-from bankfeeds.kit.db import Database
 from bankfeeds.models import DemoAccount, DemoTransaction, SandboxBankTransaction
-from tests.sandbox.live_hub import Hub, live_hub
+from tests.sandbox.live_hub import Hub, hub_fixture
 
 pytestmark = pytest.mark.browser
 
@@ -33,11 +29,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> Iterator[Hub]:
-    with live_hub(database, db_url, clock, api_key, demo=True, institution_name="Demo Bank") as h:
-        h.app.state.demo_bank.api_key = SecretStr(api_key)
-        yield h
+hub = hub_fixture(demo_bank_key=True, institution_name="Demo Bank")
 
 
 WIDTHS = {"desktop": (1280, 860), "phone": (390, 844)}

@@ -8,17 +8,13 @@ wide; screenshots of each step go to test-results/journey-xero/.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 
-from bankfeeds.kit.clock import FrozenClock
-from bankfeeds.kit.db import Database
-from tests.sandbox.live_hub import Hub, live_hub
+from tests.sandbox.live_hub import Hub, hub_fixture
 
 pytestmark = pytest.mark.browser
 
@@ -28,17 +24,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 WIDE, NARROW = {"width": 1280, "height": 860}, {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> Iterator[Hub]:
-    # Demo mode: the Xero sandbox is mounted in the hub and Xero's URLs point at it.
-    with live_hub(database, db_url, clock, api_key, demo=True, institution_name="Demo Bank") as h:
-        h.app.state.demo_bank.api_key = SecretStr(api_key)
-        yield h
+# Demo mode: the Xero sandbox is mounted in the hub and Xero's URLs point at it.
+hub = hub_fixture(demo_bank_key=True, institution_name="Demo Bank")
 
 
 def hub_count(hub: Hub, sql: str) -> int:
-    with hub.database.engine.connect() as conn:
-        return int(conn.execute(text(sql)).scalar_one())
+    with hub.database.unit_of_work() as session:
+        return int(session.execute(text(sql)).scalar_one())
 
 
 @pytest.fixture
@@ -193,10 +185,10 @@ def test_the_xero_journey_in_chromium(hub: Hub, shots: Path) -> None:
 
     # Xero (the sandbox) made two feeds, one on its Business Checking and one on a new account; the
     # Business Checking one was removed in Xero, and the hub holds that account disconnected.
-    with hub.database.engine.connect() as conn:
-        feeds = dict(conn.execute(text(
+    with hub.database.unit_of_work() as session:
+        feeds = dict(session.execute(text(
             "SELECT a.name, f.status FROM xero_sandbox_feed_connections f JOIN xero_sandbox_accounts a "
             "ON a.id = f.account_id")).all())
-        statuses = dict(conn.execute(text("SELECT account_name, status FROM source_accounts")).all())
+        statuses = dict(session.execute(text("SELECT account_name, status FROM source_accounts")).all())
     assert len(feeds) == 2 and feeds["Business Checking"] == "DELETED"
     assert sorted(statuses.values()) == ["connected", "disconnected"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -18,6 +17,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Connection, Event
 from tests.fixtures.factories import make_company
+from tests.fixtures.reads import events
 from tests.idx.helpers import IDX, idx_headers
 from tests.link.test_pages import CODE, CSRF, assert_secure, link_url, open_link, path_of
 
@@ -46,12 +46,6 @@ def cancel_form(browser: TestClient, page: str) -> tuple[str, str]:
     form = CANCEL_FORM.search(r.text)
     assert form, r.text
     return form.group(1), form.group(2)
-
-
-def failed_events(database: Database) -> list[dict[str, Any]]:
-    with database.unit_of_work() as session:
-        rows = session.scalars(select(Event).where(Event.event_type == "connection.failed")).all()
-        return [dict(row.body) for row in rows]
 
 
 def status_of(database: Database, connection_id: str) -> str:
@@ -93,7 +87,7 @@ def test_cancel_records_connection_failed_and_ends_the_session(
     assert browser.get(page1).status_code == 401
     assert browser.post(action, data={"csrf_token": token}).status_code == 401
 
-    [event] = failed_events(database)
+    [event] = events(database, "connection.failed")
     assert event["eventType"] == "connection.failed"
     payload = event["payload"]
     assert payload["referenceCompany"]["id"] == company_id
@@ -117,7 +111,7 @@ def test_cancel_after_getting_credentials_revokes_them(
     # A pull with them later must not link a connection reported as failed.
     assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, password)).status_code == 401
     assert status_of(database, connection_id) == "PendingAuth"
-    assert len(failed_events(database)) == 1
+    assert len(events(database, "connection.failed")) == 1
 
 
 def test_cancel_needs_the_csrf_token_of_the_session(
@@ -142,7 +136,7 @@ def test_cancel_needs_the_csrf_token_of_the_session(
         assert r.status_code == 401 and "fresh link" in r.text
         other.cookies.clear()
         assert other.post(other_action, data={"csrf_token": other_token}).status_code == 401
-    assert failed_events(database) == []
+    assert events(database, "connection.failed") == []
     assert status_of(database, connection_id) == "PendingAuth"
 
 
@@ -158,7 +152,7 @@ def test_cancel_after_linked_records_nothing(
     assert r.status_code == 200, r.text
     assert "Nothing to cancel" in r.text and "Nothing has changed" in r.text and CANCELLED not in r.text
     assert "bankfeeds_link" not in r.headers.get("set-cookie", "")
-    assert failed_events(database) == []
+    assert events(database, "connection.failed") == []
     assert status_of(database, connection_id) == "Linked"
     assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, password)).status_code == 200
     assert client.get(f"/companies/{company_id}/connections/{connection_id}").json()["dataConnectionErrors"] == []
@@ -188,7 +182,7 @@ def test_a_cancelled_journey_restarts_with_a_fresh_link(
     username, password = get_credentials(browser, page1)
     assert anon_client.get(f"{IDX}/accounts", headers=idx_headers(username, password)).status_code == 200
     assert status_of(database, connection_id) == "Linked"
-    assert len(failed_events(database)) == 1
+    assert len(events(database, "connection.failed")) == 1
     with database.unit_of_work() as session:
         connected = session.scalars(select(Event).where(Event.event_type == "connection.connected")).all()
         assert len(connected) == 1
@@ -200,7 +194,7 @@ def test_a_cancelled_journey_restarts_with_a_fresh_link(
     # Cancelling now changes nothing.
     action, token = cancel_form(browser, page1)
     assert "Nothing to cancel" in browser.post(action, data={"csrf_token": token}).text
-    assert len(failed_events(database)) == 1
+    assert len(events(database, "connection.failed")) == 1
 
 
 def test_cancel_in_french(client: TestClient, browser: TestClient, database: Database, clock: FrozenClock) -> None:
@@ -215,4 +209,4 @@ def test_cancel_in_french(client: TestClient, browser: TestClient, database: Dat
     assert "demandez un nouveau lien" in r.text
     # English is in the page too, behind the in-page switch, before the main (French) part.
     assert r.text.index(CANCELLED) < french and 'href="#lang-en"' in r.text
-    assert len(failed_events(database)) == 1
+    assert len(events(database, "connection.failed")) == 1

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bankfeeds.kit.db import Database
@@ -33,6 +34,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[str]) -> None:
     raise AssertionError("bankfeeds serve did not start")
 
 
+@pytest.mark.committed_database  # the server processes share the test's database
 def test_two_processes_one_metrics_view_and_json_logs(db_url: str, database: Database, tmp_path: Path) -> None:
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()

@@ -17,8 +17,9 @@ from bankfeeds.push_operations.repository import PushOperationRepository
 from bankfeeds.push_operations.tasks import time_out_pending
 from bankfeeds.worker import registry
 from bankfeeds.worker.runner import Worker
-from tests.bank_transactions.helpers import events, stored_ids, txn, write
+from tests.bank_transactions.helpers import stored_ids, txn, write
 from tests.fixtures.factories import make_linked_feed
+from tests.fixtures.reads import events
 
 
 def run_tasks(database: Database, settings: Settings, clock: FrozenClock) -> int:
@@ -97,6 +98,7 @@ def test_the_task_is_in_the_worker_and_works_in_batches(
     assert len(events(database, "bankTransactions.write.unsuccessful")) == 5
 
 
+@pytest.mark.committed_database  # two transactions at once, the first holding row locks
 def test_claims_skip_rows_another_worker_holds(
     client: TestClient, database: Database, settings: Settings, clock: FrozenClock, db_kind: str
 ) -> None:

@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bankfeeds.app import create_app
@@ -118,6 +120,29 @@ def live_hub(database: Database, db_url: str, clock: FrozenClock, api_key: str, 
     with LiveServer(app, port), httpx.Client(base_url=url, headers={"Authorization": basic(api_key)},
                                               timeout=30) as api:
         yield Hub(url, app, settings, clock, database, api, api_key)
+
+
+def hub_fixture(*, demo_bank_key: bool = False, **overrides: Any) -> Any:
+    """A ``hub`` fixture: the hub on a real port in demo mode (the sandboxes and the demo bank
+    mounted, the clock can move), its settings changed by ``overrides``; with ``demo_bank_key``
+    the demo bank holds the test's API key. In a conftest or module: ``hub = hub_fixture()``."""
+
+    @pytest.fixture
+    def hub(database: Database, db_url: str, clock: FrozenClock, api_key: str) -> Iterator[Hub]:
+        with live_hub(database, db_url, clock, api_key, demo=True, **overrides) as h:
+            if demo_bank_key:
+                h.app.state.demo_bank.api_key = SecretStr(api_key)
+            yield h
+
+    return hub
+
+
+@pytest.fixture
+def browser(hub: Hub) -> Iterator[httpx.Client]:
+    """A cookie-keeping HTTP client for the hub's pages (no redirects followed); import it with
+    ``hub_fixture`` into the conftest or module that makes ``hub``."""
+    with httpx.Client(base_url=hub.url, timeout=30, follow_redirects=False) as c:
+        yield c
 
 
 def b64(text: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Company, Connection, Event, SourceAccount
+from bankfeeds.models import Company, Connection, SourceAccount
 from tests.fixtures.factories import make_company, make_connection
 
 V1: dict[str, Any] = {
@@ -78,12 +78,6 @@ def assert_error(response: Response, status: int, *needles: str) -> dict[str, An
     for needle in needles:
         assert needle in body["error"], (needle, body["error"])
     return body  # type: ignore[no-any-return]
-
-
-def events(database: Database, event_type: str) -> list[dict[str, Any]]:
-    with database.unit_of_work() as session:
-        rows = session.scalars(select(Event).where(Event.event_type == event_type).order_by(Event.seq))
-        return [dict(e.body) for e in rows]
 
 
 def stored(database: Database, connection: Connection, account_id: str) -> SourceAccount | None:

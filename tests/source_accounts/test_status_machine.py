@@ -17,7 +17,8 @@ from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection, SourceAccount
 from bankfeeds.source_accounts import service
 from tests.fixtures.factories import make_source_account
-from tests.source_accounts.helpers import connection_status, events, feed, stored
+from tests.fixtures.reads import events
+from tests.source_accounts.helpers import connection_status, feed, stored
 
 CONNECTED = "bankFeeds.sourceAccount.connected"
 DISCONNECTED = "bankFeeds.sourceAccount.disconnected"

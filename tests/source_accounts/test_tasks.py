@@ -19,7 +19,8 @@ from bankfeeds.worker import registry
 from bankfeeds.worker.runner import Worker
 from bankfeeds.worker.task import TaskContext
 from tests.fixtures.factories import make_source_account
-from tests.source_accounts.helpers import connection_status, events, feed, stored
+from tests.fixtures.reads import events
+from tests.source_accounts.helpers import connection_status, feed, stored
 
 DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
 
@@ -134,6 +135,7 @@ def test_a_batch_loads_its_connections_and_companies_with_the_claim(
     assert len(events(database, DISCONNECTED)) == 4
 
 
+@pytest.mark.committed_database  # another connection holds a row lock
 def test_postgresql_skips_rows_another_worker_holds(
     database: Database, settings: Settings, clock: FrozenClock, db_kind: str
 ) -> None:

@@ -12,6 +12,7 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import SourceAccount
 from tests.fixtures.factories import make_source_account
+from tests.fixtures.reads import events
 from tests.source_accounts.helpers import (
     V1,
     V2,
@@ -19,7 +20,6 @@ from tests.source_accounts.helpers import (
     assert_error,
     connection_status,
     create,
-    events,
     exact,
     feed,
     send,

@@ -10,24 +10,25 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bankfeeds.cli.main import app
-from bankfeeds.config import Settings, get_settings
+from bankfeeds.config import Settings
 from bankfeeds.kit.clock import FrozenClock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.worker.runner import Worker
+from tests.fixtures.app import cli_runner
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import Switch, company, messages
 
+# The commands open the database on an engine of their own: what they and the app write must be committed.
+pytestmark = pytest.mark.committed_database
+
 
 @pytest.fixture
-def cli(settings: Settings, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+def cli(settings: Settings, clock: FrozenClock) -> Iterator[CliRunner]:
     # The CLI runs on the system clock: the app's events must come after the consumers it creates.
     clock.set(SystemClock().now() + timedelta(minutes=1))
-    monkeypatch.setenv("BANKFEEDS_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("BANKFEEDS_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+    with cli_runner(BANKFEEDS_DATABASE_URL=settings.database_url, BANKFEEDS_SECRET_KEY=settings.secret_key,
+                    BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS="true") as runner:
+        yield runner
 
 
 def run(cli: CliRunner, *args: str, code: int = 0) -> str:

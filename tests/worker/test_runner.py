@@ -19,6 +19,9 @@ from bankfeeds.worker.runner import Worker
 from bankfeeds.worker.task import Task, TaskContext, task
 from tests.fixtures.app import make_settings
 
+# The worker's lanes run in threads of their own and wake on commits (NOTIFY on PostgreSQL): real commits.
+pytestmark = pytest.mark.committed_database
+
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout

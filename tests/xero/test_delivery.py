@@ -17,6 +17,7 @@ from bankfeeds.config import Settings
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import BankTransaction, Connection, Event, SourceAccount
+from tests.fixtures.reads import events
 from tests.fixtures.xero_sandbox import XeroSandboxServer
 from tests.fixtures.xero_spec import SpecCheck
 from tests.xero.helpers import (
@@ -43,11 +44,6 @@ def fed(database: Database, clock: FrozenClock, settings: Settings, lanes: Lanes
     return linked_feed(database, clock, settings, lanes.http)
 
 
-def events(database: Database, event_type: str) -> list[Event]:
-    with database.unit_of_work() as session:
-        return list(session.scalars(select(Event).where(Event.event_type == event_type)))
-
-
 def held(database: Database, account: SourceAccount) -> list[str]:
     with database.unit_of_work() as session:
         return list(session.scalars(select(BankTransaction.transaction_id)
@@ -69,7 +65,7 @@ def test_a_push_is_pending_until_xero_has_the_statement_then_success(
     assert statement["end"] == (Decimal("62.5"), "CREDIT")  # 100 - 3 x 12.50
     assert delivery_of(database, op["pushOperationKey"]).statement_id == statement["id"]
     successful = events(database, "bankTransactions.write.successful")
-    assert [e.body["payload"]["id"] for e in successful] == [op["pushOperationKey"]]
+    assert [e["payload"]["id"] for e in successful] == [op["pushOperationKey"]]
 
 
 def test_a_rejected_statement_fails_the_push_and_a_corrected_one_is_sent_again(
@@ -84,7 +80,7 @@ def test_a_rejected_statement_fails_the_push_and_a_corrected_one_is_sent_again(
     assert error["validatorName"] == "Xero:invalid-end-balance"
     assert "Xero rejected the statement" in error["message"]
     assert "correct the transactions" in (failed.error_message or "")
-    assert [e.body["payload"]["id"] for e in events(database, "bankTransactions.write.unsuccessful")] == [op["pushOperationKey"]]
+    assert [e["payload"]["id"] for e in events(database, "bankTransactions.write.unsuccessful")] == [op["pushOperationKey"]]
     # Nothing of the rejected push is held: the same ids go again once corrected.
     assert held(database, fed.account) == []
     with database.unit_of_work() as session:

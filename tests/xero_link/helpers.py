@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Company, Connection, Event, XeroGrant
+from bankfeeds.models import Company, Connection, XeroGrant
 from tests.fixtures.factories import make_company
 from tests.fixtures.xero_sandbox import DEMO_EMAIL, DEMO_PASSWORD, consent
 
@@ -68,12 +68,6 @@ def link(client: TestClient, browser: TestClient, xero_browser: httpx.Client, da
 
 def query(location: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(location).query)
-
-
-def events(database: Database, event_type: str) -> list[dict[str, Any]]:
-    with database.unit_of_work() as session:
-        rows = session.scalars(select(Event).where(Event.event_type == event_type).order_by(Event.created_at))
-        return [r.body for r in rows]
 
 
 def status(database: Database, connection: Connection) -> str:

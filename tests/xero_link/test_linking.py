@@ -18,18 +18,9 @@ from bankfeeds.kit.db import Database
 from bankfeeds.kit.security import sha256_hex
 from bankfeeds.platforms.gbol.client import open_api
 from bankfeeds.platforms.gbol.tokens import ACCESS_PURPOSE, REFRESH_PURPOSE, access_for
+from tests.fixtures.reads import events
 from tests.fixtures.xero_sandbox import DEMO_EMAIL, DEMO_PASSWORD, XeroSandboxServer, consent
-from tests.xero_link.helpers import (
-    authorize,
-    callback_path,
-    events,
-    grant,
-    link,
-    new_xero_connection,
-    open_link,
-    query,
-    status,
-)
+from tests.xero_link.helpers import authorize, callback_path, grant, link, new_xero_connection, open_link, query, status
 
 
 def test_one_organisation_links_at_once(
@@ -82,8 +73,8 @@ def test_tokens_are_stored_encrypted(
         issued = set(conn.execute(text("SELECT token_hash FROM xero_sandbox_tokens")).scalars())
     assert sha256_hex(access) in issued and sha256_hex(refresh) in issued
     # ...and neither token can be read in the hub's database.
-    with database.engine.connect() as conn:
-        raw = " ".join(str(v) for v in conn.execute(text("SELECT * FROM xero_grants")).one())
+    with database.unit_of_work() as session:
+        raw = " ".join(str(v) for v in session.execute(text("SELECT * FROM xero_grants")).one())
     assert access not in raw and refresh not in raw
     assert stored.access_token_encrypted.startswith("gAAAAA")  # Fernet
     # Another purpose's key does not open it; a rotated key still does.

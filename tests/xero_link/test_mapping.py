@@ -13,9 +13,10 @@ from sqlalchemy import text
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection
+from tests.fixtures.reads import events
 from tests.fixtures.xero_sandbox import XeroSandboxServer
 from tests.source_accounts.helpers import V1, V2, assert_error, create, exact, mapping_url, stored
-from tests.xero_link.helpers import events, link, new_xero_connection
+from tests.xero_link.helpers import link, new_xero_connection
 
 CONNECTED = "bankFeeds.sourceAccount.connected"
 DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
