@@ -3,17 +3,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from bankfeeds.kit.repository import Repository
 from bankfeeds.models import ApiKey
+
+# Every authenticated request runs it: built once (no construction or cache-key walk per request).
+_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"))
 
 
 class ApiKeyRepository(Repository[ApiKey]):
     model = ApiKey
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
-        return self.session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).one_or_none()
+        return self.session.scalars(_BY_HASH, {"key_hash": key_hash}).one_or_none()
 
     def get(self, key_id: uuid.UUID) -> ApiKey | None:
         return self.session.get(ApiKey, key_id)

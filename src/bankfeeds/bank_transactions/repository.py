@@ -5,13 +5,16 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Dialect, Table, select, text
+from sqlalchemy import Dialect, Table, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from bankfeeds.kit.driver_sql import DriverStatement
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
 from bankfeeds.platforms.write_rules import Transaction
 
@@ -37,6 +40,19 @@ _PG_INSERT_NEW = text(
 _ENCODE = msgspec.json.Encoder(decimal_format="string")
 
 _TABLE = cast(Table, BankTransaction.__table__)
+_SET_ACCOUNT_TIP = DriverStatement.update(
+    cast(Table, SourceAccount.__table__), ("balance", "newest_transaction_date", "modified_at"))
+
+
+# Built once (a statement reused keeps its cache key: no construction or cache-key walk per push).
+_TARGET = (
+    select(Company, Connection, SourceAccount)
+    .join(Connection, Connection.company_id == Company.id)
+    .join(SourceAccount, SourceAccount.connection_id == Connection.id)
+    .where(Company.id == bindparam("company"), Connection.id == bindparam("connection"),
+           SourceAccount.account_id == bindparam("account"))
+)
+_TARGET_KEY_SHARE = _TARGET.with_for_update(key_share=True, read=True, of=Company)
 
 
 class BankTransactionRepository:
@@ -50,15 +66,10 @@ class BankTransactionRepository:
 
         ``key_share``: FOR KEY SHARE OF the company row, as a foreign key check would take it.
         """
-        stmt = (
-            select(Company, Connection, SourceAccount)
-            .join(Connection, Connection.company_id == Company.id)
-            .join(SourceAccount, SourceAccount.connection_id == Connection.id)
-            .where(Company.id == company_id, Connection.id == connection_id, SourceAccount.account_id == account_id)
-        )
-        if key_share:
-            stmt = stmt.with_for_update(key_share=True, read=True, of=Company)
-        row = self.session.execute(stmt).one_or_none()
+        stmt = _TARGET_KEY_SHARE if key_share else _TARGET
+        row = self.session.execute(
+            stmt, {"company": company_id, "connection": connection_id, "account": account_id}
+        ).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
     def lock_account(self, account: SourceAccount) -> SourceAccount:
@@ -75,6 +86,18 @@ class BankTransactionRepository:
             .with_for_update()
             .execution_options(populate_existing=True)
         ).one()
+
+    def set_account_tip(
+        self, account: SourceAccount, *, balance: Decimal | None, newest: datetime | None, modified_at: datetime
+    ) -> None:
+        """The account's balance, newest transaction date and modification time after a write: one
+        compiled UPDATE now (not a flush at commit); the loaded row shows the new values."""
+        _SET_ACCOUNT_TIP.execute(self.session, {
+            "id": account.id, "balance": balance, "newest_transaction_date": newest, "modified_at": modified_at,
+        })
+        set_committed_value(account, "balance", balance)
+        set_committed_value(account, "newest_transaction_date", newest)
+        set_committed_value(account, "modified_at", modified_at)
 
     def insert_new(
         self, account_pk: uuid.UUID, operation_key: uuid.UUID, modified_at: datetime,

@@ -116,6 +116,26 @@ def write(
     timeout_in_minutes: int | None,
 ) -> PushOperation:
     """Validate and store a batch; returns its push operation (see the module docstring)."""
+    op = _write(
+        session, clock, settings, company_id=company_id, connection_id=connection_id, account_id=account_id,
+        body=body, timeout_in_minutes=timeout_in_minutes,
+    )
+    # The operation's row is written once, with its outcome (Success, Failed or Pending).
+    push_operations.save(session, op)
+    return op
+
+
+def _write(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    company_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    account_id: str,
+    body: CreateBankTransactions,
+    timeout_in_minutes: int | None,
+) -> PushOperation:
     if body.account_id != account_id:
         raise BadRequest(
             f"The body's accountId '{body.account_id}' does not match the accountId in the path "
@@ -179,11 +199,12 @@ def write(
     op.transaction_count = len(stored)
     if stored:
         last = stored[-1]
-        if last.balance is not None:
-            account.balance = last.balance
-        if last.date is not None and (newest is None or last.date > newest):
-            account.newest_transaction_date = last.date
-        account.modified_at = now
+        repo.set_account_tip(
+            account,
+            balance=last.balance if last.balance is not None else account.balance,
+            newest=last.date if last.date is not None and (newest is None or last.date > newest) else newest,
+            modified_at=now,
+        )
     # QuickBooks completes here (it pulls over IDX); Xero leaves it Pending for the worker's delivery.
     platform.accepted(session, clock, settings, company, op, account if stored else None, written_at=now)
     if stored:

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from bankfeeds.models import (
@@ -45,6 +45,14 @@ PENDING_MESSAGES = PENDING_MESSAGE_STATUSES
 class Backlog:
     count: int
     oldest: datetime | None
+
+
+# A push's chain start (``newest_link``), built once: it runs on every push.
+_NEWEST_LINK = (
+    select(BankTransaction.transaction_id, BankTransaction.amount, BankTransaction.balance)
+    .where(BankTransaction.source_account_id == bindparam("account"))
+    .order_by(BankTransaction.modified_at.desc(), BankTransaction.seq.desc()).limit(1)
+)
 
 
 class FeedHealthRepository:
@@ -122,10 +130,7 @@ class FeedHealthRepository:
             .order_by(newest.c.modified_at, newest.c.seq)))
 
     def newest_link(self, account: SourceAccount) -> Any:
-        return self.session.execute(
-            select(BankTransaction.transaction_id, BankTransaction.amount, BankTransaction.balance)
-            .where(BankTransaction.source_account_id == account.id)
-            .order_by(BankTransaction.modified_at.desc(), BankTransaction.seq.desc()).limit(1)).first()
+        return self.session.execute(_NEWEST_LINK, {"account": account.id}).first()
 
     # ------------------------------------------------------------------ across every feed (metrics, console)
 

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, inspect, select
 
+from bankfeeds.kit.driver_sql import DriverStatement
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import QueryField
 from bankfeeds.kit.repository import Repository
-from bankfeeds.models import Company, PushOperation, PushOperationStatus
+from bankfeeds.models import Company, Event, PushOperation, PushOperationStatus
 
 FIELDS: dict[str, QueryField] = {
     "pushOperationKey": QueryField("uuid", PushOperation.key),
@@ -23,9 +24,31 @@ FIELDS: dict[str, QueryField] = {
     "errorMessage": QueryField("string", PushOperation.error_message),
 }
 
+def _columns(model: type[Any]) -> list[tuple[str, str]]:
+    """(column name, attribute name) of each mapped column."""
+    return [(prop.columns[0].name, prop.key) for prop in inspect(model).column_attrs]
+
+_OPERATION_COLUMNS = _columns(PushOperation)
+_INSERT_OPERATION = DriverStatement.insert(cast(Table, PushOperation.__table__), [c for c, _ in _OPERATION_COLUMNS])
+# Every column but the sequence number, which the database assigns.
+_EVENT_COLUMNS = [(c, a) for c, a in _columns(Event) if c != "seq"]
+_INSERT_EVENT = DriverStatement.insert(cast(Table, Event.__table__), [c for c, _ in _EVENT_COLUMNS])
 
 class PushOperationRepository(Repository[PushOperation]):
     model = PushOperation
+
+    def insert(self, operation: PushOperation) -> None:
+        """Write a new operation, as it stands, now (one compiled INSERT, no unit of work)."""
+        _INSERT_OPERATION.execute(self.session, {c: getattr(operation, a) for c, a in _OPERATION_COLUMNS})
+
+    def insert_event(self, event: Event) -> None:
+        """Write an outbox event now, in the session's transaction, rather than at its flush.
+
+        The event leaves the session (nothing else refers to it) and is written as it stands.
+        """
+        if event in self.session:
+            self.session.expunge(event)
+        _INSERT_EVENT.execute(self.session, {c: getattr(event, a) for c, a in _EVENT_COLUMNS})
 
     def get(self, company_id: uuid.UUID, key: uuid.UUID) -> PushOperation | None:
         return self.one(select(PushOperation).where(PushOperation.key == key, PushOperation.company_id == company_id))

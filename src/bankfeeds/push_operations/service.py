@@ -89,8 +89,8 @@ def start(
     timeout_in_minutes: int | None,
     transaction_count: int,
 ) -> PushOperation:
-    """A new Pending operation, added to the session but not flushed: its row is written once, with
-    the outcome set by ``succeed`` or ``fail`` (or as it stands), in one INSERT at commit."""
+    """A new Pending operation, not yet written: ``save`` writes its row once, with the outcome set by
+    ``succeed`` or ``fail`` (or as it stands)."""
     now = clock.now()
     op = PushOperation(
         key=uuid.uuid4(),
@@ -107,8 +107,12 @@ def start(
         changes=None,
         transaction_count=transaction_count,
     )
-    PushOperationRepository(session).add(op, flush=False)
     return op
+
+
+def save(session: Session, op: PushOperation) -> None:
+    """Write a new operation from ``start`` in the session's transaction, once its outcome is set."""
+    PushOperationRepository(session).insert(op)
 
 
 def _validation(errors: list[ValidationItem], warnings: list[ValidationItem]) -> dict[str, Any]:
@@ -156,7 +160,10 @@ def _record_event(
     session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
     event_type: WriteEventType, record_id: str | None,
 ) -> None:
-    events.record(session, clock, event_type, webhook_payload(settings, company, op, record_id), company=company)
+    event = events.record(session, clock, event_type, webhook_payload(settings, company, op, record_id),
+                          company=company)
+    # Written now by one compiled INSERT rather than by the unit of work's flush (the hot path).
+    PushOperationRepository(session).insert_event(event)
 
 
 def webhook_payload(

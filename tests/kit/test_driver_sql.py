@@ -1,0 +1,95 @@
+"""kit.driver_sql: compiled-once writes on the session's driver connection store what the ORM stores."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from bankfeeds.kit.clock import Clock
+from bankfeeds.kit.db import Database
+from bankfeeds.kit.driver_sql import DriverStatement
+from bankfeeds.models import Event, PushOperation, SourceAccount
+from tests.fixtures.factories import make_linked_feed
+
+_TABLE = cast(Table, PushOperation.__table__)
+_COLUMNS = [prop.key for prop in inspect(PushOperation).column_attrs]
+_INSERT = DriverStatement.insert(_TABLE, _COLUMNS)
+_UPDATE = DriverStatement.update(cast(Table, SourceAccount.__table__), ("balance", "newest_transaction_date"))
+
+
+def _operation(company_id: uuid.UUID, connection_id: uuid.UUID, now: datetime) -> PushOperation:
+    return PushOperation(
+        key=uuid.uuid4(), company_id=company_id, connection_id=connection_id, source_account_id="acc-1",
+        data_type="bankTransactions", status="Failed", status_code=400, requested_at=now,
+        completed_at=now + timedelta(microseconds=1), timeout_in_minutes=5, timeout_at=now + timedelta(minutes=5),
+        error_message="Push failed: é ü \u4e2d",
+        validation={"errors": [{"itemId": "t1", "message": "0.1", "validatorName": "X"}], "warnings": []},
+        changes=[], transaction_count=0,
+    )
+
+
+def _raw(database: Database, key: uuid.UUID) -> dict[str, Any]:
+    """The row as stored, every column cast to text by the database."""
+    cols = ", ".join(f"CAST({c.name} AS TEXT) AS {c.name}" for c in _TABLE.columns if c.name != "key")
+    with database.unit_of_work() as session:
+        key_text = session.execute(select(PushOperation.key).where(PushOperation.key == key)).scalar_one()
+        assert key_text == key
+        row = session.execute(
+            text(f"SELECT {cols} FROM push_operations WHERE key = :key"),
+            {"key": key.hex if database.dialect == "sqlite" else key},
+        ).mappings().one()
+        return dict(row)
+
+
+def test_an_insert_stores_what_the_orm_stores(database: Database, clock: Clock) -> None:
+    company, connection, _ = make_linked_feed(database, clock)
+    now = clock.now()
+    by_orm, by_driver = _operation(company.id, connection.id, now), _operation(company.id, connection.id, now)
+    with database.unit_of_work() as session:
+        session.add(by_orm)
+    with database.unit_of_work() as session:
+        _INSERT.execute(session, {c: getattr(by_driver, c) for c in _COLUMNS})
+    assert _raw(database, by_driver.key) == _raw(database, by_orm.key)
+    with database.unit_of_work() as session:
+        read = session.get(PushOperation, by_driver.key)
+        assert read is not None
+        assert (read.validation, read.changes, read.completed_at, read.error_message) == (
+            by_orm.validation, by_orm.changes, by_orm.completed_at, by_orm.error_message)
+
+
+def test_an_update_by_key_and_a_rolled_back_one(database: Database, clock: Clock) -> None:
+    _, _, (account,) = make_linked_feed(database, clock)
+    newest = datetime(2026, 11, 30, 23, 59, 59, 999999)
+    with database.unit_of_work() as session:
+        _UPDATE.execute(session, {"id": account.id, "balance": Decimal("-0.0001"), "newest_transaction_date": newest})
+    with pytest.raises(RuntimeError), database.unit_of_work() as session:
+        _UPDATE.execute(session, {"id": account.id, "balance": Decimal("1"), "newest_transaction_date": None})
+        raise RuntimeError("rolled back")
+    with database.unit_of_work() as session:
+        read = session.get(SourceAccount, account.id)
+        assert read is not None
+        assert (read.balance, read.newest_transaction_date) == (Decimal("-0.0001"), newest)
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(database: Database, clock: Clock) -> None:
+    company, connection, _ = make_linked_feed(database, clock)
+    op = _operation(company.id, connection.id, clock.now())
+    with database.unit_of_work() as session:
+        _INSERT.execute(session, {c: getattr(op, c) for c in _COLUMNS})
+    with pytest.raises(IntegrityError), database.unit_of_work() as session:
+        _INSERT.execute(session, {c: getattr(op, c) for c in _COLUMNS})
+    columns = [prop.key for prop in inspect(Event).column_attrs if prop.key != "seq"]
+    event = Event(id=uuid.uuid4(), event_type="x", company_id=None, company_tags={}, body={"a": Decimal("0.1")},
+                  created_at=clock.now(), dispatched_at=None, correlation_id=None)
+    with database.unit_of_work() as session:
+        DriverStatement.insert(cast(Table, Event.__table__), columns).execute(
+            session, {c: getattr(event, c) for c in columns})
+    with database.unit_of_work() as session:
+        stored = session.scalars(select(Event).where(Event.id == event.id)).one()
+        assert stored.body == {"a": Decimal("0.1")}
