@@ -150,6 +150,7 @@ def push(outcome: str) -> Act:
             push_operations.fail(s, clock, settings, company, op, "The platform refused it.")
         else:
             push_operations.time_out(s, clock, settings, company, op)
+        push_operations.save(s, op)  # as a push writes its operation: once, with its outcome
 
     return act
 
