@@ -79,7 +79,7 @@ def test_a_key_made_from_another_folder_works_on_the_server(server: tuple[str, P
     key = created.stdout.strip().splitlines()[-1]
     assert str(home / "bankfeeds.sqlite3") in created.stderr  # it says which database it used
     assert not (elsewhere / "var").exists()
-    r = httpx.get(f"{url}/companies", headers={"Authorization": basic(key)}, timeout=10)
+    r = httpx.get(f"{url}/companies", headers={"Authorization": basic(key)}, timeout=60)
     assert r.status_code == 200, r.text
 
     listed = bankfeeds(elsewhere, env, "api-keys", "list")
@@ -91,7 +91,7 @@ def test_a_key_made_from_another_folder_works_on_the_server(server: tuple[str, P
     assert re.search(r"from-elsewhere\s+\S+…\s+\S+\s+20\d\d-\d\d-\d\dT", row), row
     revoked = bankfeeds(elsewhere, env, "api-keys", "revoke", key_id.group(0))
     assert revoked.returncode == 0, revoked.stderr
-    assert httpx.get(f"{url}/companies", headers={"Authorization": basic(key)}, timeout=10).status_code == 401
+    assert httpx.get(f"{url}/companies", headers={"Authorization": basic(key)}, timeout=60).status_code == 401
 
 
 def test_read_only_commands_never_create_an_empty_database(tmp_path: Path) -> None:

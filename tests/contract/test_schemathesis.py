@@ -66,6 +66,8 @@ AUTH = "Basic " + base64.b64encode(RAW_API_KEY.encode()).decode()
 NOT_SERVED_TAGS = {"Managed bank feeds", "Bank accounts"}
 
 CONFIG = SchemathesisConfig.from_dict({
+    # Conformance, not speed: a loaded CI machine can take longer than the 10 s default to answer.
+    "request-timeout": 60,
     "auth": {"openapi": {"auth_header": {"api_key": AUTH}}},
     "generation": {
         # Unknown query parameters are ignored, as Codat's API does; OpenAPI does not forbid them

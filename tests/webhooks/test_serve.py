@@ -18,7 +18,7 @@ def test_the_server_delivers_without_a_separate_worker(
     app = create_app(settings.model_copy(update={"worker_poll_seconds": 30.0}), clock=clock, database=database,
                      run_worker=True)
     with LiveServer(app) as server:
-        client = httpx.Client(base_url=server.url, headers={"Authorization": basic(api_key)}, timeout=10)
+        client = httpx.Client(base_url=server.url, headers={"Authorization": basic(api_key)}, timeout=60)
         r = client.post("/webhooks", json={"url": receiver.url, "eventTypes": ["company.created"]})
         assert r.status_code == 201
         receiver.secret = r.json()["signingSecret"]

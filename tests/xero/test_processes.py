@@ -181,7 +181,7 @@ def test_300_pushes_to_30_feeds_in_10_organisations_with_a_worker_killed(
         for i in range(2):
             logs[f"worker{i}"] = tmp_path / f"worker{i}.log"
             procs.append(spawn(["worker"], env, logs[f"worker{i}"]))
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=60) as http:
             for kind in ("429", "500"):
                 assert http.post(f"{sandbox}/testing/faults", json={"kind": kind, "count": 3, "retryAfter": 2}
                                  ).status_code == 204

@@ -120,6 +120,8 @@ def adjusted_spec() -> dict[str, Any]:
 
 
 CONFIG = SchemathesisConfig.from_dict({
+    # Conformance, not speed: a loaded CI machine can take longer than the 10 s default to answer.
+    "request-timeout": 60,
     "generation": {"allow-extra-parameters": False},
     "phases": {"coverage": {"enabled": True, "generate-duplicate-query-parameters": False}},
     "checks": {
