@@ -9,155 +9,52 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from bankfeeds.companies import service as companies
-from bankfeeds.companies.schemas import CompanyRequestBody
 from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
-from bankfeeds.connections.schemas import ConnectionCreate, ConnectionUnlink
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import Event, SourceAccount
+from bankfeeds.models import Event
 from bankfeeds.webhooks.events import EVENT_TYPES
 from bankfeeds.worker.runner import Worker
-from tests.fixtures.factories import make_company, make_connection, make_source_account
 from tests.webhooks.conftest import subscribe
 from tests.webhooks.receiver import Receiver
-
-
-@dataclass
-class Scene:
-    company_id: uuid.UUID | None = None
-    connection_id: uuid.UUID | None = None
-    account_ids: list[uuid.UUID] = field(default_factory=list)
-
-
-Setup = Callable[[Database, FrozenClock], Scene]
-Act = Callable[[Session, FrozenClock, Settings, Scene], None]
-
-
-def nothing(database: Database, clock: FrozenClock) -> Scene:
-    return Scene()
-
-
-def company_only(database: Database, clock: FrozenClock) -> Scene:
-    return Scene(make_company(database, clock, tags={"region": "uk"}).id)
-
-
-def with_connection(status: str, accounts: tuple[str, ...] = ()) -> Setup:
-    def setup(database: Database, clock: FrozenClock) -> Scene:
-        company = make_company(database, clock, tags={"region": "uk"})
-        connection = make_connection(database, clock, company, "hcws", status=status)
-        ids = [make_source_account(database, clock, connection, a, status=s).id
-               for a, s in (x.split("/") for x in accounts)]
-        return Scene(company.id, connection.id, ids)
-
-    return setup
-
-
-def _rows(s: Session, scene: Scene) -> tuple[Any, Any]:
-    assert scene.company_id is not None
-    company = companies.get(s, scene.company_id, for_update=True)
-    connection = connections.get(s, company, scene.connection_id, for_update=True) if scene.connection_id else None
-    return company, connection
-
-
-def _account(s: Session, scene: Scene, i: int = 0) -> SourceAccount:
-    account = s.get(SourceAccount, scene.account_ids[i])
-    assert account is not None
-    return account
-
-
-def act_company_created(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    companies.create(s, clock, settings, CompanyRequestBody(name="New Co"), created_by="tests")
-
-
-def act_company_deleted(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    companies.delete(s, clock, settings, _rows(s, scene)[0])
-
-
-def act_connection_created(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    connections.create(s, clock, settings, _rows(s, scene)[0], ConnectionCreate(platform_key="hcws"))
-
-
-def to_status(status: str) -> Act:
-    def act(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-        company, connection = _rows(s, scene)
-        connections.set_status(s, clock, settings, company, connection, status)
-
-    return act
-
-
-def act_connection_failed(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    company, connection = _rows(s, scene)
-    connections.fail_link(s, clock, settings, company, connection)
-
-
-def act_unlink(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    company, connection = _rows(s, scene)
-    connections.unlink(s, clock, settings, company, connection, ConnectionUnlink(status="Unlinked"))
-
-
-def act_connection_deleted(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    company, connection = _rows(s, scene)
-    connections.delete(s, clock, settings, company, connection)
-
-
-def act_account_connected(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    from bankfeeds.source_accounts import service as source_accounts
-
-    company, connection = _rows(s, scene)
-    source_accounts.mark_connected(s, clock, settings, company, connection, _account(s, scene))
-
-
-def act_account_disconnected(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    from bankfeeds.source_accounts import service as source_accounts
-
-    company, connection = _rows(s, scene)
-    source_accounts.mark_disconnected(s, clock, settings, company, connection, _account(s, scene))
-
-
-def push(outcome: str) -> Act:
-    def act(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-        from bankfeeds.push_operations import service as push_operations
-
-        company, connection = _rows(s, scene)
-        op = push_operations.start(s, clock, company_id=company.id, connection_id=connection.id,
-                                   source_account_id="acc-1", timeout_in_minutes=None, transaction_count=1)
-        if outcome == "success":
-            push_operations.succeed(s, clock, settings, company, op, "txn-1")
-        else:
-            push_operations.fail(s, clock, settings, company, op, "The platform refused it.")
-
-    return act
-
+from tests.webhooks.scenes import (
+    Act,
+    Setup,
+    account_connected,
+    account_disconnected,
+    company_created,
+    company_deleted,
+    connection_created,
+    connection_deleted,
+    connection_failed,
+    nothing,
+    push,
+    scene,
+    to_status,
+)
 
 # event type -> (setup, act, repeating the act must not fire again)
 CASES: dict[str, tuple[Setup, Act, bool]] = {
-    "company.created": (nothing, act_company_created, False),
-    "company.deleted": (company_only, act_company_deleted, False),
-    "connection.created": (company_only, act_connection_created, False),
-    "connection.connected": (with_connection("PendingAuth"), to_status("Linked"), True),
-    "connection.failed": (with_connection("PendingAuth"), act_connection_failed, False),
-    "connection.disconnected": (with_connection("Linked"), to_status("Unlinked"), True),
-    "connection.reconnected": (with_connection("Unlinked"), to_status("Linked"), True),
-    "connection.deleted": (with_connection("Linked"), act_connection_deleted, False),
-    "bankFeeds.sourceAccount.connected": (
-        with_connection("Linked", ("acc-1/pending",)), act_account_connected, True),
+    "company.created": (nothing, company_created, False),
+    "company.deleted": (scene(), company_deleted, False),
+    "connection.created": (scene(), connection_created, False),
+    "connection.connected": (scene("PendingAuth"), to_status("Linked"), True),
+    "connection.failed": (scene("PendingAuth"), connection_failed, False),
+    "connection.disconnected": (scene("Linked"), to_status("Unlinked"), True),
+    "connection.reconnected": (scene("Unlinked"), to_status("Linked"), True),
+    "connection.deleted": (scene("Linked"), connection_deleted, False),
+    "bankFeeds.sourceAccount.connected": (scene("Linked", ("acc-1", "pending")), account_connected, True),
     "bankFeeds.sourceAccount.disconnected": (
-        with_connection("Linked", ("acc-1/connected", "acc-2/connected")), act_account_disconnected, True),
-    "bankTransactions.write.successful": (
-        with_connection("Linked", ("acc-1/connected",)), push("success"), False),
-    "bankTransactions.write.unsuccessful": (
-        with_connection("Linked", ("acc-1/connected",)), push("failure"), False),
+        scene("Linked", ("acc-1", "connected"), ("acc-2", "connected")), account_disconnected, True),
+    "bankTransactions.write.successful": (scene("Linked", ("acc-1", "connected")), push("success"), False),
+    "bankTransactions.write.unsuccessful": (scene("Linked", ("acc-1", "connected")), push("failure"), False),
 }
 
 
@@ -176,10 +73,10 @@ def test_fires_once_per_transition_never_on_rollback(
 ) -> None:
     subscribe(client, receiver)
     setup, act, repeatable = CASES[event_type]
-    scene = setup(database, clock)
+    made = setup(database, clock)
 
     with pytest.raises(Boom), database.unit_of_work() as session:
-        act(session, clock, settings, scene)
+        act(session, clock, settings, made)
         session.flush()
         assert session.scalar(select(func.count()).select_from(Event)) == 1  # written, not yet committed
         raise Boom
@@ -189,10 +86,10 @@ def test_fires_once_per_transition_never_on_rollback(
         assert session.scalar(select(func.count()).select_from(Event)) == 0
 
     with database.unit_of_work() as session:
-        act(session, clock, settings, scene)
+        act(session, clock, settings, made)
     if repeatable:
         with database.unit_of_work() as session:
-            act(session, clock, settings, scene)
+            act(session, clock, settings, made)
     worker.drain()
     [got] = receiver.snapshot()
     assert got.verified, got.error
@@ -206,7 +103,8 @@ def test_fires_once_per_transition_never_on_rollback(
         assert event["payload"]["name"]
     else:
         reference = event["payload"]["referenceCompany"]
-        assert reference["id"] == str(scene.company_id) and reference["tags"] == {"region": "uk"}
+        assert made.company is not None
+        assert reference["id"] == str(made.company.id) and reference["tags"] == {"region": "uk"}
     if event_type == "connection.failed":
         connection = event["payload"]["connection"]
         assert connection["status"] == "PendingAuth"

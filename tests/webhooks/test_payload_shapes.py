@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,134 +23,62 @@ from sqlalchemy import Text, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from bankfeeds.companies import service as companies
-from bankfeeds.companies.schemas import CompanyRequestBody
 from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
-from bankfeeds.connections.schemas import ConnectionCreate
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import Company, Connection, Event, PushOperation, SourceAccount
-from bankfeeds.push_operations import service as push_operations
-from bankfeeds.source_accounts import service as source_accounts
 from bankfeeds.webhooks import events
 from bankfeeds.webhooks.events import EVENT_TYPES
-from tests.fixtures.factories import make_company, make_connection, make_source_account
+from tests.fixtures.factories import make_company, make_source_account
+from tests.webhooks.scenes import (
+    Act,
+    Scene,
+    Setup,
+    account_connected,
+    account_disconnected,
+    company_created,
+    company_deleted,
+    connection_created,
+    connection_deleted,
+    connection_failed,
+    rows,
+    scene,
+    to_status,
+)
+from tests.webhooks.scenes import push as push_after
 
 
-@dataclass
-class Scene:
-    company: Company | None = None
-    connection: Connection | None = None
-    accounts: list[SourceAccount] = field(default_factory=list)
-
-
-def _company(database: Database, clock: FrozenClock) -> Company:
+def toft_stores(database: Database, clock: FrozenClock) -> Company:
     return make_company(database, clock, "Toft stores", description="Requested early access.",
                         tags={"region": "uk", "tier": "gold"}, last_sync=datetime(2026, 11, 20, 9, 30, tzinfo=UTC))
 
 
-def _scene(status: str | None = None, *accounts: tuple[str, str, int]) -> Callable[[Database, FrozenClock], Scene]:
-    def setup(database: Database, clock: FrozenClock) -> Scene:
-        company = _company(database, clock)
-        if status is None:
-            return Scene(company)
-        connection = make_connection(database, clock, company, "hcws", status=status)
-        made = [
-            make_source_account(
-                database, clock, connection, account_id, status=account_status, shape_version=shape,
-                balance=Decimal("1234.50"), currency="GBP", sort_code="040004",
-                **({"routing_info": {"bankCode": "021000021", "type": "bankcode"},
-                    "account_info": {"description": "Main account", "nickname": "Main"}} if shape == 2 else {}),
-            )
-            for account_id, account_status, shape in accounts
-        ]
-        return Scene(company, connection, made)
-
-    return setup
+def shaped_account(database: Database, clock: FrozenClock, connection: Connection, account_id: str, status: str,
+                   shape: int) -> SourceAccount:
+    """A source account with every field its shape (Codat's v1 or v2) carries."""
+    return make_source_account(
+        database, clock, connection, account_id, status=status, shape_version=shape,
+        balance=Decimal("1234.50"), currency="GBP", sort_code="040004",
+        **({"routing_info": {"bankCode": "021000021", "type": "bankcode"},
+            "account_info": {"description": "Main account", "nickname": "Main"}} if shape == 2 else {}),
+    )
 
 
-def _rows(s: Session, scene: Scene) -> tuple[Company, Connection]:
-    assert scene.company is not None and scene.connection is not None
-    company = companies.get(s, scene.company.id, for_update=True)
-    return company, connections.get(s, company, scene.connection.id, for_update=True)
+def _scene(status: str | None = None, *accounts: tuple[str, str, int]) -> Setup:
+    return scene(status, *accounts, company=toft_stores, account=shaped_account)
 
 
-def _account(s: Session, scene: Scene, i: int = 0) -> SourceAccount:
-    account = s.get(SourceAccount, scene.accounts[i].id)
-    assert account is not None
-    return account
-
-
-Act = Callable[[Session, FrozenClock, Settings, Scene], None]
-
-
-def company_created(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    company, _ = companies.create(s, clock, settings, CompanyRequestBody(
-        name="New Co", tags={"region": "fr"}), created_by="tests")
-    scene.company = company
-
-
-def company_deleted(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    assert scene.company is not None
-    companies.delete(s, clock, settings, companies.get(s, scene.company.id, for_update=True))
-
-
-def connection_created(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    assert scene.company is not None
-    company = companies.get(s, scene.company.id, for_update=True)
-    scene.connection, _ = connections.create(s, clock, settings, company, ConnectionCreate(platform_key="hcws"))
-
-
-def to_status(status: str) -> Act:
-    def act(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-        company, connection = _rows(s, scene)
-        connections.set_status(s, clock, settings, company, connection, status)
-
-    return act
-
-
-def connection_failed(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    connections.fail_link(s, clock, settings, *_rows(s, scene), status_text="User denied access")
-
-
-def failed_then_connected(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
+def failed_then_connected(s: Session, clock: FrozenClock, settings: Settings, made: Scene) -> None:
     """A link that failed once, then succeeded: the connection carries its resolved error."""
-    company, connection = _rows(s, scene)
+    company, connection = rows(s, made)
     connections.fail_link(s, clock, settings, company, connection)
     clock.advance(timedelta(seconds=90))
     connections.set_status(s, clock, settings, company, connection, "Linked")
 
 
-def connection_deleted(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    connections.delete(s, clock, settings, *_rows(s, scene))
-
-
-def account_connected(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    company, connection = _rows(s, scene)
-    source_accounts.mark_connected(s, clock, settings, company, connection, _account(s, scene))
-
-
-def account_disconnected(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-    company, connection = _rows(s, scene)
-    source_accounts.mark_disconnected(s, clock, settings, company, connection, _account(s, scene))
-
-
 def push(outcome: str) -> Act:
-    def act(s: Session, clock: FrozenClock, settings: Settings, scene: Scene) -> None:
-        company, connection = _rows(s, scene)
-        op = push_operations.start(s, clock, company_id=company.id, connection_id=connection.id,
-                                   source_account_id="acc-1", timeout_in_minutes=None, transaction_count=1)
-        clock.advance(timedelta(seconds=2))
-        if outcome == "success":
-            push_operations.succeed(s, clock, settings, company, op, "acc-1")
-        elif outcome == "failure":
-            push_operations.fail(s, clock, settings, company, op, "The platform refused it.")
-        else:
-            push_operations.time_out(s, clock, settings, company, op)
-        push_operations.save(s, op)  # as a push writes its operation: once, with its outcome
-
-    return act
+    return push_after(outcome, taking=timedelta(seconds=2))
 
 
 HCWS = ('"integrationId":"6b113e06-e818-45d7-977b-8e6bb3d01269","integrationKey":"hcws",'
@@ -163,7 +89,7 @@ REF = ('"referenceCompany":{"id":"<company>","name":"Toft stores","description":
        '"links":{"portal":"http://testserver/companies/<company>"},"tags":{"region":"uk","tier":"gold"}}')
 
 # case -> (event type, setup, act)
-CASES: dict[str, tuple[str, Callable[[Database, FrozenClock], Scene], Act]] = {
+CASES: dict[str, tuple[str, Setup, Act]] = {
     "company.created": ("company.created", _scene(), company_created),
     "company.deleted": ("company.deleted", _scene(), company_deleted),
     "connection.created": ("connection.created", _scene(), connection_created),
@@ -237,18 +163,18 @@ def test_each_event_type_keeps_its_json(
     case: str, database: Database, clock: FrozenClock, settings: Settings
 ) -> None:
     event_type, setup, act = CASES[case]
-    scene = setup(database, clock)
+    made = setup(database, clock)
     with database.unit_of_work() as s:
-        act(s, clock, settings, scene)
+        act(s, clock, settings, made)
     with database.unit_of_work() as s:
         rows = s.execute(select(Event.id, Event.event_type, sql_cast(Event.body, Text)).order_by(Event.seq)).all()
     [(event_id, stored_type, text)] = [row for row in rows if row[1] == event_type]
     assert stored_type == event_type
     masks = {str(event_id): "<event>"}
-    if scene.company is not None:
-        masks[str(scene.company.id)] = "<company>"
-    if scene.connection is not None:
-        masks[str(scene.connection.id)] = "<connection>"
+    if made.company is not None:
+        masks[str(made.company.id)] = "<company>"
+    if made.connection is not None:
+        masks[str(made.connection.id)] = "<connection>"
     with database.unit_of_work() as s:
         masks.update({str(key): "<push>" for key in s.scalars(select(PushOperation.key))})
     for raw, mask in masks.items():

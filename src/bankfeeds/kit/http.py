@@ -29,9 +29,10 @@ class JSONResponse(Response):
         return jsonutil.dumps(content).encode("utf-8")
 
 
-def wire(model: BaseModel, *, exclude_none: bool = False) -> dict[str, Any]:
-    """A wire schema as a plain dict with camelCase keys, Decimals kept."""
-    return model.model_dump(mode="python", by_alias=True, exclude_none=exclude_none)
+def wire(model: BaseModel, *, exclude_none: bool = False, exclude_unset: bool = False) -> dict[str, Any]:
+    """A wire schema as a plain dict with camelCase keys, Decimals kept; ``exclude_unset`` leaves out
+    the fields (at every level) that were not given, for keys the wire only carries when known."""
+    return model.model_dump(mode="python", by_alias=True, exclude_none=exclude_none, exclude_unset=exclude_unset)
 
 
 def validation_items(exc: ValidationError) -> list[ValidationItem]:

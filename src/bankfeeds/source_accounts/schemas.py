@@ -249,7 +249,7 @@ def parse_update(data: Any, shape_version: int) -> SourceAccountV1Update | Sourc
     return validate_model(data, SourceAccountV1Update, what="request body (a v1 source account)")
 
 
-# Responses (for the OpenAPI document; ``service.to_wire`` builds them). The two shapes are kept
+# Responses (the OpenAPI document's, and what ``service.to_wire`` dumps). The two shapes are kept
 # apart for the spec's ``oneOf``: a v1 account always carries ``accountType`` (null when unknown),
 # a v2 account always carries ``accountInfo`` (null when not given).
 

@@ -26,13 +26,16 @@ from bankfeeds.connections import service as connections
 from bankfeeds.errors import BadRequest, NotFound
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
+from bankfeeds.kit.http import wire
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Company, Connection, ConnectionStatus, EventType, SourceAccount, SourceAccountStatus
 from bankfeeds.source_accounts.repository import SourceAccountRepository
 from bankfeeds.source_accounts.schemas import (
     SourceAccountIn,
+    SourceAccountOut,
     SourceAccountV1Update,
     SourceAccountV2In,
+    SourceAccountV2Out,
     SourceAccountV2Update,
     parse_prototype,
     parse_update,
@@ -87,53 +90,28 @@ def _datetime(value: datetime | None) -> str | None:
 
 
 def to_wire(account: SourceAccount) -> dict[str, Any]:
-    """The account in the shape it was created in, JSON-ready (dates as text, money as Decimal).
+    """The account in the shape it was created in (``schemas.SourceAccountOut`` or
+    ``SourceAccountV2Out``), JSON-ready (dates as text, money as Decimal).
 
-    The two shapes are kept apart for the spec's ``oneOf``: a v1 account always carries
-    ``accountType`` (null when unknown, which v2 forbids) and a v2 account always carries
-    ``accountInfo`` (null when not given, which v1's ``additionalProperties: false`` forbids).
-    ``feedStartDate`` is only given while the account is connected, as Codat documents.
+    Keys the wire carries only when known are left unset: a v1 account's ``currency`` (ISO4217 is
+    not nullable in the spec), a v2 account's ``routingInfo``, and the fields of the stored
+    ``routingInfo``/``accountInfo`` objects that were never given. ``feedStartDate`` is only given
+    while the account is connected, as Codat documents.
     """
     feed_start = _date(account.feed_start_date) if account.status == SourceAccountStatus.CONNECTED else None
-    if account.shape_version == 2:
-        body: dict[str, Any] = {
-            "id": account.account_id,
-            "accountName": account.account_name,
-            "accountType": account.account_type,
-            "accountNumber": account.account_number,
-            "sortCode": account.sort_code,
-        }
-        if account.routing_info is not None:
-            body["routingInfo"] = dict(account.routing_info)
-        body.update(
-            {
-                "currency": account.currency,
-                "balance": account.balance,
-                "accountInfo": dict(account.account_info) if account.account_info is not None else None,
-                "modifiedDate": _datetime(account.modified_at),
-                "status": account.status,
-                "feedStartDate": feed_start,
-            }
-        )
-        return body
-    body = {
-        "id": account.account_id,
-        "accountName": account.account_name,
-        "accountType": account.account_type,
-        "accountNumber": account.account_number,
-        "sortCode": account.sort_code,
+    fields: dict[str, Any] = {
+        "id": account.account_id, "account_name": account.account_name, "account_type": account.account_type,
+        "account_number": account.account_number, "sort_code": account.sort_code, "balance": account.balance,
+        "modified_date": _datetime(account.modified_at), "status": account.status, "feed_start_date": feed_start,
     }
-    if account.currency is not None:  # ISO4217 is not nullable in the spec
-        body["currency"] = account.currency
-    body.update(
-        {
-            "balance": account.balance,
-            "modifiedDate": _datetime(account.modified_at),
-            "status": account.status,
-            "feedStartDate": feed_start,
-        }
-    )
-    return body
+    if account.shape_version == 2:
+        fields.update(currency=account.currency, account_info=account.account_info)
+        if account.routing_info is not None:
+            fields["routing_info"] = account.routing_info
+        return wire(SourceAccountV2Out.model_validate(fields), exclude_unset=True)
+    if account.currency is not None:
+        fields["currency"] = account.currency
+    return wire(SourceAccountOut.model_validate(fields), exclude_unset=True)
 
 
 def event_payload(
