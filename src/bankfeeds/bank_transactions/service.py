@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
 from bankfeeds.bank_transactions.schemas import (
     MAX_TRANSACTIONS,
+    BankTransactionIn,
     CreateBankTransactions,
     PushFieldValidation,
     PushOption,
@@ -116,26 +117,6 @@ def write(
     timeout_in_minutes: int | None,
 ) -> PushOperation:
     """Validate and store a batch; returns its push operation (see the module docstring)."""
-    op = _write(
-        session, clock, settings, company_id=company_id, connection_id=connection_id, account_id=account_id,
-        body=body, timeout_in_minutes=timeout_in_minutes,
-    )
-    # The operation's row is written once, with its outcome (Success, Failed or Pending).
-    push_operations.save(session, op)
-    return op
-
-
-def _write(
-    session: Session,
-    clock: Clock,
-    settings: Settings,
-    *,
-    company_id: uuid.UUID,
-    connection_id: uuid.UUID,
-    account_id: str,
-    body: CreateBankTransactions,
-    timeout_in_minutes: int | None,
-) -> PushOperation:
     if body.account_id != account_id:
         raise BadRequest(
             f"The body's accountId '{body.account_id}' does not match the accountId in the path "
@@ -143,13 +124,24 @@ def _write(
             errors=[ValidationItem("accountId", "must equal the accountId in the path", "AccountId")],
         )
     company, connection, account = resolve(session, company_id, connection_id, account_id, key_share=True)
-    platform: Platform = PLATFORMS[connection.platform_key]
-    txns = body.transactions
     op = push_operations.start(
         session, clock,
         company_id=company.id, connection_id=connection.id, source_account_id=account.account_id,
-        timeout_in_minutes=timeout_in_minutes, transaction_count=len(txns),
+        timeout_in_minutes=timeout_in_minutes, transaction_count=len(body.transactions),
     )
+    _store(session, clock, settings, company, connection, account, op, body.transactions)
+    # The operation's row is written once, with its outcome (Success, Failed or Pending).
+    push_operations.save(session, op)
+    return op
+
+
+def _store(
+    session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection,
+    account: SourceAccount, op: PushOperation, txns: list[BankTransactionIn],
+) -> None:
+    """Check ``txns`` against the account and the platform's rules and store the new ones; the
+    outcome goes on ``op`` (Failed with its findings, or accepted as the platform says)."""
+    platform: Platform = PLATFORMS[connection.platform_key]
     repo = BankTransactionRepository(session)
     # The company is key-share locked first (by resolve), then the account: the order a company
     # delete also takes them in, so the two cannot deadlock.
@@ -159,13 +151,13 @@ def _write(
     if refusal is not None:
         push_operations.set_findings(op, [refusal], [])
         push_operations.fail(session, clock, settings, company, op, f"Push failed: {refusal.message}")
-        return op
+        return
 
     now = clock.now()
     verdict = write_rules.check_batch(platform, txns, now=now)
     if verdict.failed:
         _fail_validation(session, clock, settings, company, op, verdict.errors, verdict.warnings)
-        return op
+        return
 
     new = [txns[i] for i in verdict.new]
     newest = account.newest_transaction_date
@@ -186,7 +178,7 @@ def _write(
         if late:
             savepoint.rollback()
             _fail_validation(session, clock, settings, company, op, late, verdict.warnings)
-            return op
+            return
         savepoint.commit()
 
     repeats = [i for i in verdict.new if txns[i].id not in inserted]
@@ -210,7 +202,6 @@ def _write(
     if stored:
         accepted = len(stored)
         metrics.on_commit(session, lambda: metrics.TRANSACTIONS_ACCEPTED.labels(platform.key).inc(accepted))
-    return op
 
 
 def _fail_validation(
