@@ -17,26 +17,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.fixtures.app import TEST_PROCESS_ENV, free_port
-from tests.fixtures.database import drop_pg_database, fresh_database_url
 
 BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
 SLOW_CLIENTS = 400
 FD_LIMIT = 256
-
-
-@pytest.fixture
-def serve_db(db_kind: str, tmp_path: Path) -> Iterator[str]:
-    url, name = fresh_database_url(db_kind, tmp_path)
-    yield url
-    if name is not None:
-        drop_pg_database(name)
 
 
 def _limit_fds() -> None:
@@ -51,10 +40,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def test_slow_header_flood_is_cut_off_and_others_are_served(serve_db: str, tmp_path: Path) -> None:
+def test_slow_header_flood_is_cut_off_and_others_are_served(process_db: str, tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": serve_db,
+    env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": process_db,
            "BANKFEEDS_SECRET_KEY": "serve-limits-secret", "BANKFEEDS_IDX_PARTNER_KEY": "serve-limits-partner",
            "BANKFEEDS_RUN_WORKER": "false", "BANKFEEDS_HEADER_TIMEOUT_SECONDS": "1"}
     log = (tmp_path / "serve.log").open("wb")

@@ -52,7 +52,7 @@ from bankfeeds.kit.db import Base, Database
 from bankfeeds.kit.security import sha256_hex
 from bankfeeds.models import ApiKey, Company, Connection, PushOperation
 from tests.fixtures.app import NOW, LiveServer, make_settings
-from tests.fixtures.database import drop_pg_database, fresh_database_url
+from tests.fixtures.database import own_database
 from tests.fixtures.factories import make_source_account
 from tests.fixtures.specs import SPECS
 
@@ -323,12 +323,10 @@ def empty(database: Database) -> None:
 # more than the operations); every test still starts from empty tables and fresh seed data.
 @pytest.fixture(scope="module")
 def contract_database(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    url, pg_name = fresh_database_url(db_kind, tmp_path_factory.mktemp("contract"))
-    database = Database(url)
-    yield database
-    database.dispose()
-    if pg_name:
-        drop_pg_database(pg_name)
+    with own_database(db_kind, tmp_path_factory.mktemp("contract")) as url:
+        database = Database(url)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture(scope="module")

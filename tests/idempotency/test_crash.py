@@ -16,13 +16,11 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
-import pytest
 import simplejson
 from sqlalchemy import select
 
@@ -32,20 +30,11 @@ from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import BankTransaction, IdempotencyKey
 from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port
-from tests.fixtures.database import drop_pg_database, fresh_database_url
 from tests.fixtures.factories import make_linked_feed
 
 BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
 KILLS = int(os.environ.get("BANKFEEDS_CRASH_KILLS", "4"))
 BATCH = 100
-
-
-@pytest.fixture
-def crash_db(db_kind: str, tmp_path: Path) -> Iterator[str]:
-    url, name = fresh_database_url(db_kind, tmp_path)
-    yield url
-    if name is not None:
-        drop_pg_database(name)
 
 
 class Server:
@@ -119,15 +108,15 @@ def _send_and_kill(server: Server, database: Database, url: str, headers: dict[s
     return state, killed_at
 
 
-def test_kill_9_mid_push_then_the_retry_completes_at_once(crash_db: str, tmp_path: Path) -> None:
-    database = Database(crash_db)
+def test_kill_9_mid_push_then_the_retry_completes_at_once(process_db: str, tmp_path: Path) -> None:
+    database = Database(process_db)
     clock = SystemClock()
     company, connection, _ = make_linked_feed(database, clock)
     with database.unit_of_work() as session:
         _, raw_key = api_keys.create(session, clock, "crash")
     url = f"/companies/{company.id}/connections/{connection.id}/push/bankAccounts/acc-1/bankTransactions"
     headers = {"Authorization": basic(raw_key), "Content-Type": "application/json"}
-    server = Server(crash_db, tmp_path / "serve.log")
+    server = Server(process_db, tmp_path / "serve.log")
     rng = random.Random(9)
     waits: list[float] = []  # from the restarted server being healthy to the retry's answer
     since_kill: list[float] = []  # from the kill to the retry's answer (restart included)

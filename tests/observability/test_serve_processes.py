@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bankfeeds.kit.db import Database
 from tests.console.helpers import Receiver
 from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port
+from tests.fixtures.serving import stop_processes
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[str]) -> None:
@@ -72,12 +72,7 @@ def test_two_processes_one_metrics_view_and_json_logs(db_url: str, database: Dat
             assert receiver.received == 6
             text = httpx.get(f"{url}/metrics", timeout=30).text
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            stop_processes([proc])
             receiver.close()
 
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.models import Event, WebhookMessage
 from bankfeeds.webhooks import service as webhooks
 from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port, make_settings
-from tests.fixtures.database import drop_pg_database, fresh_database_url
+from tests.fixtures.serving import stop_processes
 from tests.webhooks.receiver import Received, Receiver
 
 pytestmark = pytest.mark.slow
@@ -58,16 +57,6 @@ class Trap:
         return 200, b"ok"
 
 
-@pytest.fixture
-def pg_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
-    if db_kind != "postgresql":
-        pytest.skip("several processes sharing one database: a PostgreSQL test")
-    url, name = fresh_database_url("postgresql", tmp_path)
-    yield url
-    assert name is not None
-    drop_pg_database(name)
-
-
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = log.open("wb")
     return subprocess.Popen([BANKFEEDS, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -86,9 +75,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("server did not start")
 
 
-def test_two_servers_two_workers_a_worker_killed_midway(pg_url: str, tmp_path: Path) -> None:
-    settings = make_settings(pg_url, secret_key=SECRET_KEY, webhooks_allow_private_targets=True)
-    database = Database(pg_url)
+def test_two_servers_two_workers_a_worker_killed_midway(pg_process_db: str, tmp_path: Path) -> None:
+    settings = make_settings(pg_process_db, secret_key=SECRET_KEY, webhooks_allow_private_targets=True)
+    database = Database(pg_process_db)
     trap = Trap()
     procs: list[subprocess.Popen[bytes]] = []
     with Receiver(responder=trap) as receiver:
@@ -97,7 +86,7 @@ def test_two_servers_two_workers_a_worker_killed_midway(pg_url: str, tmp_path: P
             _, receiver.secret = webhooks.add(
                 s, SystemClock(), settings, receiver.url, ["company.created", "connection.created"]
             )
-        base_env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": pg_url, "BANKFEEDS_SECRET_KEY": SECRET_KEY, "BANKFEEDS_WORKER_POLL_SECONDS": "0.5",
+        base_env = {**os.environ, **TEST_PROCESS_ENV, "BANKFEEDS_DATABASE_URL": pg_process_db, "BANKFEEDS_SECRET_KEY": SECRET_KEY, "BANKFEEDS_WORKER_POLL_SECONDS": "0.5",
                     "BANKFEEDS_IDX_PARTNER_KEY": "processes-partner-key",
                     "BANKFEEDS_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true"}
         try:
@@ -177,14 +166,7 @@ def test_two_servers_two_workers_a_worker_killed_midway(pg_url: str, tmp_path: P
             assert str(survivor.pid) in by_worker
         finally:
             trap.release.set()
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes(procs)
             database.dispose()
     # The surviving worker, stopped with SIGTERM, exits cleanly (graceful shutdown).
     assert survivor.returncode == 0, [(tmp_path / f"worker{i}.log").read_text()[-2000:] for i in range(2)]

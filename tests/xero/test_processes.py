@@ -43,7 +43,8 @@ from bankfeeds.models import (
 )
 from bankfeeds.xero_sandbox.seed import DEMO_EMAIL
 from tests.fixtures.app import TEST_PROCESS_ENV, basic, free_port, make_settings
-from tests.fixtures.database import drop_pg_database, fresh_database_url
+from tests.fixtures.database import own_database
+from tests.fixtures.serving import stop_processes
 from tests.xero.helpers import feed, link, txns
 
 pytestmark = pytest.mark.slow
@@ -59,15 +60,10 @@ MINUTE = timedelta(seconds=60)
 
 
 @pytest.fixture
-def pg_urls(db_kind: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if db_kind != "postgresql":
-        pytest.skip("several processes sharing one database: a PostgreSQL test")
-    hub, hub_name = fresh_database_url("postgresql", tmp_path)
-    sandbox, sandbox_name = fresh_database_url("postgresql", tmp_path)
-    yield hub, sandbox
-    for name in (hub_name, sandbox_name):
-        assert name is not None
-        drop_pg_database(name)
+def pg_urls(pg_process_db: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The hub's database and the sandbox's."""
+    with own_database("postgresql", tmp_path) as sandbox:
+        yield pg_process_db, sandbox
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -269,11 +265,4 @@ def test_300_pushes_to_30_feeds_in_10_organisations_with_a_worker_killed(
                 assert "Traceback" not in log.read_text(), f"{name}: {log.read_text()[-3000:]}"
         database.dispose()
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs, grace=20)
