@@ -21,6 +21,7 @@ from bankfeeds.idx import service
 from bankfeeds.idx.schemas import IntuitAccounts, IntuitTransactions
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep, get_clock, get_database, get_settings
 from bankfeeds.kit.http import JSONResponse
+from bankfeeds.kit.pagination import PageWindow
 from bankfeeds.kit.surfaces import IDX, SurfaceRegistry, codat_envelope
 from bankfeeds.public_api import codat
 
@@ -49,11 +50,11 @@ def paging(
     page: Annotated[str | None, Query()] = None,
     page_number: Annotated[str | None, Query(alias="pageNumber")] = None,
     page_size: Annotated[str | None, Query(alias="pageSize")] = None,
-) -> service.Paging:
+) -> PageWindow:
     return service.paging(page, page_number, page_size)
 
 
-PagingDep = Annotated[service.Paging, Depends(paging)]
+PagingDep = Annotated[PageWindow, Depends(paging)]
 
 
 @router.get("/accounts", operation_id="list-accounts", responses=codat(200, IntuitAccounts, 400, 404))

@@ -48,6 +48,7 @@ from bankfeeds.idx.schemas import (
 from bankfeeds.kit import inputs
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import decimal_text, format_datetime
+from bankfeeds.kit.pagination import PageWindow
 from bankfeeds.kit.security import same
 from bankfeeds.models import (
     Company,
@@ -151,16 +152,6 @@ def login(
 # ---------------------------------------------------------------------------- query parameters
 
 
-@dataclass(frozen=True)
-class Paging:
-    page: int
-    page_size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
-
-
 def _int(name: str, raw: str | None, default: int, high: int) -> int:
     if raw is None or raw.strip() == "":
         return default
@@ -173,13 +164,13 @@ def _int(name: str, raw: str | None, default: int, high: int) -> int:
     return value
 
 
-def paging(page: str | None, page_number: str | None, page_size: str | None) -> Paging:
+def paging(page: str | None, page_number: str | None, page_size: str | None) -> PageWindow:
     """``page`` (or ``pageNumber``, the envelope's own name) and ``pageSize`` (at most 2000)."""
     number = _int("page", page, 1, 2**31 - 1)
     alias = _int("pageNumber", page_number, number, 2**31 - 1)
     if page is not None and page_number is not None and alias != number:
         raise BadRequest("'page' and 'pageNumber' disagree; send one of them.")
-    return Paging(alias, _int("pageSize", page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE))
+    return PageWindow(alias, _int("pageSize", page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE))
 
 
 def parse_day(name: str, raw: str | None) -> datetime | None:
@@ -272,7 +263,7 @@ def _caller(session: Session, clock: Clock, settings: Settings, principal: Princ
 
 
 def list_accounts(
-    session: Session, clock: Clock, settings: Settings, principal: Principal, page: Paging
+    session: Session, clock: Clock, settings: Settings, principal: Principal, page: PageWindow
 ) -> dict[str, Any]:
     caller = _caller(session, clock, settings, principal)
     rows, total = IdxRepository(session).accounts(caller.connection.id, page.offset, page.page_size)
@@ -283,7 +274,7 @@ def list_accounts(
 
 def list_transactions(
     session: Session, clock: Clock, settings: Settings, principal: Principal,
-    account_id: str, span: Window, page: Paging, link: Linking,
+    account_id: str, span: Window, page: PageWindow, link: Linking,
 ) -> dict[str, Any]:
     caller = _caller(session, clock, settings, principal)
     repo = IdxRepository(session)
@@ -323,7 +314,7 @@ def _connect(
     )
 
 
-def _envelope(results: list[Any], page: Paging, total: int) -> dict[str, Any]:
+def _envelope(results: list[Any], page: PageWindow, total: int) -> dict[str, Any]:
     return {"results": results, "pageNumber": page.page, "pageSize": page.page_size, "totalResults": total}
 
 

@@ -18,15 +18,23 @@ MAX_PAGE_SIZE = 5000
 
 
 @dataclass(frozen=True)
-class PageParams:
+class PageWindow:
+    """Which page of which size (the first is 1); every paged surface reads its rows from ``offset``."""
+
     page: int
     page_size: int
-    query: str | None
-    order_by: str | None
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class PageParams(PageWindow):
+    """Codat's list parameters: the window, the query and the order."""
+
+    query: str | None
+    order_by: str | None
 
 
 def page_params(
