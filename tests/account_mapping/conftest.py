@@ -1,6 +1,5 @@
 from tests.fixtures.xero_hub import (  # noqa: F401 (fixtures)
     app,
-    browser,
     settings,
     xero_browser,
     xero_sandbox,

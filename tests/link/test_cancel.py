@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -24,12 +23,6 @@ from tests.link.test_pages import CODE, CSRF, assert_secure, link_url, open_link
 CANCEL_FORM = re.compile(r'<form class="cancel" method="post" action="([^"]+)">\s*'
                          r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 CANCELLED = "Connecting QuickBooks Online was cancelled"
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
-        yield c
 
 
 def start(client: TestClient, browser: TestClient, database: Database, clock: FrozenClock) -> tuple[str, str, str]:

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -36,13 +35,6 @@ def fresh_link(client: TestClient, database: Database, clock: FrozenClock) -> tu
     company = make_company(database, clock)
     url, body = link_url(client, str(company.id))
     return url, body["id"]
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Any:
-    """A second client, as the SMB's browser: no API key, follows nothing by itself."""
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
-        yield c
 
 
 def path_of(url: str) -> str:

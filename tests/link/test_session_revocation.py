@@ -3,9 +3,6 @@ and CSRF token can neither get credentials nor link the connection afterwards (i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -13,12 +10,6 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from bankfeeds.link.service import SESSION_COOKIE
 from tests.link.test_cancel import cancel_form, start, status_of
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
-        yield c
 
 
 def _get_credentials(app: FastAPI, page: str, cookie: str, csrf: str) -> int:

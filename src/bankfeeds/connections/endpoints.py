@@ -30,7 +30,7 @@ def list_connections(
 ) -> JSONResponse:
     company = companies.get(session, companyId)
     rows, total = service.page(session, company, params)
-    results = [wire(service.to_wire(settings, c, service.mint_otp(session, clock, settings, c))) for c in rows]
+    results = [wire(service.to_wire(settings, c, service.mint_otp(clock, settings, c))) for c in rows]
     return JSONResponse(envelope(f"/companies/{companyId}/connections", params, results, total))
 
 
@@ -55,7 +55,7 @@ def get_connection(
     session: SessionDep, clock: ClockDep, settings: SettingsDep,
 ) -> JSONResponse:
     connection = service.get(session, companies.get(session, companyId), connectionId)
-    otp = service.mint_otp(session, clock, settings, connection)
+    otp = service.mint_otp(clock, settings, connection)
     return JSONResponse(wire(service.to_wire(settings, connection, otp)))
 
 

@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import QueryField
 from bankfeeds.kit.repository import Repository
-from bankfeeds.models import Connection, LinkOtp
+from bankfeeds.models import Connection
 
 FIELDS: dict[str, QueryField] = {
     "id": QueryField("uuid", Connection.id),
@@ -59,10 +59,3 @@ class ConnectionRepository(Repository[Connection]):
         self.session.delete(connection)
         self.session.flush()
 
-    def add_otp(self, otp: LinkOtp) -> None:
-        self.session.add(otp)
-
-    def purge_expired_otps(self, connection_id: uuid.UUID, now: datetime) -> None:
-        self.session.execute(
-            delete(LinkOtp).where(LinkOtp.connection_id == connection_id, LinkOtp.expires_at <= now)
-        )

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from bankfeeds.companies.repository import CompanyRepository
 from bankfeeds.config import Settings
+from bankfeeds.connections import otp as signed_otp
 from bankfeeds.connections.repository import FIELDS, ConnectionRepository
 from bankfeeds.connections.schemas import ConnectionCreate, ConnectionOut, ConnectionUnlink
 from bankfeeds.errors import BadRequest, Conflict, NotFound
@@ -25,8 +26,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import wire
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
-from bankfeeds.kit.security import keyed_hash, new_otp
-from bankfeeds.models import Company, Connection, ConnectionStatus, EventType, LinkOtp
+from bankfeeds.models import Company, Connection, ConnectionStatus, EventType
 from bankfeeds.platforms import PLATFORMS, valid_keys
 from bankfeeds.platforms.base import Platform
 from bankfeeds.webhooks import events
@@ -40,10 +40,6 @@ def platform_of(connection: Connection) -> Platform:
     return PLATFORMS[connection.platform_key]
 
 
-def otp_hash(settings: Settings, otp: str) -> str:
-    return keyed_hash(settings.secret_key, otp, purpose="link-otp")
-
-
 def link_url(settings: Settings, connection: Connection, otp: str | None) -> str:
     url = (
         f"{settings.public_url.rstrip('/')}/link/companies/{connection.company_id}"
@@ -52,21 +48,10 @@ def link_url(settings: Settings, connection: Connection, otp: str | None) -> str
     return f"{url}?otp={otp}" if otp else url
 
 
-def mint_otp(session: Session, clock: Clock, settings: Settings, connection: Connection) -> str | None:
-    """A fresh one-time password for the connection's linkUrl (every platform links through it)."""
-    now = clock.now()
-    repo = ConnectionRepository(session)
-    repo.purge_expired_otps(connection.id, now)
-    otp = new_otp()
-    repo.add_otp(
-        LinkOtp(
-            connection_id=connection.id,
-            otp_hash=otp_hash(settings, otp),
-            created_at=now,
-            expires_at=now + timedelta(minutes=settings.link_otp_ttl_minutes),
-        )
-    )
-    return otp
+def mint_otp(clock: Clock, settings: Settings, connection: Connection) -> str:
+    """A fresh one-time password for the connection's linkUrl (every platform links through it);
+    signed, not stored (``connections/otp.py``)."""
+    return signed_otp.mint(settings, connection.id, clock.now())
 
 
 def to_wire(settings: Settings, connection: Connection, otp: str | None = None) -> ConnectionOut:
@@ -120,10 +105,9 @@ def create(
             created_at=clock.now(),
         )
     )
-    otp = mint_otp(session, clock, settings, connection)
     events.record(session, clock, EventType.CONNECTION_CREATED, event_payload(settings, company, connection),
                   company=company)
-    return connection, otp
+    return connection, mint_otp(clock, settings, connection)
 
 
 def get(session: Session, company: Company, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection:

@@ -43,5 +43,3 @@ def new_credentials() -> tuple[str, str]:
     return username, random_string(16, UNAMBIGUOUS)
 
 
-def new_otp() -> str:
-    return random_string(6, _ALNUM_UPPER)

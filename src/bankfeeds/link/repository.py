@@ -4,9 +4,11 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bankfeeds.kit.repository import Repository
-from bankfeeds.models import Connection, LinkOtp, LinkSessionRecord
+from bankfeeds.models import Connection, LinkOtp, LinkOtpRedemption, LinkSessionRecord
 
 
 class LinkRepository(Repository[LinkSessionRecord]):
@@ -14,10 +16,23 @@ class LinkRepository(Repository[LinkSessionRecord]):
 
     model = LinkSessionRecord
 
+    def redeem_otp(self, connection_id: uuid.UUID, key: str, now: datetime, expires_at: datetime) -> bool:
+        """Record a signed OTP's redemption; False when it was redeemed before (the primary key
+        decides, so of two concurrent redemptions one wins). Drops the connection's redemptions
+        and pre-signing OTPs that have expired."""
+        self.session.execute(delete(LinkOtpRedemption).where(
+            LinkOtpRedemption.connection_id == connection_id, LinkOtpRedemption.expires_at <= now))
+        self.session.execute(delete(LinkOtp).where(LinkOtp.connection_id == connection_id, LinkOtp.expires_at <= now))
+        values = {"otp_hash": key, "connection_id": connection_id, "redeemed_at": now, "expires_at": expires_at}
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(LinkOtpRedemption).values(**values).on_conflict_do_nothing()
+        return self.session.scalar(stmt.returning(LinkOtpRedemption.otp_hash)) is not None
+
     def live_otp(
         self, company_id: uuid.UUID, connection_id: uuid.UUID, otp_hash: str, now: datetime
     ) -> LinkOtp | None:
-        """The unexpired OTP with this hash, for this connection of this company."""
+        """The unexpired OTP with this hash, for this connection of this company (one minted
+        before linkUrls carried signed OTPs)."""
         stmt = (
             select(LinkOtp)
             .join(Connection, Connection.id == LinkOtp.connection_id)

@@ -30,8 +30,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from bankfeeds.config import Settings
+from bankfeeds.connections import otp as signed_otp
 from bankfeeds.connections import service as connections
-from bankfeeds.connections.service import otp_hash
 from bankfeeds.credentials import service as credentials
 from bankfeeds.credentials import throttle
 from bankfeeds.credentials.schemas import BankAccountCredentials
@@ -134,18 +134,32 @@ def start(
     if blocked is not None:
         return blocked
     repo = LinkRepository(session)
-    if otp and _OTP.fullmatch(otp.strip()):
-        digest = otp_hash(settings, otp.strip().upper())
-        row = repo.live_otp(company_id, connection_id, digest, clock.now())
-        if row is not None and same(row.otp_hash, digest):
-            repo.consume(row)
-            return new_session(session, clock, settings, company_id, connection_id)
+    if otp and _OTP.fullmatch(otp.strip()) and _redeem(repo, clock, settings, company_id, connection_id,
+                                                      otp.strip().upper()):
+        return new_session(session, clock, settings, company_id, connection_id)
     if existing is not None and existing.covers(company_id, connection_id) and \
             repo.connection(company_id, connection_id) is not None and is_live(session, clock, settings, existing):
         return existing
     if otp:
         throttle.record_failure(session, clock, subjects)
     return Unauthorized(_EXPIRED)
+
+
+def _redeem(repo: LinkRepository, clock: Clock, settings: Settings, company_id: uuid.UUID,
+            connection_id: uuid.UUID, otp: str) -> bool:
+    """Whether ``otp`` opens this connection's link, now and never again."""
+    now = clock.now()
+    expires_at = signed_otp.verify(settings, connection_id, otp, now)
+    if expires_at is not None:
+        return repo.connection(company_id, connection_id) is not None and \
+            repo.redeem_otp(connection_id, signed_otp.redemption_key(otp), now, expires_at)
+    # A linkUrl handed out before they carried signed OTPs (valid an hour, as these are).
+    digest = keyed_hash(settings.secret_key, otp, purpose="link-otp")
+    row = repo.live_otp(company_id, connection_id, digest, now)
+    if row is None or not same(row.otp_hash, digest):
+        return False
+    repo.consume(row)
+    return True
 
 
 def require(

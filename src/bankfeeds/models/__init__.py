@@ -15,7 +15,7 @@ from bankfeeds.models.demo_webhook_message import DemoWebhookMessage
 from bankfeeds.models.event import Event, EventType
 from bankfeeds.models.feed_pull import FeedPull
 from bankfeeds.models.idempotency_key import IdempotencyKey
-from bankfeeds.models.link_otp import LinkOtp
+from bankfeeds.models.link_otp import LinkOtp, LinkOtpRedemption
 from bankfeeds.models.link_session import LinkSessionRecord
 from bankfeeds.models.login_throttle import LoginThrottle
 from bankfeeds.models.operator import Operator
@@ -83,6 +83,7 @@ __all__ = [
     "FeedPull",
     "IdempotencyKey",
     "LinkOtp",
+    "LinkOtpRedemption",
     "LinkSessionRecord",
     "LoginThrottle",
     "Operator",
