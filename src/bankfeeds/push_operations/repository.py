@@ -10,7 +10,7 @@ from bankfeeds.kit.driver_sql import DriverStatement
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import QueryField
 from bankfeeds.kit.repository import Repository
-from bankfeeds.models import Company, Event, PushOperation, PushOperationStatus
+from bankfeeds.models import Company, PushOperation, PushOperationStatus
 
 FIELDS: dict[str, QueryField] = {
     "pushOperationKey": QueryField("uuid", PushOperation.key),
@@ -30,9 +30,6 @@ def _columns(model: type[Any]) -> list[tuple[str, str]]:
 
 _OPERATION_COLUMNS = _columns(PushOperation)
 _INSERT_OPERATION = DriverStatement.insert(cast(Table, PushOperation.__table__), [c for c, _ in _OPERATION_COLUMNS])
-# Every column but the sequence number, which the database assigns.
-_EVENT_COLUMNS = [(c, a) for c, a in _columns(Event) if c != "seq"]
-_INSERT_EVENT = DriverStatement.insert(cast(Table, Event.__table__), [c for c, _ in _EVENT_COLUMNS])
 
 class PushOperationRepository(Repository[PushOperation]):
     model = PushOperation
@@ -40,15 +37,6 @@ class PushOperationRepository(Repository[PushOperation]):
     def insert(self, operation: PushOperation) -> None:
         """Write a new operation, as it stands, now (one compiled INSERT, no unit of work)."""
         _INSERT_OPERATION.execute(self.session, {c: getattr(operation, a) for c, a in _OPERATION_COLUMNS})
-
-    def insert_event(self, event: Event) -> None:
-        """Write an outbox event now, in the session's transaction, rather than at its flush.
-
-        The event leaves the session (nothing else refers to it) and is written as it stands.
-        """
-        if event in self.session:
-            self.session.expunge(event)
-        _INSERT_EVENT.execute(self.session, {c: getattr(event, a) for c, a in _EVENT_COLUMNS})
 
     def get(self, company_id: uuid.UUID, key: uuid.UUID) -> PushOperation | None:
         return self.one(select(PushOperation).where(PushOperation.key == key, PushOperation.company_id == company_id))

@@ -160,10 +160,7 @@ def _record_event(
     session: Session, clock: Clock, settings: Settings, company: Company, op: PushOperation,
     event_type: WriteEventType, record_id: str | None,
 ) -> None:
-    event = events.record(session, clock, event_type, webhook_payload(settings, company, op, record_id),
-                          company=company)
-    # Written now by one compiled INSERT rather than by the unit of work's flush (the hot path).
-    PushOperationRepository(session).insert_event(event)
+    events.record(session, clock, event_type, webhook_payload(settings, company, op, record_id), company=company)
 
 
 def webhook_payload(

@@ -28,6 +28,7 @@ from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.models import Company, Event, EventType, WebhookConsumer
+from bankfeeds.webhooks.repository import insert_event
 from bankfeeds.webhooks.schemas import (
     CompanyPayload,
     ConnectionPayload,
@@ -118,7 +119,7 @@ def record(
         created_at=now,
         correlation_id=structured_logging.correlation_id(),
     )
-    session.add(event)
+    insert_event(session, event)
     if anyone_subscribes(session, event_type, event.company_tags):
         signals.mark(session, EVENTS_TOPIC)
     return event
