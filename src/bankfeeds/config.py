@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     link_otp_ttl_minutes: int = 60
     # QuickBooks Online: a source account nobody pulled for this long turns disconnected.
     source_account_disconnect_days: int = 10
+    # The record of each QuickBooks pull (the console's pull chart, support's "when did it last
+    # pull") is kept this long, then purged by the worker.
+    feed_pull_retention_days: int = Field(default=90, ge=14)
     # X-Partner-Key that the accounting platform presents to the IDX API.
     idx_partner_key: str = _DEV_PARTNER_KEY
     # The institution the SMB searches for in QuickBooks, and the branding of the hosted pages.
@@ -93,6 +96,9 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     # `bankfeeds serve`: open connections beyond this get 503 (default: the open-file limit - 128).
     max_connections: int | None = Field(default=None, ge=1)
+    # When set, GET /metrics answers only requests carrying `Authorization: Bearer <this>`
+    # (Prometheus: `authorization: {credentials_file: ...}`); unset, it is open (keep it internal).
+    metrics_token: str | None = Field(default=None, min_length=16)
     # Run the background worker inside `bankfeeds serve`.
     run_worker: bool = True
     # Log lines: "json" (one object per line) or "text"; default json, text in development.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from tests.bank_transactions.helpers import account_row, stored_ids, txn, write_url
 from tests.fixtures.app import LiveServer, basic
+from tests.fixtures.concurrency import at_once
 from tests.fixtures.factories import make_linked_feed
 
 WRITERS = 6
@@ -25,35 +25,18 @@ DATE = "2026-11-23T12:00:00"
 pytestmark = pytest.mark.committed_database
 
 
-def together(*jobs: Callable[[], None]) -> None:
-    """Run each job in a thread of its own, all released at once; wait for them all."""
-    start = threading.Barrier(len(jobs))
-
-    def run(job: Callable[[], None]) -> None:
-        start.wait()
-        job()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-
-
 def post_together(url: str, api_key: str, bodies: list[str]) -> list[Any]:
     """POST every body at once, each from a client of its own: [(status, JSON)] in the bodies' order."""
-    results: list[Any] = [None] * len(bodies)
 
-    def poster(w: int) -> Callable[[], None]:
-        def post() -> None:
+    def poster(body: str) -> Callable[[], tuple[int, Any]]:
+        def post() -> tuple[int, Any]:
             with httpx.Client(headers={"Authorization": basic(api_key), "Content-Type": "application/json"},
                               timeout=60) as http:
-                r = http.post(url, content=bodies[w])
-                results[w] = (r.status_code, r.json())
+                r = http.post(url, content=body)
+                return r.status_code, r.json()
         return post
 
-    together(*(poster(w) for w in range(len(bodies))))
-    return results
+    return at_once(*(poster(body) for body in bodies), timeout=120)
 
 
 def test_concurrent_writers_neither_duplicate_nor_lose(
@@ -139,7 +122,7 @@ def test_writes_racing_a_company_delete_end_in_200_or_404(
         with httpx.Client(headers=headers, timeout=60) as http:
             statuses.append(http.delete(f"{live_server.url}/companies/{company.id}").status_code)
 
-    together(*(writer(w) for w in range(3)), deleter)
+    at_once(*(writer(w) for w in range(3)), deleter, timeout=120)
     assert len(statuses) == 3 * 6 + 1
     assert set(statuses) <= {200, 204, 404}, statuses
     assert 204 in statuses

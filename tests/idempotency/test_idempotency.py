@@ -29,6 +29,7 @@ from bankfeeds.models import Company, IdempotencyKey
 from bankfeeds.worker import registry
 from bankfeeds.worker.task import TaskContext
 from tests.fixtures.app import LiveServer, basic
+from tests.fixtures.concurrency import at_once
 from tests.fixtures.factories import make_company
 
 
@@ -356,17 +357,14 @@ def test_concurrent_reservations_one_wins(database: Database, clock: FrozenClock
                                           api_key: str) -> None:
     kid = api_key_id(database)
     threads = 8
-    barrier = threading.Barrier(threads)
 
-    def attempt(_: int) -> service.Outcome:
-        barrier.wait(timeout=10)
+    def attempt() -> service.Outcome:
         held = locks.try_acquire(database, service.lock_name(kid, service.key_hash("race")))
         # The winner keeps its lock (it is still running); the others never had one.
         return reserve(database, clock, settings, kid, "race", "POST", "/companies", b"{}",
                        lock=held is not None)
 
-    with ThreadPoolExecutor(threads) as pool:
-        outcomes = list(pool.map(attempt, range(threads)))
+    outcomes = at_once(*[attempt] * threads)
     assert sum(isinstance(o, service.Reserved) for o in outcomes) == 1
     assert sum(isinstance(o, service.InProgress) for o in outcomes) == threads - 1
     assert len(rows(database)) == 1

@@ -4,10 +4,9 @@ previous secret key. Links handed out before (a stored OTP row) still open once.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -21,7 +20,8 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Base, Database
 from bankfeeds.kit.security import keyed_hash
 from bankfeeds.models import LinkOtp, LinkOtpRedemption
-from tests.fixtures.app import basic, make_settings
+from tests.fixtures.app import make_settings
+from tests.fixtures.concurrency import at_once
 from tests.fixtures.factories import make_company
 from tests.link.test_pages import fresh_link, link_url, path_of
 
@@ -140,26 +140,17 @@ def test_a_link_handed_out_before_signed_passwords_opens_once(
 
 
 @pytest.mark.committed_database
-def test_two_browsers_redeeming_one_password_at_once_get_one_session(
-    client: TestClient, database: Database, clock: FrozenClock, db_url: str, api_key: str
+def test_four_browsers_redeeming_one_password_at_once_get_one_session(
+    client: TestClient, database: Database, clock: FrozenClock, db_url: str
 ) -> None:
     url, _ = fresh_link(client, database, clock)
-    settings = make_settings(db_url)
-    statuses: list[int] = []
-    start = threading.Barrier(4)
+    with ExitStack() as stack:
+        browsers = [stack.enter_context(_browser(database, clock, db_url)) for _ in range(4)]
 
-    def redeem() -> None:
-        app = create_app(settings, clock=clock, database=database, run_worker=False)
-        with TestClient(app, raise_server_exceptions=False, follow_redirects=False,
-                        headers={"Authorization": basic(api_key)}) as browser:
-            start.wait(10)
-            statuses.append(browser.get(path_of(url)).status_code)
+        def redeem(browser: TestClient) -> Callable[[], int]:
+            return lambda: browser.get(path_of(url)).status_code
 
-    threads = [threading.Thread(target=redeem) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+        statuses = at_once(*(redeem(browser) for browser in browsers))
     assert sorted(statuses) == [303, 401, 401, 401]
     with database.unit_of_work() as s:
         assert len(s.scalars(select(LinkOtpRedemption)).all()) == 1

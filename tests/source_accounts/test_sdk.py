@@ -16,7 +16,6 @@ from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
 from tests.fixtures.xero_hub import (  # noqa: F401 (fixtures: this module's hub talks to a Xero sandbox)
     app,
-    browser,
     settings,
     xero_browser,
     xero_sandbox,

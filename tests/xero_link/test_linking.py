@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from bankfeeds.kit.db import Database
 from bankfeeds.kit.security import sha256_hex
 from bankfeeds.platforms.gbol.client import open_api
 from bankfeeds.platforms.gbol.tokens import ACCESS_PURPOSE, REFRESH_PURPOSE, access_for
+from tests.fixtures.concurrency import at_once
 from tests.fixtures.reads import events
 from tests.fixtures.xero_sandbox import DEMO_EMAIL, DEMO_PASSWORD, XeroSandboxServer, consent
 from tests.xero_link.helpers import authorize, callback_path, grant, link, new_xero_connection, open_link, query, status
@@ -233,24 +233,11 @@ def test_concurrent_refreshes_spend_the_refresh_token_once(
     _, connection, _ = link(client, browser, xero_browser, database, clock)
     clock.advance(timedelta(minutes=31))
     xero_sandbox.clock.advance(timedelta(minutes=31))
-    results: list[str] = []
-    failures: list[BaseException] = []
-    barrier = threading.Barrier(4)
+    def worker() -> str:
+        with open_api(settings, database, clock) as api:
+            return access_for(database, clock, settings, api, connection.id).token
 
-    def worker() -> None:
-        try:
-            with open_api(settings, database, clock) as api:
-                barrier.wait(10)
-                results.append(access_for(database, clock, settings, api, connection.id).token)
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert failures == [] and len(results) == 4
+    results = at_once(*[worker] * 4)
     assert len(set(results)) == 1
     assert status(database, connection) == "Linked"
     with xero_sandbox.database.engine.connect() as conn:

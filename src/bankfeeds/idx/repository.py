@@ -11,10 +11,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, delete, func, select
 
 from bankfeeds.kit.repository import Repository
-from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+from bankfeeds.models import BankTransaction, Company, Connection, FeedPull, SourceAccount
 
 TRANSACTION_COLUMNS = (
     BankTransaction.transaction_id,
@@ -92,3 +92,11 @@ class IdxRepository(Repository[SourceAccount]):
                 self.transactions_statement(source_account_id, start, end, offset, limit)
             ))
         return rows, int(total)
+
+    def purge_pulls_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest pulls made before ``before``."""
+        oldest = select(FeedPull.seq).where(FeedPull.pulled_at < before).order_by(FeedPull.pulled_at).limit(limit)
+        seqs = list(self.session.scalars(oldest))
+        if seqs:
+            self.session.execute(delete(FeedPull).where(FeedPull.seq.in_(seqs)))
+        return len(seqs)

@@ -11,6 +11,7 @@ from bankfeeds.worker.task import Task
 def hub_tasks() -> list[Task]:
     # Imported when a worker is made, not whenever the CLI or the app starts.
     from bankfeeds.idempotency.tasks import purge_expired_keys
+    from bankfeeds.idx.tasks import purge_old_feed_pulls
     from bankfeeds.platforms.gbol.tasks import check_feeds, confirm_feeds, deliver_statements
     from bankfeeds.push_operations.tasks import time_out_pending
     from bankfeeds.source_accounts.tasks import disconnect_stale
@@ -26,6 +27,7 @@ def hub_tasks() -> list[Task]:
         confirm_feeds(),
         check_feeds(),
         purge_expired_keys,
+        purge_old_feed_pulls,
     ]
 
 
