@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from sqlalchemy.orm import Session
@@ -72,6 +73,13 @@ _USERS = [
 ]
 
 
+@functools.cache
+def _demo_password_hash() -> str:
+    """The demo users' password is published on the sign-in page: hashed once per process (scrypt
+    takes ~50 ms; tests and demos seed the sandbox again and again)."""
+    return hash_password(DEMO_PASSWORD)
+
+
 def seed(session: Session, clock: Clock, clients: list[tuple[str, str, list[str]]]) -> int:
     """Create what does not exist yet; register or update the given OAuth clients. Returns rows created."""
     repo = XeroSandboxRepository(session)
@@ -96,7 +104,7 @@ def seed(session: Session, clock: Clock, clients: list[tuple[str, str, list[str]
         user = repo.user_by_email(email)
         if user is None:
             user = XeroSandboxUser(id=uuid.uuid4(), email=email, name=person,
-                                   password_hash=hash_password(DEMO_PASSWORD), created_at=now)
+                                   password_hash=_demo_password_hash(), created_at=now)
             repo.add(user)
             for org_name in memberships:
                 repo.add(XeroSandboxMembership(user_id=user.id, organisation_id=orgs[org_name].id))
