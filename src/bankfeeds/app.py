@@ -108,13 +108,18 @@ def _mount_surfaces(app: FastAPI, surfaces: SurfaceRegistry) -> None:
         """Liveness: the process answers. No database: a database outage must not restart every pod."""
         return {"status": "ok"}
 
+    # Endpoints read the app through the request, never from a closure: FastAPI keeps each endpoint
+    # function in a module-level cache, which would keep every app ever made alive (tests make one
+    # per test; the heap grew until the garbage collector's full passes took seconds).
     @app.get("/readyz", include_in_schema=False, response_model=None)
     def readyz(request: Request) -> dict[str, str] | Response:
         """Readiness: the database answers and its schema is at this release's head; else 503."""
+        state = request.app.state
+        surfaces: SurfaceRegistry = state.surfaces
         try:
-            with app.state.database.engine.connect() as conn:
+            with state.database.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-                found = migrate.status_of(conn, demo=app.state.settings.demo)
+                found = migrate.status_of(conn, demo=state.settings.demo)
         except (DBAPIError, OSError) as exc:
             log.warning("not ready: database unreachable (%s)", type(exc).__name__)
             return surfaces.render(request, errors.ServiceUnavailable("Not ready: the database is unreachable."))
