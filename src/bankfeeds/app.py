@@ -19,9 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bankfeeds import errors
+from bankfeeds.bank_transactions import endpoints as bank_transactions
 from bankfeeds.config import Settings, get_settings
 from bankfeeds.idempotency.middleware import IdempotencyMiddleware
-from bankfeeds.kit import migrate, openapi
+from bankfeeds.kit import hot_routes, migrate, openapi
 from bankfeeds.kit.clock import Clock, SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import BodySizeLimit
@@ -80,6 +81,8 @@ def create_app(
 
     _install_error_handlers(app, surfaces)
     _mount_surfaces(app, surfaces)
+    # The busiest operation's common case skips FastAPI's routing and dependency solving.
+    hot_routes.install(app, bank_transactions.HOT_ROUTES)
     openapi.install(app)  # no FastAPI default 422s: validation errors are each surface's 400 or 404
     # Outermost last: guard -> HEAD as GET -> body limit -> input policy -> idempotency -> routes.
     app.add_middleware(IdempotencyMiddleware, database=database, settings=settings, clock=clock,

@@ -18,10 +18,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from bankfeeds.api_keys.deps import api_key_in_request, current_api_key
+from bankfeeds.api_keys.service import Caller
 from bankfeeds.kit.deps import get_session
 from bankfeeds.kit.openapi import responses
 from bankfeeds.kit.surfaces import ErrorMessage
-from bankfeeds.models import ApiKey
 
 # One router per resource folder; each module exposes ``router``.
 RESOURCE_MODULES = (
@@ -107,7 +107,7 @@ def mount(app: FastAPI) -> None:
     api = APIRouter()
     # Consecutive routes with the same authentication share one included router (fewer routers
     # to walk when matching a request).
-    runs: list[tuple[Callable[..., ApiKey], list[BaseRoute]]] = []
+    runs: list[tuple[Callable[..., Caller], list[BaseRoute]]] = []
     for name in RESOURCE_MODULES:
         for route in importlib.import_module(name).router.routes:
             auth = api_key_in_request if runs_in_request_session(route) else current_api_key

@@ -8,12 +8,12 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, inspect, select, text
+from sqlalchemy import Table, bindparam, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.kit.driver_sql import DriverStatement
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement
 from bankfeeds.models import Event, PushOperation, SourceAccount
 from tests.fixtures.factories import make_linked_feed
 
@@ -61,6 +61,25 @@ def test_an_insert_stores_what_the_orm_stores(database: Database, clock: Clock) 
         assert read is not None
         assert (read.validation, read.changes, read.completed_at, read.error_message) == (
             by_orm.validation, by_orm.changes, by_orm.completed_at, by_orm.error_message)
+
+
+def test_a_query_reads_what_the_orm_reads(database: Database, clock: Clock) -> None:
+    """Every column type of a push operation (uuid, aware and local date-times, JSON with exact
+    decimals, text, integers, NULLs) reads back through the driver as the ORM reads it."""
+    company, connection, _ = make_linked_feed(database, clock)
+    op = _operation(company.id, connection.id, clock.now())
+    op.changes = None
+    with database.unit_of_work() as session:
+        session.add(op)
+    query = DriverQuery(select(*(getattr(PushOperation, c) for c in _COLUMNS)).where(PushOperation.key == bindparam("k")))
+    with database.unit_of_work() as session:
+        (row,) = query.all(session, {"k": op.key})
+        assert query.first(session, {"k": uuid.uuid4()}) is None
+        by_orm = session.get(PushOperation, op.key)
+        assert by_orm is not None
+        expected = tuple(getattr(by_orm, c) for c in _COLUMNS)
+    assert row == expected
+    assert [type(v) for v in row] == [type(v) for v in expected]
 
 
 def test_an_update_by_key_and_a_rolled_back_one(database: Database, clock: Clock) -> None:

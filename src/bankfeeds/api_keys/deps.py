@@ -5,17 +5,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bankfeeds.api_keys import service
+from bankfeeds.api_keys.service import Caller
 from bankfeeds.kit.deps import ClockDep, SessionDep, get_clock, get_database
-from bankfeeds.models import ApiKey
 
 
-def _already_authenticated(request: Request) -> ApiKey | None:
+def _already_authenticated(request: Request) -> Caller | None:
     # The idempotency middleware authenticates in its own reservation and leaves the key here.
     cached = getattr(request.state, "api_key", None)
-    return cached if isinstance(cached, ApiKey) else None
+    return cached if isinstance(cached, Caller) else None
 
 
-def current_api_key(request: Request) -> ApiKey:
+def current_api_key(request: Request) -> Caller:
     """Authenticates in its own short transaction, before the request's unit of work: for the
     operations that open their own units of work (calls to a platform between them)."""
     cached = _already_authenticated(request)
@@ -27,7 +27,7 @@ def current_api_key(request: Request) -> ApiKey:
     return key
 
 
-def api_key_in_request(request: Request, session: SessionDep, clock: ClockDep) -> ApiKey:
+def api_key_in_request(request: Request, session: SessionDep, clock: ClockDep) -> Caller:
     """Authenticates inside the request's own unit of work (the one its endpoint uses): one
     transaction per request, the key read where the work is done, so a revocation committed
     before this read refuses the request. A refused key rolls the transaction back (nothing
@@ -41,4 +41,4 @@ def api_key_in_request(request: Request, session: SessionDep, clock: ClockDep) -
     return key
 
 
-ApiKeyDep = Annotated[ApiKey, Depends(current_api_key)]
+ApiKeyDep = Annotated[Caller, Depends(current_api_key)]

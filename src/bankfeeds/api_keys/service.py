@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from bankfeeds.api_keys.repository import ApiKeyRepository
+from bankfeeds.api_keys.repository import ApiKeyRepository, KeyRecord
 from bankfeeds.errors import NotFound, Unauthorized
 from bankfeeds.kit.clock import Clock, utc
 from bankfeeds.kit.security import new_api_key, same, sha256_hex
@@ -42,7 +42,15 @@ def revoke(session: Session, clock: Clock, key_id: uuid.UUID) -> ApiKey:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def authenticate(session: Session, authorization: str | None, clock: Clock | None = None) -> ApiKey:
+@dataclass(frozen=True)
+class Caller:
+    """The API key a request was authenticated with."""
+
+    id: uuid.UUID
+    name: str
+
+
+def authenticate(session: Session, authorization: str | None, clock: Clock | None = None) -> Caller:
     """Codat's scheme: ``Authorization: Basic <base64(apiKey)>``. With a clock, records the use."""
     if not authorization:
         raise Unauthorized("Unauthorized: the Authorization header is missing.")
@@ -60,12 +68,11 @@ def authenticate(session: Session, authorization: str | None, clock: Clock | Non
         raise Unauthorized("Unauthorized: the API key is invalid or has been revoked.")
     if clock is not None:
         _record_use(session, row, clock)
-    return row
+    return Caller(row.id, row.name)
 
 
-def _record_use(session: Session, row: ApiKey, clock: Clock) -> None:
+def _record_use(session: Session, row: KeyRecord, clock: Clock) -> None:
     now = clock.now()
     if row.last_used_at is not None and now - utc(row.last_used_at) < LAST_USED_RESOLUTION:
         return  # the row was just read: no write at all within the minute
     ApiKeyRepository(session).touch(row.id, now, now - LAST_USED_RESOLUTION)
-    set_committed_value(row, "last_used_at", now)

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import ValidationError
 
+from bankfeeds.api_keys import service as api_keys
+from bankfeeds.api_keys.service import Caller
 from bankfeeds.bank_transactions import service
 from bankfeeds.bank_transactions.schemas import CreateBankTransactions, CreateBankTransactionsResponse, PushOption
 from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.connections.deps import ConnectionIdDep
+from bankfeeds.errors import BankfeedsError
+from bankfeeds.kit import jsonutil
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
+from bankfeeds.kit.hot_routes import HotRequest, HotRoute
 from bankfeeds.kit.http import JSONResponse, json_body, wire
 from bankfeeds.public_api import codat
 from bankfeeds.push_operations import service as push_operations
@@ -40,6 +47,51 @@ def create_bank_transactions(
         timeout_in_minutes=service.parse_timeout(timeout_in_minutes),
     )
     return JSONResponse(wire(push_operations.to_wire(op)))
+
+
+def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
+    """``create_bank_transactions`` for the common case, in one thread hop (``kit/hot_routes.py``):
+    a well-formed body for an account that exists, with a valid API key. The same service call in
+    the same single transaction, authentication included; ``None`` (nothing written) for anything
+    else, which the endpoint above then answers in its own words."""
+    try:
+        allow_sync = request.query_param("allowSyncOnPushComplete")
+        timeout = service.parse_timeout(request.query_param("timeoutInMinutes"))
+        service.parse_allow_sync(allow_sync)
+        company_id = uuid.UUID(request.path_params["companyId"])
+        connection_id = uuid.UUID(request.path_params["connectionId"])
+        body = CreateBankTransactions.model_validate(jsonutil.loads(request.body))
+    except (BankfeedsError, ValidationError, ValueError):
+        return None
+    state = request.app_state
+    session = state.database.sessions()
+    try:
+        key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
+        if not isinstance(key, Caller):
+            api_keys.authenticate(session, request.header(b"authorization"), state.clock)
+        op = service.write(
+            session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
+            account_id=request.path_params["accountId"], body=body, timeout_in_minutes=timeout,
+        )
+    except BankfeedsError:
+        session.rollback()
+        session.close()
+        return None
+    except BaseException:
+        session.rollback()
+        session.close()
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    return JSONResponse(wire(push_operations.to_wire(op)))
+
+
+HOT_ROUTES = (HotRoute("create-bank-transactions", create_bank_transactions_hot),)
 
 
 @router.get(

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bankfeeds import errors
 from bankfeeds.api_keys import service as api_keys
+from bankfeeds.api_keys.service import Caller
 from bankfeeds.config import Settings
 from bankfeeds.idempotency import service
 from bankfeeds.kit import locks
@@ -27,7 +28,6 @@ from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.kit.http import replaying
 from bankfeeds.kit.surfaces import SurfaceRegistry
-from bankfeeds.models import ApiKey
 
 log = logging.getLogger("bankfeeds.idempotency")
 
@@ -163,7 +163,7 @@ class IdempotencyMiddleware:
 
     def _reserve(
         self, authorization: str | None, key_digest: str, fingerprint: str
-    ) -> tuple[ApiKey, service.Outcome, locks.Held | None] | None:
+    ) -> tuple[Caller, service.Outcome, locks.Held | None] | None:
         """Authenticate, take the key's owner lock if free, and reserve in one short transaction;
         None for a missing or bad API key. The lock is returned only with a reservation."""
         owner_lock: locks.Held | None = None

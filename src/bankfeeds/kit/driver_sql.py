@@ -1,10 +1,11 @@
-"""Hot-path writes compiled once and run on the session's own driver connection.
+"""Hot-path statements compiled once and run on the session's own driver connection.
 
 SQLAlchemy spends a few hundred microseconds of Python on each statement it runs (building it, its
 cache key, the execution context, the ORM's unit of work for a flushed object); a push runs a few
-fixed-shape writes, so those are compiled here once per dialect and sent on the session's DBAPI
+fixed-shape statements, so those are compiled here once per dialect and sent on the session's DBAPI
 cursor, in its transaction. The values go through the columns' own bind processors (the same ones
-SQLAlchemy applies), so what is stored is identical; a driver error is raised as SQLAlchemy would
+SQLAlchemy applies), so what is stored is identical, and what is read through their result
+processors, so it reads as SQLAlchemy would read it; a driver error is raised as SQLAlchemy would
 raise it (``IntegrityError``, ``OperationalError`` ...), so the same handlers apply.
 """
 
@@ -14,7 +15,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, Insert, Table, Update, bindparam, insert, update
+from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -80,13 +81,70 @@ class DriverStatement:
             params: Any = tuple(process(values[column]) for _, column, process in compiled.params)
         else:
             params = {name: process(values[column]) for name, column, process in compiled.params}
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
-        dbapi_error = connection.dialect.loaded_dbapi.Error
+        _run(connection, compiled.sql, params).close()
+
+
+def _run(connection: Connection, sql: str, params: Any) -> Any:
+    """``sql`` on the connection's driver connection, in its transaction: the open cursor."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        cursor.execute(sql, params)
+    except dbapi_error as err:
+        cursor.close()
+        raise DBAPIError.instance(sql, params, err, dbapi_error, dialect=connection.dialect) from err
+    return cursor
+
+
+class _CompiledQuery:
+    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        names: Sequence[str] = (compiled.positiontup or []) if self.positional else list(compiled.binds)
+        self.params: list[tuple[str, Processor]] = []
+        for name in names:
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            self.params.append((name, process if process is not None else _same))
+        self.types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
+        # Result processors depend on the driver's type codes (cursor.description): set on first use.
+        self.results: list[Processor] | None = None
+
+    def processors(self, description: Sequence[Any], dialect: Dialect) -> list[Processor]:
+        if self.results is None:
+            found = [t.result_processor(dialect, d[1]) for t, d in zip(self.types, description, strict=True)]
+            self.results = [p if p is not None else _same for p in found]
+        return self.results
+
+
+class DriverQuery:
+    """A SELECT (of columns, not ORM entities) whose rows come back as tuples of Python values."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        self._compiled: weakref.WeakKeyDictionary[Dialect, _CompiledQuery] = weakref.WeakKeyDictionary()
+
+    def all(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows, run in the session's transaction with ``values`` by bind parameter name."""
+        connection = session.connection()
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            compiled = self._compiled[dialect] = _CompiledQuery(self.statement, dialect)
+        if compiled.positional:
+            params: Any = tuple(process(values[name]) for name, process in compiled.params)
+        else:
+            params = {name: process(values[name]) for name, process in compiled.params}
+        cursor = _run(connection, compiled.sql, params)
         try:
-            cursor.execute(compiled.sql, params)
-        except dbapi_error as err:
-            raise DBAPIError.instance(compiled.sql, params, err, dbapi_error, dialect=connection.dialect) from err
+            raw = cursor.fetchall()
+            processors = compiled.processors(cursor.description, dialect)
         finally:
             cursor.close()
+        return [tuple(process(value) for process, value in zip(processors, row, strict=True)) for row in raw]
+
+    def first(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        rows = self.all(session, values)
+        return rows[0] if rows else None
