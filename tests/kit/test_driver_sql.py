@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement
-from bankfeeds.models import Event, PushOperation, SourceAccount
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, loaded
+from bankfeeds.models import Connection, Event, PushOperation, SourceAccount
 from tests.fixtures.factories import make_linked_feed
 
 _TABLE = cast(Table, PushOperation.__table__)
@@ -80,6 +80,27 @@ def test_a_query_reads_what_the_orm_reads(database: Database, clock: Clock) -> N
         expected = tuple(getattr(by_orm, c) for c in _COLUMNS)
     assert row == expected
     assert [type(v) for v in row] == [type(v) for v in expected]
+
+
+def test_a_loaded_instance_is_as_the_orm_loads_it(database: Database, clock: Clock) -> None:
+    """Persistent, with nothing to flush; a change to it is written at commit like any loaded row's;
+    the session's own copy is returned when it holds one."""
+    company, connection, _ = make_linked_feed(database, clock)
+    keys = [prop.key for prop in inspect(Connection).column_attrs]
+    query = DriverQuery(select(*(getattr(Connection, k) for k in keys)).where(Connection.id == bindparam("id")))
+    with database.unit_of_work() as session:
+        row = query.first(session, {"id": connection.id})
+        assert row is not None
+        values = dict(zip(keys, row, strict=True))
+        found = loaded(session, Connection, values)
+        assert inspect(found).persistent and not session.dirty and not session.new
+        assert found.company.name == company.name  # a relationship loads on access
+        assert loaded(session, Connection, values) is found
+        assert session.get(Connection, connection.id) is found
+        found.status = "Unlinked"
+    with database.unit_of_work() as session:
+        read = session.get(Connection, connection.id)
+        assert read is not None and read.status == "Unlinked"
 
 
 def test_an_update_by_key_and_a_rolled_back_one(database: Database, clock: Clock) -> None:

@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Dialect, Table, bindparam, select, text
+from sqlalchemy import Dialect, Table, bindparam, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bankfeeds.kit.driver_sql import DriverStatement
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, loaded
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
 from bankfeeds.platforms.write_rules import Transaction
 
@@ -44,15 +44,19 @@ _SET_ACCOUNT_TIP = DriverStatement.update(
     cast(Table, SourceAccount.__table__), ("balance", "newest_transaction_date", "modified_at"))
 
 
-# Built once (a statement reused keeps its cache key: no construction or cache-key walk per push).
-_TARGET = (
-    select(Company, Connection, SourceAccount)
+# Every push reads its target: compiled once, run on the driver, every column of the three rows.
+_TARGET_ENTITIES: tuple[type[Any], ...] = (Company, Connection, SourceAccount)
+_TARGET_ATTRS = [[attr.key for attr in inspect(cls).column_attrs] for cls in _TARGET_ENTITIES]
+_TARGET_SELECT = (
+    select(*(getattr(cls, key) for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True) for key in keys))
+    .select_from(Company)
     .join(Connection, Connection.company_id == Company.id)
     .join(SourceAccount, SourceAccount.connection_id == Connection.id)
     .where(Company.id == bindparam("company"), Connection.id == bindparam("connection"),
            SourceAccount.account_id == bindparam("account"))
 )
-_TARGET_KEY_SHARE = _TARGET.with_for_update(key_share=True, read=True, of=Company)
+_TARGET = DriverQuery(_TARGET_SELECT)
+_TARGET_KEY_SHARE = DriverQuery(_TARGET_SELECT.with_for_update(key_share=True, read=True, of=Company))
 
 
 class BankTransactionRepository:
@@ -66,11 +70,15 @@ class BankTransactionRepository:
 
         ``key_share``: FOR KEY SHARE OF the company row, as a foreign key check would take it.
         """
-        stmt = _TARGET_KEY_SHARE if key_share else _TARGET
-        row = self.session.execute(
-            stmt, {"company": company_id, "connection": connection_id, "account": account_id}
-        ).one_or_none()
-        return None if row is None else (row[0], row[1], row[2])
+        query = _TARGET_KEY_SHARE if key_share else _TARGET
+        row = query.first(self.session, {"company": company_id, "connection": connection_id, "account": account_id})
+        if row is None:
+            return None
+        values = iter(row)
+        company, connection, account = (
+            loaded(self.session, cls, {key: next(values) for key in keys})
+            for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True))
+        return company, connection, account
 
     def lock_account(self, account: SourceAccount) -> SourceAccount:
         """Re-read the account under a row lock: writers to one account take turns (PostgreSQL).

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from bankfeeds.kit.driver_sql import DriverQuery
 from bankfeeds.models import (
     BankTransaction,
     Company,
@@ -47,8 +48,8 @@ class Backlog:
     oldest: datetime | None
 
 
-# A push's chain start (``newest_link``), built once: it runs on every push.
-_NEWEST_LINK = (
+# A push's chain start (``newest_link``), compiled once and run on the driver: it runs on every push.
+_NEWEST_LINK = DriverQuery(
     select(BankTransaction.transaction_id, BankTransaction.amount, BankTransaction.balance)
     .where(BankTransaction.source_account_id == bindparam("account"))
     .order_by(BankTransaction.modified_at.desc(), BankTransaction.seq.desc()).limit(1)
@@ -129,8 +130,10 @@ class FeedHealthRepository:
             select(newest.c.transaction_id, newest.c.amount, newest.c.balance)
             .order_by(newest.c.modified_at, newest.c.seq)))
 
-    def newest_link(self, account: SourceAccount) -> Any:
-        return self.session.execute(_NEWEST_LINK, {"account": account.id}).first()
+    def newest_link(self, account: SourceAccount) -> tuple[str, Any, Any] | None:
+        """The account's newest stored transaction: (id, amount, balance), or None."""
+        row = _NEWEST_LINK.first(self.session, {"account": account.id})
+        return None if row is None else (row[0], row[1], row[2])
 
     # ------------------------------------------------------------------ across every feed (metrics, console)
 

@@ -205,7 +205,8 @@ def chain_start(session: Session, account: SourceAccount) -> chain.Link | None:
     row = FeedHealthRepository(session).newest_link(account)
     if row is None:
         return None
-    return chain.Link(row.transaction_id, Decimal(row.amount), None if row.balance is None else Decimal(row.balance))
+    transaction_id, amount, balance = row
+    return chain.Link(transaction_id, Decimal(amount), None if balance is None else Decimal(balance))
 
 
 def push_chain_warnings(start: chain.Link | None, stored: list[tuple[str, Decimal, Decimal | None]]) -> list[

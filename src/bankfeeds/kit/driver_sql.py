@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, insert, update
+from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 Processor = Callable[[Any], Any]
+T = TypeVar("T")
+_GIVEN = object()  # a bind parameter whose value the caller gives
 
 
 def _same(value: Any) -> Any:
@@ -104,10 +106,13 @@ class _CompiledQuery:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         names: Sequence[str] = (compiled.positiontup or []) if self.positional else list(compiled.binds)
-        self.params: list[tuple[str, Processor]] = []
+        # (name, processor, the statement's own value for a parameter it fixes, e.g. LIMIT 1)
+        self.params: list[tuple[str, Processor, Any]] = []
         for name in names:
-            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            self.params.append((name, process if process is not None else _same))
+            bind = compiled.binds[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self.params.append((name, process if process is not None else _same,
+                                _GIVEN if bind.required else bind.effective_value))
         self.types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
         # Result processors depend on the driver's type codes (cursor.description): set on first use.
         self.results: list[Processor] | None = None
@@ -117,6 +122,27 @@ class _CompiledQuery:
             found = [t.result_processor(dialect, d[1]) for t, d in zip(self.types, description, strict=True)]
             self.results = [p if p is not None else _same for p in found]
         return self.results
+
+
+def loaded(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
+    """An instance of the mapped ``cls`` holding ``values`` (every column attribute, as read by a
+    :class:`DriverQuery`), in ``session`` as if the ORM had loaded it: persistent, no pending change,
+    relationships loaded on access. The session's own copy when it holds one already."""
+    mapper = inspect(cls)
+    keys = _PRIMARY_KEYS.get(mapper)
+    if keys is None:
+        keys = _PRIMARY_KEYS[mapper] = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+    identity = mapper.identity_key_from_primary_key([values[key] for key in keys])
+    held = session.identity_map.get(identity)
+    if held is not None:
+        return cast(T, held)
+    instance = cls(**values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
+
+
+_PRIMARY_KEYS: dict[Any, tuple[str, ...]] = {}
 
 
 class DriverQuery:
@@ -133,10 +159,9 @@ class DriverQuery:
         compiled = self._compiled.get(dialect)
         if compiled is None:
             compiled = self._compiled[dialect] = _CompiledQuery(self.statement, dialect)
-        if compiled.positional:
-            params: Any = tuple(process(values[name]) for name, process in compiled.params)
-        else:
-            params = {name: process(values[name]) for name, process in compiled.params}
+        given = [(name, process(values[name] if fixed is _GIVEN else fixed))
+                 for name, process, fixed in compiled.params]
+        params: Any = tuple(value for _, value in given) if compiled.positional else dict(given)
         cursor = _run(connection, compiled.sql, params)
         try:
             raw = cursor.fetchall()
