@@ -136,10 +136,13 @@ def loaded(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
     held = session.identity_map.get(identity)
     if held is not None:
         return cast(T, held)
-    instance = cls(**values)
+    # As the ORM's loader fills a row's instance: the values straight into its dict (no attribute
+    # events, no history), then committed as loaded.
+    instance = mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
     make_transient_to_detached(instance)
     session.add(instance)
-    return instance
+    return cast(T, instance)
 
 
 _PRIMARY_KEYS: dict[Any, tuple[str, ...]] = {}
