@@ -23,6 +23,7 @@ from typing import Any
 
 import simplejson
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -130,7 +131,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             if turn_taking:
                 dbapi_conn.take_turn()
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # On the driver (every transaction begins here: no statement machinery), its
+                # errors raised as SQLAlchemy raises them (a busy database: OperationalError).
+                try:
+                    dbapi_conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as err:
+                    raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error,
+                                              dialect=conn.dialect) from err
             except BaseException:
                 if turn_taking:
                     dbapi_conn.give_back()

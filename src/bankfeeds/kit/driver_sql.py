@@ -59,6 +59,13 @@ class DriverStatement:
                    {name: name for name in columns})
 
     @classmethod
+    def insert_of(cls, model: type[Any], *, skip: Sequence[str] = ()) -> InstanceInsert:
+        """An INSERT of every mapped column of ``model`` but ``skip`` (column names)."""
+        pairs = [(prop.columns[0].name, prop.key) for prop in inspect(model).column_attrs
+                 if prop.columns[0].name not in skip]
+        return InstanceInsert(cls.insert(cast(Table, model.__table__), [c for c, _ in pairs]), pairs)
+
+    @classmethod
     def update(cls, table: Table, columns: Sequence[str]) -> DriverStatement:
         """``UPDATE table SET columns WHERE pk = ...``; the key's value is given under its column name."""
         (key,) = table.primary_key.columns
@@ -84,6 +91,18 @@ class DriverStatement:
         else:
             params = {name: process(values[column]) for name, column, process in compiled.params}
         _run(connection, compiled.sql, params).close()
+
+
+class InstanceInsert:
+    """A :class:`DriverStatement` INSERT that takes its values from an instance of the mapped class."""
+
+    def __init__(self, statement: DriverStatement, attributes: Sequence[tuple[str, str]]) -> None:
+        self.statement = statement
+        self.attributes = list(attributes)  # (column name, attribute name)
+
+    def add(self, session: Session, instance: Any) -> None:
+        """Write ``instance`` now, in the session's transaction; it stays out of the session."""
+        self.statement.execute(session, {c: getattr(instance, a) for c, a in self.attributes})
 
 
 def _run(connection: Connection, sql: str, params: Any) -> Any:

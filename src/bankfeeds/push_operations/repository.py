@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, inspect, select
+from sqlalchemy import ColumnElement, select
 
 from bankfeeds.kit.driver_sql import DriverStatement
 from bankfeeds.kit.pagination import PageParams
@@ -24,19 +24,14 @@ FIELDS: dict[str, QueryField] = {
     "errorMessage": QueryField("string", PushOperation.error_message),
 }
 
-def _columns(model: type[Any]) -> list[tuple[str, str]]:
-    """(column name, attribute name) of each mapped column."""
-    return [(prop.columns[0].name, prop.key) for prop in inspect(model).column_attrs]
-
-_OPERATION_COLUMNS = _columns(PushOperation)
-_INSERT_OPERATION = DriverStatement.insert(cast(Table, PushOperation.__table__), [c for c, _ in _OPERATION_COLUMNS])
+_INSERT_OPERATION = DriverStatement.insert_of(PushOperation)
 
 class PushOperationRepository(Repository[PushOperation]):
     model = PushOperation
 
     def insert(self, operation: PushOperation) -> None:
         """Write a new operation, as it stands, now (one compiled INSERT, no unit of work)."""
-        _INSERT_OPERATION.execute(self.session, {c: getattr(operation, a) for c, a in _OPERATION_COLUMNS})
+        _INSERT_OPERATION.add(self.session, operation)
 
     def get(self, company_id: uuid.UUID, key: uuid.UUID) -> PushOperation | None:
         return self.one(select(PushOperation).where(PushOperation.key == key, PushOperation.company_id == company_id))

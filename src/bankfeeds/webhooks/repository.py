@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, bindparam, delete, func, insert, inspect, or_, select, update
+from sqlalchemy import Table, Text, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
@@ -102,15 +102,13 @@ _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True, key_share=True, of=_M)
 
 
 # Every column of an event but its sequence number, which the database assigns.
-_EVENT_COLUMNS = [(prop.columns[0].name, prop.key) for prop in inspect(Event).column_attrs
-                  if prop.columns[0].name != "seq"]
-_INSERT_EVENT = DriverStatement.insert(_E, [c for c, _ in _EVENT_COLUMNS])
+_INSERT_EVENT = DriverStatement.insert_of(Event, skip=("seq",))
 
 
 def insert_event(session: Session, event: Event) -> None:
     """Write an outbox event now, in the session's transaction, by one compiled INSERT (no
     unit-of-work flush: a push records one on its hot path). The event stays out of the session."""
-    _INSERT_EVENT.execute(session, {c: getattr(event, a) for c, a in _EVENT_COLUMNS})
+    _INSERT_EVENT.add(session, event)
 
 
 class WebhookRepository(Repository[WebhookConsumer]):
