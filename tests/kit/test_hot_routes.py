@@ -3,8 +3,12 @@ everything else, exactly as if the handler were not there."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -89,3 +93,35 @@ def test_only_a_route_that_would_get_the_request_can_be_hot() -> None:
         hot_routes.install(app, [HotRoute("make-special", _handler)])
     with pytest.raises(LookupError, match="0 routes"):
         hot_routes.install(app, [HotRoute("no-such-operation", _handler)])
+
+
+def test_threads_bounds_the_handlers_running_at_once() -> None:
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(request: HotRequest) -> JSONResponse | None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return JSONResponse({"ok": True})
+
+    for threads in (1, None):
+        app = FastAPI()
+
+        @app.post("/things/{thing_id}", operation_id="make-thing")
+        def make_thing(thing_id: str) -> None: ...
+
+        hot_routes.install(app, [HotRoute("make-thing", slow)], threads=threads)
+        most[0] = 0
+
+        async def six(app: FastAPI) -> None:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                answers = await asyncio.gather(*(client.post(f"/things/{i}") for i in range(6)))
+            assert all(a.status_code == 200 for a in answers)
+
+        asyncio.run(six(app))
+        assert most[0] == 1 if threads == 1 else most[0] > 1

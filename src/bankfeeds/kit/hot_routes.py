@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette._utils import get_route_path
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor
 from starlette.responses import Response
 from starlette.routing import Match
@@ -102,9 +103,11 @@ class _Bound:
 class HotRoutes:
     """Wraps the router: a request for a hot route goes to its handler first (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, bound: Sequence[_Bound]) -> None:
+    def __init__(self, app: ASGIApp, bound: Sequence[_Bound], threads: int | None) -> None:
         self.app = app
         self.bound = tuple(bound)
+        # At most this many handlers at once (None: the app's threadpool's own limit).
+        self.limiter = anyio.CapacityLimiter(threads) if threads is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -132,7 +135,7 @@ class HotRoutes:
         scope["endpoint"] = hot.route.endpoint
         scope["path_params"] = params
         request = HotRequest(scope, params, bytes(body))
-        response = await run_in_threadpool(hot.handler, request)
+        response = await anyio.to_thread.run_sync(hot.handler, request, limiter=self.limiter)
         if response is None:
             # Not the common case: the route answers, with its own words.
             await self.app(scope, replaying(request.body, receive), send)
@@ -140,9 +143,13 @@ class HotRoutes:
         await response(scope, receive, send)
 
 
-def install(app: FastAPI, routes: Sequence[HotRoute]) -> None:
+def install(app: FastAPI, routes: Sequence[HotRoute], *, threads: int | None = None) -> None:
     """Put ``routes`` in front of ``app``'s router. Each must name a route of ``app`` that no earlier
-    route shadows (the router gives a request to the first route that matches it)."""
+    route shadows (the router gives a request to the first route that matches it).
+
+    ``threads``: how many handlers may run at once; more requests wait their turn on the event
+    loop (SQLite: one, its writers take turns anyway; threads queueing for that turn only cost
+    the lock's hand-offs and the interpreter's switches)."""
     # The app's routes as the router tries them, included routers' routes with their prefixes.
     contexts = list(iter_route_contexts(app.router.routes))
     bound: list[_Bound] = []
@@ -161,4 +168,4 @@ def install(app: FastAPI, routes: Sequence[HotRoute]) -> None:
             if first.original_route is not route:
                 raise LookupError(f"hot route {hot.operation_id!r}: {method} {sample} goes to another route first")
         bound.append(_Bound(route, context.path_regex, context.param_convertors, methods, hot.handler))
-    app.router.middleware_stack = HotRoutes(app.router.middleware_stack, bound)
+    app.router.middleware_stack = HotRoutes(app.router.middleware_stack, bound, threads)
