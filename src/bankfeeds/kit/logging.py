@@ -9,6 +9,7 @@ written, whatever its value.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -62,7 +63,13 @@ def context(correlation: str | None = None, **fields: Any) -> Iterator[str]:
 
 
 def scrub(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("[redacted]" if _SECRET_KEY.search(k) else v) for k, v in fields.items()}
+    return {k: ("[redacted]" if _names_a_secret(k) else v) for k, v in fields.items()}
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_a_secret(key: str) -> bool:
+    """Whether a field's name names a secret (a few names recur on every line: asked once each)."""
+    return _SECRET_KEY.search(key) is not None
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
