@@ -56,6 +56,11 @@ _TARGET_SELECT = (
            SourceAccount.account_id == bindparam("account"))
 )
 _TARGET = DriverQuery(_TARGET_SELECT)
+_ACCOUNT_ATTRS = _TARGET_ATTRS[2]
+_LOCK_ACCOUNT = DriverQuery(
+    select(*(getattr(SourceAccount, key) for key in _ACCOUNT_ATTRS))
+    .where(SourceAccount.id == bindparam("id")).with_for_update()
+)
 _TARGET_KEY_SHARE = DriverQuery(_TARGET_SELECT.with_for_update(key_share=True, read=True, of=Company))
 
 
@@ -80,20 +85,21 @@ class BankTransactionRepository:
             for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True))
         return company, connection, account
 
-    def lock_account(self, account: SourceAccount) -> SourceAccount:
+    def lock_account(self, account: SourceAccount) -> SourceAccount | None:
         """Re-read the account under a row lock: writers to one account take turns (PostgreSQL).
 
         SQLite: the transaction began with BEGIN IMMEDIATE, so no other writer has committed since
         ``account`` was read in it; the row as read is current and stays so until commit.
+        None if the account was deleted meanwhile.
         """
         if self.session.get_bind().dialect.name == "sqlite":
             return account
-        return self.session.scalars(
-            select(SourceAccount)
-            .where(SourceAccount.id == account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        row = _LOCK_ACCOUNT.first(self.session, {"id": account.id})
+        if row is None:
+            return None
+        for key, value in zip(_ACCOUNT_ATTRS, row, strict=True):
+            set_committed_value(account, key, value)
+        return account
 
     def set_account_tip(
         self, account: SourceAccount, *, balance: Decimal | None, newest: datetime | None, modified_at: datetime

@@ -145,7 +145,10 @@ def _store(
     repo = BankTransactionRepository(session)
     # The company is key-share locked first (by resolve), then the account: the order a company
     # delete also takes them in, so the two cannot deadlock.
-    account = repo.lock_account(account)
+    locked = repo.lock_account(account)
+    if locked is None:  # deleted since it was read
+        raise NotFound(f"Source account {account.account_id} not found on data connection {connection.id}")
+    account = locked
 
     refusal = _state_refusal(platform, connection, account)
     if refusal is not None:
