@@ -56,9 +56,24 @@ JOBS = Counter("bankfeeds_worker_jobs", "Worker task passes that handled work, a
                ["task"], registry=REGISTRY)
 
 
+_ON_COMMIT = "bankfeeds.metrics.on_commit"
+
+
 def on_commit(session: Session, action: Callable[[], None]) -> None:
     """Run ``action`` once the session's transaction commits (never if it rolls back)."""
-    event.listen(session, "after_commit", lambda _session: action(), once=True)
+    session.info.setdefault(_ON_COMMIT, []).append(action)
+
+
+# Class-wide listeners, registered once (a listener per session costs more than the counting).
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for action in session.info.pop(_ON_COMMIT, ()):
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_commit(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
 
 
 # ---------------------------------------------------------------- counted from what the ORM writes
