@@ -23,6 +23,7 @@ import argparse
 import cProfile
 import functools
 import pstats
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -59,8 +60,8 @@ _PARTS: tuple[tuple[str, Any, str], ...] = (
 
 
 @contextmanager
-def timed_parts(totals: dict[str, float]) -> Iterator[None]:
-    """Wrap each of ``_PARTS`` with a CPU timer adding into ``totals`` (restored afterwards)."""
+def timed_parts(totals: dict[str, list[float]]) -> Iterator[None]:
+    """Wrap each of ``_PARTS`` with a CPU timer recording each call in ``totals`` (restored afterwards)."""
     saved = []
     for label, owner, name in _PARTS:
         original = owner.__dict__[name]
@@ -71,7 +72,7 @@ def timed_parts(totals: dict[str, float]) -> Iterator[None]:
             try:
                 return __f(*args, **kwargs)
             finally:
-                totals[__l] += time.thread_time() - t0
+                totals[__l].append(time.thread_time() - t0)
 
         functools.update_wrapper(wrapper, func)
         setattr(owner, name, wrapper)
@@ -84,7 +85,7 @@ def timed_parts(totals: dict[str, float]) -> Iterator[None]:
 
 
 def request(db: Database, settings: Settings, feed: Any, account: str, body: bytes,
-            clock: SystemClock, times: dict[str, float], reference: bool = False) -> None:
+            clock: SystemClock, times: dict[str, list[float]], reference: bool = False) -> None:
     t0 = time.thread_time()
     if reference:
         data = jsonutil.loads(body)
@@ -108,11 +109,12 @@ def request(db: Database, settings: Settings, feed: Any, account: str, body: byt
     if op.status != "Success":
         raise RuntimeError(f"push {op.status}: {op.error_message}")
     assert rendered
-    times["parse (jsonutil.loads / parse_model)"] += t1 - t0
-    times["validate (pydantic, with --reference)"] += t2 - t1
-    times["write (service.write)"] += t3 - t2
-    times["commit"] += t4 - t3
-    times["response (to_wire + render)"] += t5 - t4
+    times["parse (jsonutil.loads / parse_model)"].append(t1 - t0)
+    times["validate (pydantic, with --reference)"].append(t2 - t1)
+    times["write (service.write)"].append(t3 - t2)
+    times["commit"].append(t4 - t3)
+    times["response (to_wire + render)"].append(t5 - t4)
+    times["total"].append(t5 - t0)
 
 
 def main() -> None:
@@ -140,12 +142,12 @@ def main() -> None:
         clock = SystemClock()
         bodies = make_bodies("api", args.batches * args.batch, args.batch)
         warm = make_bodies("api-warmup", WARMUP * args.batch, args.batch, seed=1)
-        scratch: dict[str, float] = defaultdict(float)
+        scratch: dict[str, list[float]] = defaultdict(list)
         for body in warm:
             request(db, settings, feed, "api-warmup", body, clock, scratch)
 
-        times: dict[str, float] = defaultdict(float)
-        parts: dict[str, float] = defaultdict(float)
+        times: dict[str, list[float]] = defaultdict(list)
+        parts: dict[str, list[float]] = defaultdict(list)
         n = args.batches * args.batch
         if args.profile:
             profiler = cProfile.Profile()
@@ -159,14 +161,15 @@ def main() -> None:
         with timed_parts(parts):
             for body in bodies:
                 request(db, settings, feed, "api", body, clock, times, args.reference)
-        total = sum(times.values())
-        print(f"{args.db}: {args.batches} batches of {args.batch}; CPU (thread time) per transaction")
+        print(f"{args.db}: {args.batches} batches of {args.batch}; CPU (thread time) per transaction, "
+              "mean and median of the batches (the median holds better on a busy machine)")
         for label, seconds in times.items():
-            print(f"  {seconds / n * 1e6:7.2f} µs  {label}")
-        print(f"  {total / n * 1e6:7.2f} µs  total ({total / args.batches * 1000:.1f} ms per batch)")
+            print(f"  {sum(seconds) / n * 1e6:7.2f} µs  {statistics.median(seconds) / args.batch * 1e6:7.2f} µs  "
+                  f"{label}")
         print("  of write:")
         for label, _, _ in _PARTS:
-            print(f"    {parts[label] / n * 1e6:7.2f} µs  {label}")
+            print(f"    {sum(parts[label]) / n * 1e6:7.2f} µs  {statistics.median(parts[label] or [0.0]) / args.batch * 1e6:7.2f} µs  "
+                  f"{label}")
 
 
 if __name__ == "__main__":
