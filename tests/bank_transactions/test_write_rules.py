@@ -44,6 +44,22 @@ def test_items_without_an_id_are_named_by_position() -> None:
     assert verdict.new == [0]
 
 
+def test_required_fields_are_missing_when_absent_or_blank_not_when_zero() -> None:
+    txns = [T("zero", amount=Decimal("0"), balance=Decimal("0.00")), T("no-amount", amount=None),
+            T("blank", description="  \t"), T("empty", description=""), T("no-balance", balance=None),
+            T("no-date", date=None), T(" ", description=None)]
+    verdict = write_rules.check_batch(QUICKBOOKS, txns, now=NOW)
+    assert [(e.item_id, e.message) for e in verdict.errors] == [
+        ("no-amount", "'amount' is required by QuickBooks Online Bank Feeds."),
+        ("blank", "'description' is required by QuickBooks Online Bank Feeds."),
+        ("empty", "'description' is required by QuickBooks Online Bank Feeds."),
+        ("no-balance", "'balance' is required by QuickBooks Online Bank Feeds."),
+        ("no-date", "'date' is required by QuickBooks Online Bank Feeds."),
+        ("transactions[6]", "'id' is required by QuickBooks Online Bank Feeds."),
+        ("transactions[6]", "'description' is required by QuickBooks Online Bank Feeds."),
+    ]
+
+
 def test_sign_rules_cover_the_unambiguous_types_only() -> None:
     cases = {"Credit": -1, "Dep": -1, "DirectDep": -1, "Int": -1, "Div": -1,
              "Debit": 1, "Fee": 1, "SerChg": 1, "DirectDebit": 1, "RepeatPmt": 1}

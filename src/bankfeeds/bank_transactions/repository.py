@@ -121,6 +121,8 @@ class BankTransactionRepository:
 
         One statement for the batch, no ORM object per row. An id already stored is skipped by the
         unique constraint (ON CONFLICT DO NOTHING), so the insert is also the duplicate check.
+        ``operation_key`` is this write's own (a new push operation's): on SQLite it tells the rows
+        the write inserted from those already there.
         """
         if not txns:
             return set()
@@ -135,12 +137,14 @@ class BankTransactionRepository:
         return _sqlite_insert_new(self.session, account_pk, operation_key, modified_at, txns)
 
 
-# SQLite: the bare driver, in the session's transaction. The transaction holds SQLite's write lock
-# from its first statement (BEGIN IMMEDIATE), so no other writer can add an id between the lookup
-# of the batch's ids already stored (one indexed query per 500 ids) and the insert of the others
-# (executemany, a loop in C); ON CONFLICT DO NOTHING stays as a second guard. SQLAlchemy's
-# executemany spent ~0.02 ms a row on parameters; the values here go through the same column
-# types' bind processors, so what is stored is identical.
+# SQLite: the bare driver, in the session's transaction: one executemany (a loop in C) of an INSERT
+# ... ON CONFLICT DO NOTHING, so an id the account has is skipped by the unique constraint. SQLite
+# has no RETURNING for executemany; its row count says whether every row went in (the usual case).
+# If not, the rows this write inserted are the batch's ids that carry its push operation's key.
+# The transaction holds SQLite's write lock from its first statement (BEGIN IMMEDIATE), so no other
+# writer comes between. SQLAlchemy's executemany spent ~0.02 ms a row on parameters; the values here
+# are what the same column types' bind processors give (``_sqlite_rows``), so what is stored is
+# identical.
 _SQLITE_COLUMNS = ("source_account_id", "push_operation_key", "modified_at", "transaction_id", "date",
                    "description", "counterparty", "reference", "reconciled", "amount", "balance",
                    "transaction_type")
@@ -152,17 +156,18 @@ _SQLITE_INSERT = (
 _SQLITE_LOOKUP_CHUNK = 500
 
 
-def _sqlite_stored_ids(cursor: Any, account: Any, ids: list[str]) -> set[str]:
-    stored: set[str] = set()
+def _sqlite_ids_written_by(cursor: Any, account: Any, operation: Any, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the account holds as written by ``operation`` (one indexed query per 500 ids)."""
+    written: set[str] = set()
     for first in range(0, len(ids), _SQLITE_LOOKUP_CHUNK):
         chunk = ids[first:first + _SQLITE_LOOKUP_CHUNK]
         cursor.execute(
             "SELECT transaction_id FROM bank_transactions WHERE source_account_id = ? "
-            f"AND transaction_id IN ({', '.join('?' for _ in chunk)})",
-            (account, *chunk),
+            f"AND transaction_id IN ({', '.join('?' for _ in chunk)}) AND push_operation_key = ?",
+            (account, *chunk, operation),
         )
-        stored.update(row[0] for row in cursor.fetchall())
-    return stored
+        written.update(row[0] for row in cursor.fetchall())
+    return written
 
 
 @functools.cache
@@ -177,21 +182,46 @@ def _same(value: Any) -> Any:
 
 _PROBE = datetime(2001, 2, 3, 4, 5, 6, 7)
 
+RowMaker = Callable[[tuple[Any, ...], Sequence[Transaction]], list[tuple[Any, ...]]]
+
 
 @functools.cache
-def _local_datetime_processor(dialect: Dialect) -> Callable[[Any], Any]:
-    """The date column's processor; ``isoformat`` (C) where it writes the same text for a naive
-    date-time, as SQLAlchemy's default SQLite format does."""
-    process = _processor("date", dialect)
-    if process(_PROBE) != _PROBE.isoformat(" ", "microseconds"):
-        return process
+def _sqlite_rows(dialect: Dialect) -> RowMaker:
+    """The executemany parameters of a batch: the fixed values, then each transaction's, as the
+    columns' bind processors give them. Where those are known to give what a C call gives (a naive
+    date-time's ``isoformat``, a Decimal's positional text, a boolean's 0 or 1, as SQLAlchemy's
+    SQLite types and ``ExactDecimal`` do), the C call is made inline; any other value goes through
+    the processor."""
+    as_date, as_money, as_bool = _processor("date", dialect), _processor("amount", dialect), \
+        _processor("reconciled", dialect)
+    inline = (
+        as_date(_PROBE) == _PROBE.isoformat(" ", "microseconds") and as_date(None) is None
+        and as_money(Decimal("-1.50")) == format(Decimal("-1.50"), "f") == "-1.50"
+        and as_money(Decimal("1E+2")) == "100" and as_money(None) is None
+        and as_bool(True) == 1 and as_bool(False) == 0 and as_bool(None) is None
+    )
 
-    def fast(value: Any) -> Any:
-        if type(value) is datetime and value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
-        return process(value)
+    def processed(fixed: tuple[Any, ...], txns: Sequence[Transaction]) -> list[tuple[Any, ...]]:
+        return [
+            (*fixed, t.id, as_date(t.date), t.description, t.counterparty, t.reference, as_bool(t.reconciled),
+             as_money(t.amount), as_money(t.balance), t.transaction_type)
+            for t in txns
+        ]
 
-    return fast
+    def inlined(fixed: tuple[Any, ...], txns: Sequence[Transaction]) -> list[tuple[Any, ...]]:
+        dt, dec = datetime, Decimal
+        return [
+            (*fixed, t.id,
+             w.isoformat(" ", "microseconds") if type(w := t.date) is dt and w.tzinfo is None else as_date(w),
+             t.description, t.counterparty, t.reference,
+             None if (r := t.reconciled) is None else 1 if r is True else 0 if r is False else as_bool(r),
+             format(a, "f") if type(a := t.amount) is dec else as_money(a),
+             format(b, "f") if type(b := t.balance) is dec else as_money(b),
+             t.transaction_type)
+            for t in txns
+        ]
+
+    return inlined if inline else processed
 
 
 def _sqlite_insert_new(
@@ -201,23 +231,18 @@ def _sqlite_insert_new(
     connection = session.connection()
     dialect = connection.dialect
     as_uuid, as_instant = _processor("source_account_id", dialect), _processor("modified_at", dialect)
-    as_date, as_money = _local_datetime_processor(dialect), _processor("amount", dialect)
-    as_bool = _processor("reconciled", dialect)
     fixed = (as_uuid(account_pk), as_uuid(operation_key), as_instant(modified_at))
+    rows = _sqlite_rows(dialect)(fixed, txns)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    statement = "SELECT"
+    statement = _SQLITE_INSERT
     try:
-        stored = _sqlite_stored_ids(cursor, fixed[0], [t.id for t in txns if t.id is not None])
-        new = [t for t in txns if t.id not in stored]
-        statement = _SQLITE_INSERT
-        cursor.executemany(_SQLITE_INSERT, [
-            (*fixed, t.id, as_date(t.date), t.description, t.counterparty, t.reference,
-             as_bool(t.reconciled), as_money(t.amount), as_money(t.balance), t.transaction_type)
-            for t in new
-        ])
+        cursor.executemany(_SQLITE_INSERT, rows)
+        if cursor.rowcount == len(rows):
+            return {t.id for t in txns if t.id is not None}
+        statement = "SELECT"
+        return _sqlite_ids_written_by(cursor, fixed[0], fixed[1], [t.id for t in txns if t.id is not None])
     except sqlite3.Error as err:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError ...), for the same handlers.
         raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
     finally:
         cursor.close()
-    return {t.id for t in new if t.id is not None}

@@ -8,10 +8,13 @@ field is required; which ones a platform needs is a write rule (``platforms.writ
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 from pydantic import AfterValidator, Field, PlainValidator, StrictBool, StringConstraints, field_validator
 
 from bankfeeds.kit import inputs
@@ -85,6 +88,11 @@ class CreateBankTransactions(WireModel):
     account_id: str = Field(max_length=200)
     transactions: list[BankTransactionIn]
 
+    @staticmethod
+    def from_json_fast(raw: bytes | str) -> CreateBankTransactions | None:
+        """The fast lane of ``kit.http.parse_model`` (``parse_fast``)."""
+        return parse_fast(raw)
+
     @field_validator("transactions", mode="before")
     @classmethod
     def _at_most(cls, value: Any) -> Any:
@@ -93,6 +101,158 @@ class CreateBankTransactions(WireModel):
             raise ValueError(f"at most {MAX_TRANSACTIONS} transactions may be written in one request, "
                              f"not {len(value)}")
         return value
+
+
+# ---------------------------------------------------------------------------- the fast lane
+#
+# A 1000-transaction body through ``jsonutil.loads`` (a generic parse, then the input policy's walk
+# of ~10,000 values) and pydantic (a Python validator per date and amount) costs ~13 ms. The
+# ``_Fast*`` structs below decode the usual body in one typed msgspec pass (~0.5 ms) and the loop in
+# ``parse_fast`` does the rest of what the two would do. The lane is narrower than the reference
+# path, never wider: anything it does not vouch for (an unknown or snake_case field, a string where a
+# number goes, a value out of bounds, a date ``fromisoformat`` refuses, a text the policy may refuse,
+# more than MAX_TRANSACTIONS ...) makes it answer None, and the reference path (``kit.http.parse_model``)
+# decides and words the 400 as before. What it accepts is what the reference path gives, field for
+# field (tests/bank_transactions/test_fast_parse.py holds the two together on generated bodies).
+
+_FastId = Annotated[str, Meta(min_length=1, max_length=200)]
+# Any ISO date-time is far shorter; a longer one (spaces around it?) goes the reference way.
+_FastDate = Annotated[str, Meta(max_length=64)]
+
+
+class _FastTransaction(msgspec.Struct, forbid_unknown_fields=True):
+    id: _FastId | UnsetType | None = UNSET
+    date: _FastDate | UnsetType | None = UNSET
+    description: Annotated[str, Meta(max_length=2000)] | UnsetType | None = UNSET
+    counterparty: Annotated[str, Meta(max_length=255)] | UnsetType | None = UNSET
+    reference: Annotated[str, Meta(max_length=255)] | UnsetType | None = UNSET
+    reconciled: bool | UnsetType | None = UNSET
+    # Decoded as the generic parse would (an int, an exact Decimal, a string ...), checked below.
+    amount: Any = UNSET
+    balance: Any = UNSET
+    transaction_type: TransactionType | UnsetType | None = msgspec.field(name="transactionType", default=UNSET)
+
+
+class _FastBody(msgspec.Struct, forbid_unknown_fields=True):
+    account_id: Annotated[str, Meta(max_length=200)] = msgspec.field(name="accountId")
+    transactions: Annotated[list[_FastTransaction], Meta(max_length=MAX_TRANSACTIONS)]
+
+
+def _storable_number(text: str) -> Decimal:
+    """The fast lane's float_hook: the exact Decimal of a JSON number that is not an integer (only
+    ``amount`` and ``balance`` can hold one there), refused unless ``_storable`` would pass it. A
+    number of at most 28 characters and no exponent is within bounds without looking further."""
+    value = Decimal(text)
+    if len(text) > MAX_INTEGER_DIGITS or "e" in text or "E" in text:
+        exponent = value.as_tuple().exponent
+        if value.adjusted() >= MAX_INTEGER_DIGITS or (isinstance(exponent, int) and exponent < -MAX_FRACTION_DIGITS):
+            raise ValueError("out of bounds")
+    return value
+
+
+_FAST_DECODER = msgspec.json.Decoder(_FastBody, float_hook=_storable_number)
+_TEXT_FIELDS = ("id", "date", "description", "counterparty", "reference")
+
+
+class _Refused(Exception):
+    """The fast lane does not vouch for the body: the reference path decides."""
+
+
+def _whole_amount(value: Any) -> Decimal:
+    """What ``Amount`` makes of a value other than a Decimal: an int's Decimal within bounds, or _Refused."""
+    if type(value) is not int or not -_INTEGER_BOUND < value < _INTEGER_BOUND:
+        raise _Refused
+    return Decimal(value)
+
+
+_INTEGER_BOUND = 10**MAX_INTEGER_DIGITS
+
+
+@functools.cache
+def _presence(absent: tuple[bool, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """For which of a transaction's fields were absent (in ``_FIELDS`` order): the fields set, as
+    pydantic records them, and the absent ones."""
+    return (frozenset(n for n, gone in zip(_FIELDS, absent, strict=True) if not gone),
+            tuple(n for n, gone in zip(_FIELDS, absent, strict=True) if gone))
+
+
+_FIELDS = ("id", "date", "description", "counterparty", "reference", "reconciled", "amount", "balance",
+           "transaction_type")
+
+
+def _transaction(values: dict[str, Any], fields_set: set[str]) -> BankTransactionIn:
+    """A BankTransactionIn of already validated values, as ``model_construct`` builds one (which
+    costs ~4 us of Python a transaction): the model has no extra fields and no private attributes."""
+    txn = BankTransactionIn.__new__(BankTransactionIn)
+    _set = object.__setattr__
+    _set(txn, "__dict__", values)
+    _set(txn, "__pydantic_fields_set__", fields_set)
+    _set(txn, "__pydantic_extra__", None)
+    _set(txn, "__pydantic_private__", None)
+    return txn
+
+
+def parse_fast(raw: bytes | str) -> CreateBankTransactions | None:
+    """``CreateBankTransactions`` from a raw JSON body, exactly as ``jsonutil.loads`` and
+    ``model_validate`` would give it, or None when the fast lane does not vouch for the body (the
+    reference path then decides). Never raises on input."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        body = _FAST_DECODER.decode(text)
+    except (UnicodeDecodeError, msgspec.MsgspecError, RecursionError, ValueError, ArithmeticError):
+        return None
+    # The input policy on text (kit/inputs.py). Unescaped, a decoded string is a slice of the text:
+    # ASCII text without DEL holds no refused character (msgspec refuses raw C0 controls in strings),
+    # other text is searched once. With escapes, each string is searched.
+    search = inputs.FORBIDDEN.search
+    check_strings = "\\" in text
+    if check_strings:
+        if search(body.account_id) is not None:
+            return None
+    elif (not text.isascii() or "\x7f" in text) and search(text) is not None:
+        return None
+    earliest, latest = _EARLIEST, _LATEST
+    fromisoformat = datetime.fromisoformat
+    unset = UNSET
+    out = []
+    try:
+        for t in body.transactions:
+            when, amount, balance = t.date, t.amount, t.balance
+            values = {
+                "id": t.id, "date": when, "description": t.description, "counterparty": t.counterparty,
+                "reference": t.reference, "reconciled": t.reconciled, "amount": amount, "balance": balance,
+                "transaction_type": t.transaction_type,
+            }
+            fields_set, absent = _presence((
+                values["id"] is unset, when is unset, values["description"] is unset,
+                values["counterparty"] is unset, values["reference"] is unset, values["reconciled"] is unset,
+                amount is unset, balance is unset, values["transaction_type"] is unset))
+            for name in absent:
+                values[name] = None
+            if check_strings:
+                for name in _TEXT_FIELDS:
+                    value = values[name]
+                    if value is not None and search(value) is not None:
+                        return None
+            if type(when) is str:
+                # local_datetime, inline: used as given, any offset dropped, within the policy's range.
+                # (datetime.replace costs ~0.6 us on Python 3.11: only when there is an offset to drop.)
+                local = fromisoformat(when.strip())
+                if local.tzinfo is not None:
+                    local = local.replace(tzinfo=None)
+                if not earliest <= local <= latest:
+                    return None
+                values["date"] = local
+            # A non-integer number is already an exact Decimal within bounds (_storable_number).
+            if type(amount) is not Decimal and amount is not None and amount is not unset:
+                values["amount"] = _whole_amount(amount)
+            if type(balance) is not Decimal and balance is not None and balance is not unset:
+                values["balance"] = _whole_amount(balance)
+            out.append(_transaction(values, set(fields_set)))
+    except (_Refused, ValueError):
+        return None
+    return CreateBankTransactions.model_construct(
+        {"account_id", "transactions"}, account_id=body.account_id, transactions=out)
 
 
 class CreateBankTransactionsResponse(PushOperationOut):

@@ -184,8 +184,11 @@ def _store(
             return
         savepoint.commit()
 
-    repeats = [i for i in verdict.new if txns[i].id not in inserted]
-    stored = [t for t in new if t.id in inserted]
+    if len(inserted) == len(new):  # the usual case: every id was new to the account
+        repeats, stored = [], new
+    else:
+        repeats = [i for i in verdict.new if txns[i].id not in inserted]
+        stored = [t for t in new if t.id in inserted]
     # Feed health: a push whose balances do not follow the account's chain (a gap, a duplicate at the
     # bank's side, two transactions swapped) is accepted with a warning, never refused.
     chain_warnings = feed_health.push_chain_warnings(

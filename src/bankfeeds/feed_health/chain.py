@@ -12,17 +12,25 @@ Pure functions over ``Link`` rows in the order they were written. The first brea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
+from typing import NamedTuple
 
 GAP, DUPLICATE, REORDER = "gap", "duplicate", "reorder"
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
+    """One transaction in the chain. A plain ``(transaction_id, amount, balance)`` tuple serves as
+    well: a push checks its 1000 rows without building a Link for each."""
+
     transaction_id: str
     amount: Decimal
     balance: Decimal | None
+
+
+Row = tuple[str, Decimal, Decimal | None]
 
 
 @dataclass(frozen=True)
@@ -38,25 +46,24 @@ class Break:
         return self.balance - self.expected_balance
 
 
-def first_break(links: list[Link], previous: Link | None = None) -> Break | None:
+def first_break(links: Sequence[Row], previous: Row | None = None) -> Break | None:
     """The first break in ``links`` (chained after ``previous`` when given), or None."""
-    chain = ([previous] if previous is not None else []) + links
-    for i in range(1, len(chain)):
-        prev, cur = chain[i - 1], chain[i]
-        if prev.balance is None or cur.balance is None:
+    chain = links if previous is None else [previous, *links]
+    for i, ((prev_id, prev_amount, prev_balance), (cur_id, amount, balance)) in enumerate(pairwise(chain), 1):
+        if prev_balance is None or balance is None:
             continue
-        expected = prev.balance + cur.amount
-        if expected == cur.balance:
+        expected = prev_balance + amount
+        if expected == balance:
             continue
         kind = GAP
-        if cur.amount == prev.amount and cur.balance == prev.balance:
+        if amount == prev_amount and balance == prev_balance:
             kind = DUPLICATE
         elif i + 1 < len(chain):
-            nxt = chain[i + 1]
-            if nxt.balance is not None and prev.balance + nxt.amount == nxt.balance \
-                    and nxt.balance + cur.amount == cur.balance:
+            _, next_amount, next_balance = chain[i + 1]
+            if next_balance is not None and prev_balance + next_amount == next_balance \
+                    and next_balance + amount == balance:
                 kind = REORDER
-        return Break(kind, prev.transaction_id, cur.transaction_id, expected, cur.balance)
+        return Break(kind, prev_id, cur_id, expected, balance)
     return None
 
 

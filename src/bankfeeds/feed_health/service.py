@@ -213,7 +213,7 @@ def push_chain_warnings(start: chain.Link | None, stored: list[tuple[str, Decima
     ValidationItem
 ]:
     """A warning for the first break a push makes in the balance chain (never a failure)."""
-    found = chain.first_break([chain.Link(i, a, b) for i, a, b in stored], start)
+    found = chain.first_break(stored, start)
     if found is None:
         return []
     return [ValidationItem(found.transaction_id, chain.describe(found), f"BalanceChain:{found.kind}")]

@@ -41,7 +41,7 @@ MAX_QUERY_BYTES = 16384
 MIN_INSTANT = datetime(1000, 1, 1, tzinfo=UTC)
 MAX_INSTANT = datetime(9000, 12, 31, tzinfo=UTC)
 
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMES = {"\x00": "a NUL character"}
 
 
@@ -55,7 +55,7 @@ class AddressRefused(NotFound):
 
 def forbidden_character(value: str) -> str | None:
     """A plain description of the first character the policy refuses in ``value``, or None."""
-    m = _FORBIDDEN.search(value)
+    m = FORBIDDEN.search(value)
     if m is None:
         return None
     char = m.group(0)
@@ -129,7 +129,7 @@ def check_json_text(text: str, value: Any) -> Any:
     of the whole text settles their characters, and none is longer than the text. Otherwise, or
     if the search finds a refused character, the full walk decides (and names the place).
     """
-    if "\\" in text or _FORBIDDEN.search(text) is not None or len(text) > MAX_STRING_CHARS:
+    if "\\" in text or FORBIDDEN.search(text) is not None or len(text) > MAX_STRING_CHARS:
         return check_json(value)
     if not _breaks_policy(value, strings_checked=True):
         return value
@@ -140,7 +140,7 @@ def parsed_fast_within_policy(text: str, value: Any) -> bool:
     """Whether ``value``, parsed from ``text`` by the fast parser (``jsonutil``), is exactly what
     the reference parser would give and passes the policy. Stricter than the policy: anything
     else goes to the reference parser and ``check_json``, which decide (and name the fault)."""
-    strings_checked = "\\" not in text and _FORBIDDEN.search(text) is None and len(text) <= MAX_STRING_CHARS
+    strings_checked = "\\" not in text and FORBIDDEN.search(text) is None and len(text) <= MAX_STRING_CHARS
     return not _breaks_policy(value, strings_checked=strings_checked, reference_ints=True)
 
 
@@ -152,7 +152,7 @@ _INT_ABOVE = -(10 ** (MAX_NUMBER_CHARS - 1))
 def _breaks_policy(value: Any, *, strings_checked: bool = False, reference_ints: bool = False) -> bool:
     """True if ``value`` may break the policy (then the naming walk decides). Recursive, but never
     deeper than MAX_DEPTH + 1 calls: a container at that depth is a fault."""
-    search = _FORBIDDEN.search
+    search = FORBIDDEN.search
 
     def scalar_breaks(item: Any) -> bool:
         kind = type(item)

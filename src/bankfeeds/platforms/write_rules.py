@@ -120,11 +120,13 @@ def check_batch(platform: Platform, txns: Sequence[Transaction], *, now: datetim
         has_id = tid is not None and not _missing(tid)
         label = tid if has_id else f"transactions[{index}]"
         values = fetch(txn)
-        missing = None in values
+        # Truthiness, not ``None in values``: that compares each Decimal with None, and Decimal's
+        # comparison asks numbers.Rational (an ABC) about None, twice a transaction. A falsy value
+        # that is there (an amount of 0) only sends the transaction to the exact check below.
+        missing = not all(values)
         if not missing:
             for i in text_fields:
-                text = values[i]
-                if not text or text.isspace():
+                if values[i].isspace():
                     missing = True
                     break
         if missing:
