@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import ValidationError
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.api_keys.service import Caller
@@ -13,10 +12,9 @@ from bankfeeds.bank_transactions.schemas import CreateBankTransactions, CreateBa
 from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.connections.deps import ConnectionIdDep
 from bankfeeds.errors import BankfeedsError
-from bankfeeds.kit import jsonutil
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.hot_routes import HotRequest, HotRoute
-from bankfeeds.kit.http import JSONResponse, json_body, wire
+from bankfeeds.kit.http import JSONResponse, json_body, parse_model, wire
 from bankfeeds.public_api import codat
 from bankfeeds.push_operations import service as push_operations
 
@@ -60,8 +58,8 @@ def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
         service.parse_allow_sync(allow_sync)
         company_id = uuid.UUID(request.path_params["companyId"])
         connection_id = uuid.UUID(request.path_params["connectionId"])
-        body = CreateBankTransactions.model_validate(jsonutil.loads(request.body))
-    except (BankfeedsError, ValidationError, ValueError):
+        body = parse_model(request.body, CreateBankTransactions)  # as json_body parses it
+    except (BankfeedsError, ValueError):
         return None
     state = request.app_state
     session = state.database.sessions()
