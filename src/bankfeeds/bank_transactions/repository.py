@@ -24,7 +24,7 @@ from bankfeeds.platforms.write_rules import Transaction
 # planned as a scan of the account's rows when the statistics lag behind a fast-growing table.
 # Values travel as JSON text and are cast by the column types' own input functions: a Decimal as
 # its exact text (numeric), a local date-time as ISO text (timestamp).
-_PG_INSERT_NEW = text(
+_PG_INSERT_NEW = DriverQuery(text(
     """
     INSERT INTO bank_transactions (source_account_id, push_operation_key, modified_at, transaction_id, date,
         description, counterparty, reference, reconciled, amount, balance, transaction_type)
@@ -36,7 +36,7 @@ _PG_INSERT_NEW = text(
     ON CONFLICT ON CONSTRAINT uq_bank_transactions_txn DO NOTHING
     RETURNING transaction_id
     """
-)
+).columns(BankTransaction.transaction_id))
 _ENCODE = msgspec.json.Encoder(decimal_format="string")
 
 _TABLE = cast(Table, BankTransaction.__table__)
@@ -133,7 +133,7 @@ class BankTransactionRepository:
                 for t in txns
             ]).decode()
             params = {"account": account_pk, "operation": operation_key, "modified": modified_at, "rows": rows}
-            return set(self.session.execute(_PG_INSERT_NEW, params).scalars())
+            return {row[0] for row in _PG_INSERT_NEW.all(self.session, params)}
         return _sqlite_insert_new(self.session, account_pk, operation_key, modified_at, txns)
 
 

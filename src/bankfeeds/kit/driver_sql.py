@@ -18,8 +18,10 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.sql.selectable import TextualSelect
 
 Processor = Callable[[Any], Any]
+Query = Select[*tuple[Any, ...]] | TextualSelect
 T = TypeVar("T")
 _GIVEN = object()  # a bind parameter whose value the caller gives
 
@@ -120,7 +122,7 @@ def _run(connection: Connection, sql: str, params: Any) -> Any:
 
 
 class _CompiledQuery:
-    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+    def __init__(self, statement: Query, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
@@ -168,9 +170,11 @@ _PRIMARY_KEYS: dict[Any, tuple[str, ...]] = {}
 
 
 class DriverQuery:
-    """A SELECT (of columns, not ORM entities) whose rows come back as tuples of Python values."""
+    """A SELECT (of columns, not ORM entities), or a textual statement with its result columns
+    declared (``text(...).columns(...)``, e.g. INSERT ... RETURNING), whose rows come back as tuples
+    of Python values."""
 
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+    def __init__(self, statement: Query) -> None:
         self.statement = statement
         self._compiled: weakref.WeakKeyDictionary[Dialect, _CompiledQuery] = weakref.WeakKeyDictionary()
 
