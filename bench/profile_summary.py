@@ -18,16 +18,18 @@ from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^:]*)(?::\d+)?\)$")
 
-# Parts of a push, by what is on the stack (first rule that matches): the endpoint's service
-# call, its response, the authentication dependency, the unit of work's commit, the body
-# parse, the threadpool handoffs, the rest of the ASGI/FastAPI stack, the server loop.
+# Parts of a push, by what is on the stack (first rule that matches): the worker inside serve, the
+# service call, the authentication, the commit, the body parse, the response, the rest of the
+# endpoint (FastAPI's or the hot lane's), the threadpool handoffs, the rest of the ASGI/FastAPI
+# stack (middlewares, routing, dependency solving, the log line), the server loop.
 PARTS = (
     ("worker thread (in serve)", ("worker/runner.py",)),
     ("endpoint: service.write", ("write (bankfeeds/bank_transactions/service.py",)),
-    ("endpoint: other (response build)", ("_run_sync_endpoint", "create_bank_transactions")),
-    ("authentication", ("api_key_in_request", "current_api_key")),
-    ("commit (ORM flush + COMMIT)", ("_commit_and_close", "unit_of_work")),
+    ("authentication", ("authenticate (bankfeeds/api_keys/service.py", "api_key_in_request", "current_api_key")),
+    ("commit (ORM flush + COMMIT)", ("_commit_and_close", "unit_of_work", "Session.commit")),
     ("body parse + validation", ("json_body", "parse_model")),
+    ("response build", ("to_wire", "wire (bankfeeds/kit/http.py", "Response.__init__")),
+    ("endpoint: other", ("_run_sync_endpoint", "create_bank_transactions")),
     ("threadpool handoffs", ("run_sync_in_worker_thread", "to_thread", "queue.py", "_worker")),
     ("ASGI middleware + FastAPI routing/deps + log line", ("fastapi/", "starlette/", "bankfeeds/")),
 )
