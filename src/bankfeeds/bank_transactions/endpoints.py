@@ -53,39 +53,25 @@ def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
     the same single transaction, authentication included; ``None`` (nothing written) for anything
     else, which the endpoint above then answers in its own words."""
     try:
-        allow_sync = request.query_param("allowSyncOnPushComplete")
         timeout = service.parse_timeout(request.query_param("timeoutInMinutes"))
-        service.parse_allow_sync(allow_sync)
+        service.parse_allow_sync(request.query_param("allowSyncOnPushComplete"))
         company_id = uuid.UUID(request.path_params["companyId"])
         connection_id = uuid.UUID(request.path_params["connectionId"])
         body = parse_model(request.body, CreateBankTransactions)  # as json_body parses it
     except (BankfeedsError, ValueError):
         return None
     state = request.app_state
-    session = state.database.sessions()
     try:
-        key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
-        if not isinstance(key, Caller):
-            api_keys.authenticate(session, request.header(b"authorization"), state.clock)
-        op = service.write(
-            session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
-            account_id=request.path_params["accountId"], body=body, timeout_in_minutes=timeout,
-        )
+        with state.database.unit_of_work() as session:
+            key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
+            if not isinstance(key, Caller):
+                api_keys.authenticate(session, request.header(b"authorization"), state.clock)
+            op = service.write(
+                session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
+                account_id=request.path_params["accountId"], body=body, timeout_in_minutes=timeout,
+            )
     except BankfeedsError:
-        session.rollback()
-        session.close()
-        return None
-    except BaseException:
-        session.rollback()
-        session.close()
-        raise
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+        return None  # rolled back: nothing was written (a domain error at commit is raised before it)
     return JSONResponse(wire(push_operations.to_wire(op)))
 
 

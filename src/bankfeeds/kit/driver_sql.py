@@ -30,16 +30,25 @@ def _same(value: Any) -> Any:
     return value
 
 
-class _Compiled:
+class _Text:
+    """A statement compiled for one dialect: its SQL and its bind parameters' names, in the order
+    the driver takes them."""
+
+    def __init__(self, statement: Insert | Update | Query, dialect: Dialect) -> None:
+        self.compiled = statement.compile(dialect=dialect)
+        self.sql = self.compiled.string
+        self.positional = bool(self.compiled.positional)
+        self.names: Sequence[str] = (
+            (self.compiled.positiontup or []) if self.positional else list(self.compiled.binds))
+
+
+class _Compiled(_Text):
     """One dialect's SQL text and, per bind parameter in order, its value's column and bind processor."""
 
     def __init__(self, statement: Insert | Update, table: Table, columns: Mapping[str, str], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.positional = bool(compiled.positional)
-        names: Sequence[str] = (compiled.positiontup or []) if self.positional else list(compiled.binds)
+        super().__init__(statement, dialect)
         self.params: list[tuple[str, str, Processor]] = []
-        for name in names:
+        for name in self.names:
             column = columns[name]
             process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
             self.params.append((name, column, process if process is not None else _same))
@@ -121,16 +130,13 @@ def _run(connection: Connection, sql: str, params: Any) -> Any:
     return cursor
 
 
-class _CompiledQuery:
+class _CompiledQuery(_Text):
     def __init__(self, statement: Query, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.positional = bool(compiled.positional)
-        names: Sequence[str] = (compiled.positiontup or []) if self.positional else list(compiled.binds)
+        super().__init__(statement, dialect)
         # (name, processor, the statement's own value for a parameter it fixes, e.g. LIMIT 1)
         self.params: list[tuple[str, Processor, Any]] = []
-        for name in names:
-            bind = compiled.binds[name]
+        for name in self.names:
+            bind = self.compiled.binds[name]
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             self.params.append((name, process if process is not None else _same,
                                 _GIVEN if bind.required else bind.effective_value))
