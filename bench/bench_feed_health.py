@@ -45,7 +45,8 @@ def run(kind: str) -> None:
     with fresh_database(kind, label="feedhealth") as url:
         if url is None:
             return
-        settings = Settings(environment="test", database_url=url, secret_key="bench", run_worker=False)
+        settings = Settings(environment="test", database_url=url, secret_key="bench", run_worker=False,
+                            idx_partner_key="bench-partner-key")
         database = Database(url)
         now = datetime.now(UTC).replace(microsecond=0)
         clock = FrozenClock(now)
