@@ -21,7 +21,8 @@ _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^:]*)(?::\d+)?\)$")
 # Parts of a push, by what is on the stack (first rule that matches): the worker inside serve, the
 # service call, the authentication, the commit, the body parse, the response, the rest of the
 # endpoint (FastAPI's or the hot lane's), the threadpool handoffs, the rest of the ASGI/FastAPI
-# stack (middlewares, routing, dependency solving, the log line), the server loop.
+# stack (middlewares, routing, dependency solving, the log line), what is left of the endpoint in
+# stacks py-spy cut short, and the server loop (uvicorn, h11, asyncio).
 PARTS = (
     ("worker thread (in serve)", ("worker/runner.py",)),
     ("endpoint: service.write", ("write (bankfeeds/bank_transactions/service.py",)),
@@ -31,7 +32,16 @@ PARTS = (
     ("response build", ("to_wire", "wire (bankfeeds/kit/http.py", "Response.__init__")),
     ("endpoint: other", ("_run_sync_endpoint", "create_bank_transactions")),
     ("threadpool handoffs", ("run_sync_in_worker_thread", "to_thread", "queue.py", "_worker")),
-    ("ASGI middleware + FastAPI routing/deps + log line", ("fastapi/", "starlette/", "bankfeeds/")),
+    # The app on the event loop; py-spy often cuts a coroutine's stack short, so any of its frames counts.
+    ("ASGI middleware + FastAPI routing/deps + log line", (
+        "run_asgi", "fastapi/", "starlette/", "bankfeeds/app.py", "bankfeeds/observability/", "bankfeeds/idempotency/",
+        "bankfeeds/kit/hot_routes", "bankfeeds/kit/http.py", "bankfeeds/kit/inputs.py", "bankfeeds/kit/logging.py",
+        "bankfeeds/kit/serving.py", "prometheus_client/", "logging/")),
+    # Cut-short stacks of the request's own work (the database, the wire models, JSON).
+    ("endpoint: other", ("sqlalchemy/", "pydantic", "simplejson/", "msgspec", "uuid.py", "bankfeeds/bank_transactions/",
+                         "bankfeeds/push_operations/", "bankfeeds/webhooks/", "bankfeeds/feed_health/",
+                         "bankfeeds/platforms/", "bankfeeds/api_keys/", "bankfeeds/kit/driver_sql", "bankfeeds/kit/db.py",
+                         "bankfeeds/kit/jsonutil")),
 )
 
 
