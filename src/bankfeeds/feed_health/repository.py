@@ -130,10 +130,9 @@ class FeedHealthRepository:
             select(newest.c.transaction_id, newest.c.amount, newest.c.balance)
             .order_by(newest.c.modified_at, newest.c.seq)))
 
-    def newest_link(self, account: SourceAccount) -> tuple[str, Any, Any] | None:
+    def newest_link(self, account: SourceAccount) -> tuple[Any, ...] | None:
         """The account's newest stored transaction: (id, amount, balance), or None."""
-        row = _NEWEST_LINK.first(self.session, {"account": account.id})
-        return None if row is None else (row[0], row[1], row[2])
+        return _NEWEST_LINK.first(self.session, {"account": account.id})
 
     # ------------------------------------------------------------------ across every feed (metrics, console)
 

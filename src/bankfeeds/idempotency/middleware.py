@@ -26,7 +26,7 @@ from bankfeeds.idempotency import service
 from bankfeeds.kit import locks
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.kit.http import replaying
+from bankfeeds.kit.http import header, read_body, replaying
 from bankfeeds.kit.surfaces import SurfaceRegistry
 
 log = logging.getLogger("bankfeeds.idempotency")
@@ -55,17 +55,17 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] not in METHODS:
             await self.app(scope, receive, send)
             return
-        raw_key = _header(scope, HEADER)
+        raw_key = header(scope, HEADER)
         if raw_key is None or not raw_key.strip() or not self.applies_to(scope["path"]):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client went away before sending its body
         fingerprint = service.request_hash(scope["method"], scope["path"], scope.get("query_string", b""), body)
         try:
             found = await run_in_threadpool(
-                self._reserve, _header(scope, b"authorization"), service.key_hash(raw_key.strip()), fingerprint
+                self._reserve, header(scope, b"authorization"), service.key_hash(raw_key.strip()), fingerprint
             )
         except OperationalError:
             await self._unavailable(scope, receive, send)
@@ -223,21 +223,3 @@ class _Captured:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": bytes(self.body), "more_body": False})
 
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        if message["type"] == "http.request":
-            chunks.extend(message.get("body", b""))
-            if not message.get("more_body", False):
-                return bytes(chunks)

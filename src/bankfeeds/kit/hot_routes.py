@@ -40,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bankfeeds.kit.http import replaying
+from bankfeeds.kit.http import header, read_body, replaying
 
 
 @dataclass
@@ -64,10 +64,7 @@ class HotRequest:
 
     def header(self, name: bytes) -> str | None:
         """The first value of a header (``name`` lower-case), as Starlette's ``headers.get``."""
-        for key, value in self.scope["headers"]:
-            if key == name:
-                return str(value.decode("latin-1"))
-        return None
+        return header(self.scope, name)
 
     def query_param(self, name: str) -> str | None:
         """The last value of a query parameter (as FastAPI reads a scalar query parameter)."""
@@ -120,21 +117,16 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
     async def _serve(self, hot: _Bound, raw_params: dict[str, str], scope: Scope, receive: Receive, send: Send) -> None:
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client went away before sending its body
-            body.extend(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return  # the client went away before sending its body
         convertors = hot.param_convertors
         params = {name: convertors[name].convert(value) for name, value in raw_params.items()}
         # As the router would set them: the log line and the metrics name the route's template.
         scope["route"] = hot.route
         scope["endpoint"] = hot.route.endpoint
         scope["path_params"] = params
-        request = HotRequest(scope, params, bytes(body))
+        request = HotRequest(scope, params, body)
         response = await anyio.to_thread.run_sync(hot.handler, request, limiter=self.limiter)
         if response is None:
             # Not the common case: the route answers, with its own words.

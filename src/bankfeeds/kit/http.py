@@ -124,6 +124,27 @@ def optional_json_body(model: type[M]) -> Any:
     return dependency
 
 
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body from ``receive``; None if the client went away before sending it."""
+    chunks = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if message["type"] == "http.request":
+            chunks.extend(message.get("body", b""))
+            if not message.get("more_body", False):
+                return bytes(chunks)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (``name`` lower-case), as Starlette's ``headers.get``."""
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def replaying(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already-read ``body`` to the app once, then the real one's messages."""
     sent = False

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bankfeeds.errors import BadRequest, BankfeedsError, NotFound, ValidationItem
-from bankfeeds.kit.http import replaying
+from bankfeeds.kit.http import read_body, replaying
 
 MAX_DEPTH = 32
 # No text field of any surface needs more (each field has its own, smaller limit on top).
@@ -307,20 +307,15 @@ class InputPolicy:
             await self._refuse(scope, receive, send, exc)
             return
         if scope["method"] in ("POST", "PUT", "PATCH") and _is_form(scope):
-            body = bytearray()
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                body.extend(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
+            body = await read_body(receive)
+            if body is None:
+                return
             try:
-                _check_pairs(bytes(body), "form")
+                _check_pairs(body, "form")
             except InputRefused as exc:
                 await self._refuse(scope, receive, send, exc)
                 return
-            receive = replaying(bytes(body), receive)
+            receive = replaying(body, receive)
         await self.app(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: BankfeedsError) -> None:
