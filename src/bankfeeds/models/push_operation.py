@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bankfeeds.kit.db import Base
@@ -21,13 +21,21 @@ class PushOperationStatus(StrEnum):
     TIMED_OUT = "TimedOut"
 
 
+# The rows ``ix_push_operations_timing_out`` holds; a query must say it in these words (a literal,
+# not a bound parameter) for either database to use the partial index.
+TIMING_OUT = "status = 'Pending' AND timeout_at IS NOT NULL"
+
+
 class PushOperation(Base):
     """One create-bank-transactions request and its outcome."""
 
     __tablename__ = "push_operations"
     __table_args__ = (
         Index("ix_push_operations_company_requested", "company_id", "requested_at"),
-        Index("ix_push_operations_pending", "status", "timeout_at"),
+        # The operations that can time out: Pending with a timeout. Only they are in the index (a
+        # QuickBooks push completes in its request and is never written into it).
+        Index("ix_push_operations_timing_out", "timeout_at", sqlite_where=text(TIMING_OUT),
+              postgresql_where=text(TIMING_OUT)),
     )
 
     key: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -4,13 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, text
 
 from bankfeeds.kit.driver_sql import DriverStatement
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.kit.query import QueryField
 from bankfeeds.kit.repository import Repository
-from bankfeeds.models import Company, PushOperation, PushOperationStatus
+from bankfeeds.models import Company, PushOperation
+from bankfeeds.models.push_operation import TIMING_OUT
 
 FIELDS: dict[str, QueryField] = {
     "pushOperationKey": QueryField("uuid", PushOperation.key),
@@ -49,7 +50,7 @@ class PushOperationRepository(Repository[PushOperation]):
         """
         stmt = (
             select(PushOperation)
-            .where(PushOperation.status == PushOperationStatus.PENDING, PushOperation.timeout_at <= now)
+            .where(text(TIMING_OUT), PushOperation.timeout_at <= now)
             .order_by(PushOperation.timeout_at, PushOperation.key)
             .limit(limit)
         )
