@@ -1,11 +1,17 @@
-"""The write's reads: its target as the ORM would load it, and the account re-read under its row lock."""
+"""The write's reads: its target as the ORM would load it, and (PostgreSQL) read under its locks:
+the account as the writer before committed it, or gone if it was deleted meanwhile."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, inspect, update
+import pytest
+from sqlalchemy import delete, inspect, text, update
+from sqlalchemy.orm import Session
 
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
 from bankfeeds.kit.clock import Clock
@@ -21,7 +27,7 @@ def _columns(instance: object) -> dict[str, Any]:
 def test_the_target_is_what_the_orm_loads(database: Database, clock: Clock) -> None:
     company, connection, (account,) = make_linked_feed(database, clock)
     with database.unit_of_work() as session:
-        found = BankTransactionRepository(session).target(company.id, connection.id, "acc-1", key_share=True)
+        found = BankTransactionRepository(session).target(company.id, connection.id, "acc-1", for_write=True)
         assert found is not None
         assert all(inspect(o).persistent for o in found) and not session.dirty  # type: ignore[attr-defined]
         values = [_columns(o) for o in found]
@@ -32,26 +38,54 @@ def test_the_target_is_what_the_orm_loads(database: Database, clock: Clock) -> N
         assert BankTransactionRepository(session).target(company.id, connection.id, "acc-2") is None
 
 
-def test_the_locked_account_is_the_rows_current_state(committed_database: Database, clock: Clock) -> None:
-    database = committed_database
-    company, connection, (account,) = make_linked_feed(database, clock)
+def _waiting_for_a_lock(database: Database) -> bool:
     with database.unit_of_work() as session:
-        found = BankTransactionRepository(session).target(company.id, connection.id, "acc-1")
-        assert found is not None
-        loaded = found[2]
-        if database.dialect == "postgresql":
-            # Another writer committed after the read (PostgreSQL reads committed rows).
-            with database.unit_of_work() as other:
-                other.execute(update(SourceAccount).where(SourceAccount.id == account.id).values(balance=Decimal("7.5")))
-        locked = BankTransactionRepository(session).lock_account(loaded)
-        assert locked is loaded
-        expected = Decimal("7.5") if database.dialect == "postgresql" else account.balance
-        assert locked.balance == expected and not session.dirty
-    if database.dialect == "postgresql":
-        with database.unit_of_work() as session:
-            found = BankTransactionRepository(session).target(company.id, connection.id, "acc-1")
-            assert found is not None
-            with database.unit_of_work() as other:
-                other.execute(delete(BankTransaction))
-                other.execute(delete(SourceAccount).where(SourceAccount.id == account.id))
-            assert BankTransactionRepository(session).lock_account(found[2]) is None
+        return bool(session.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")))
+
+
+def _read_for_write_behind(database: Database, clock: Clock, change: Callable[[Session, SourceAccount], None]) -> Any:
+    """target(for_write=True) while another transaction holds the account's row lock, having made
+    ``change``; that transaction commits once the read waits for it. What the read returned."""
+    company, connection, (account,) = make_linked_feed(database, clock)
+    with database.unit_of_work() as other:
+        other.execute(update(SourceAccount).where(SourceAccount.id == account.id).values(balance=Decimal("1")))
+        change(other, account)
+        with ThreadPoolExecutor(1) as pool:
+            def read() -> Any:
+                with database.unit_of_work() as session:
+                    found = BankTransactionRepository(session).target(company.id, connection.id, "acc-1",
+                                                                      for_write=True)
+                    return None if found is None else (found[2].balance, found[2].status)
+
+            pending = pool.submit(read)
+            deadline = time.monotonic() + 30
+            while not _waiting_for_a_lock(database):
+                assert time.monotonic() < deadline and not pending.done(), "the read did not wait for the lock"
+                time.sleep(0.02)
+            other.commit()
+            return pending.result(timeout=30)
+
+
+def test_a_write_reads_the_account_as_the_writer_before_it_left_it(committed_database: Database, clock: Clock) -> None:
+    if committed_database.dialect != "postgresql":
+        pytest.skip("SQLite: BEGIN IMMEDIATE lets no other writer in; there is no row lock to wait for")
+
+    def update_it(other: Session, account: SourceAccount) -> None:
+        other.execute(update(SourceAccount).where(SourceAccount.id == account.id)
+                      .values(balance=Decimal("7.5"), status="Disconnected"))
+
+    assert _read_for_write_behind(committed_database, clock, update_it) == (Decimal("7.5"), "Disconnected")
+
+
+def test_a_write_finds_no_target_when_the_account_went_while_it_waited(
+    committed_database: Database, clock: Clock
+) -> None:
+    if committed_database.dialect != "postgresql":
+        pytest.skip("SQLite: BEGIN IMMEDIATE lets no other writer in; there is no row lock to wait for")
+
+    def delete_it(other: Session, account: SourceAccount) -> None:
+        other.execute(delete(BankTransaction).where(BankTransaction.source_account_id == account.id))
+        other.execute(delete(SourceAccount).where(SourceAccount.id == account.id))
+
+    assert _read_for_write_behind(committed_database, clock, delete_it) is None

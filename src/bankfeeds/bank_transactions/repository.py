@@ -56,12 +56,16 @@ _TARGET_SELECT = (
            SourceAccount.account_id == bindparam("account"))
 )
 _TARGET = DriverQuery(_TARGET_SELECT)
-_ACCOUNT_ATTRS = _TARGET_ATTRS[2]
-_LOCK_ACCOUNT = DriverQuery(
-    select(*(getattr(SourceAccount, key) for key in _ACCOUNT_ATTRS))
-    .where(SourceAccount.id == bindparam("id")).with_for_update()
+# A write's target, locked (PostgreSQL) in one statement: the company FOR KEY SHARE (as a foreign
+# key check would take it: a company delete waits, a company update does not), then the account
+# FOR UPDATE (writers to one account take turns), in that order, the order a company delete takes
+# them in, so the two cannot deadlock. Waiting for the account's lock, PostgreSQL re-reads the row
+# as the writer before it committed it (or finds it deleted: no row). SQLite renders neither
+# clause: the transaction began with BEGIN IMMEDIATE, so no other writer comes between.
+_TARGET_FOR_WRITE = DriverQuery(
+    _TARGET_SELECT.with_for_update(key_share=True, read=True, of=Company)
+    .suffix_with("FOR UPDATE OF source_accounts", dialect="postgresql")
 )
-_TARGET_KEY_SHARE = DriverQuery(_TARGET_SELECT.with_for_update(key_share=True, read=True, of=Company))
 
 
 class BankTransactionRepository:
@@ -69,37 +73,22 @@ class BankTransactionRepository:
         self.session = session
 
     def target(
-        self, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str, *, key_share: bool = False
+        self, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str, *, for_write: bool = False
     ) -> tuple[Company, Connection, SourceAccount] | None:
         """The company, its connection and the source account named by a write's path, in one query.
 
-        ``key_share``: FOR KEY SHARE OF the company row, as a foreign key check would take it.
+        ``for_write``: locked for a write to the account (``_TARGET_FOR_WRITE``), its rows as they
+        stand under the locks.
         """
-        query = _TARGET_KEY_SHARE if key_share else _TARGET
+        query = _TARGET_FOR_WRITE if for_write else _TARGET
         row = query.first(self.session, {"company": company_id, "connection": connection_id, "account": account_id})
         if row is None:
             return None
         values = iter(row)
         company, connection, account = (
-            loaded(self.session, cls, {key: next(values) for key in keys})
+            loaded(self.session, cls, {key: next(values) for key in keys}, refresh=for_write)
             for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True))
         return company, connection, account
-
-    def lock_account(self, account: SourceAccount) -> SourceAccount | None:
-        """Re-read the account under a row lock: writers to one account take turns (PostgreSQL).
-
-        SQLite: the transaction began with BEGIN IMMEDIATE, so no other writer has committed since
-        ``account`` was read in it; the row as read is current and stays so until commit.
-        None if the account was deleted meanwhile.
-        """
-        if self.session.get_bind().dialect.name == "sqlite":
-            return account
-        row = _LOCK_ACCOUNT.first(self.session, {"id": account.id})
-        if row is None:
-            return None
-        for key, value in zip(_ACCOUNT_ATTRS, row, strict=True):
-            set_committed_value(account, key, value)
-        return account
 
     def set_account_tip(
         self, account: SourceAccount, *, balance: Decimal | None, newest: datetime | None, modified_at: datetime

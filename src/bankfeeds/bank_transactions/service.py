@@ -91,13 +91,14 @@ def parse_allow_sync(raw: str | None) -> bool:
 
 
 def resolve(
-    session: Session, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str, *, key_share: bool = False
+    session: Session, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str, *, for_write: bool = False
 ) -> tuple[Company, Connection, SourceAccount]:
     """The path's company, connection and source account, or the Codat 404 for the first one missing.
 
-    ``key_share`` holds the company row against deletion until the transaction ends (PostgreSQL).
+    ``for_write`` locks them for a write to the account until the transaction ends (PostgreSQL:
+    the company against deletion, the account against other writers; ``BankTransactionRepository.target``).
     """
-    found = BankTransactionRepository(session).target(company_id, connection_id, account_id, key_share=key_share)
+    found = BankTransactionRepository(session).target(company_id, connection_id, account_id, for_write=for_write)
     if found is not None:
         return found
     company = companies.get(session, company_id)
@@ -123,7 +124,7 @@ def write(
             f"'{account_id}'; a request writes to one account.",
             errors=[ValidationItem("accountId", "must equal the accountId in the path", "AccountId")],
         )
-    company, connection, account = resolve(session, company_id, connection_id, account_id, key_share=True)
+    company, connection, account = resolve(session, company_id, connection_id, account_id, for_write=True)
     op = push_operations.start(
         session, clock,
         company_id=company.id, connection_id=connection.id, source_account_id=account.account_id,
@@ -143,13 +144,8 @@ def _store(
     outcome goes on ``op`` (Failed with its findings, or accepted as the platform says)."""
     platform: Platform = PLATFORMS[connection.platform_key]
     repo = BankTransactionRepository(session)
-    # The company is key-share locked first (by resolve), then the account: the order a company
-    # delete also takes them in, so the two cannot deadlock.
-    locked = repo.lock_account(account)
-    if locked is None:  # deleted since it was read
-        raise NotFound(f"Source account {account.account_id} not found on data connection {connection.id}")
-    account = locked
-
+    # ``account`` was read under its lock (``resolve(for_write=True)``): no other writer changes it
+    # before this transaction ends.
     refusal = _state_refusal(platform, connection, account)
     if refusal is not None:
         push_operations.set_findings(op, [refusal], [])

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import TextualSelect
 
 Processor = Callable[[Any], Any]
@@ -151,10 +152,11 @@ class _CompiledQuery(_Text):
         return self.results
 
 
-def loaded(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
+def loaded(session: Session, cls: type[T], values: Mapping[str, Any], *, refresh: bool = False) -> T:
     """An instance of the mapped ``cls`` holding ``values`` (every column attribute, as read by a
     :class:`DriverQuery`), in ``session`` as if the ORM had loaded it: persistent, no pending change,
-    relationships loaded on access. The session's own copy when it holds one already."""
+    relationships loaded on access. The session's own copy when it holds one already; with
+    ``refresh``, that copy takes ``values`` as loaded (a row read again under a lock)."""
     mapper = inspect(cls)
     keys = _PRIMARY_KEYS.get(mapper)
     if keys is None:
@@ -162,6 +164,9 @@ def loaded(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
     identity = mapper.identity_key_from_primary_key([values[key] for key in keys])
     held = session.identity_map.get(identity)
     if held is not None:
+        if refresh:
+            for key, value in values.items():
+                set_committed_value(held, key, value)
         return cast(T, held)
     # As the ORM's loader fills a row's instance: the values straight into its dict (no attribute
     # events, no history), then committed as loaded.
