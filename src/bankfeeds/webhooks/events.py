@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bankfeeds.kit import logging as structured_logging
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
-from bankfeeds.models import Company, Event, EventType, WebhookConsumer
+from bankfeeds.models import Company, EventType, WebhookConsumer
 from bankfeeds.webhooks.repository import insert_event
 from bankfeeds.webhooks.schemas import (
     CompanyPayload,
@@ -77,22 +77,22 @@ def reference_company(company: Company, public_url: str) -> ReferenceCompany:
 def record(
     session: Session, clock: Clock, event_type: CompanyEventType, payload: CompanyPayload, *,
     company: Company | None = None,
-) -> Event: ...
+) -> None: ...
 @overload
 def record(
     session: Session, clock: Clock, event_type: ConnectionEventType, payload: ConnectionPayload, *,
     company: Company | None = None,
-) -> Event: ...
+) -> None: ...
 @overload
 def record(
     session: Session, clock: Clock, event_type: SourceAccountEventType, payload: SourceAccountPayload, *,
     company: Company | None = None,
-) -> Event: ...
+) -> None: ...
 @overload
 def record(
     session: Session, clock: Clock, event_type: WriteEventType, payload: DataTypeWritePayload, *,
     company: Company | None = None,
-) -> Event: ...
+) -> None: ...
 def record(
     session: Session,
     clock: Clock,
@@ -100,7 +100,7 @@ def record(
     payload: EventPayload,
     *,
     company: Company | None = None,
-) -> Event:
+) -> None:
     """Add an event in Codat's envelope to the current transaction."""
     event_id = uuid.uuid4()
     now = clock.now()
@@ -110,19 +110,19 @@ def record(
         "generatedDate": format_datetime(now),
         "payload": payload,
     }
-    event = Event(
-        id=event_id,
-        event_type=event_type,
-        company_id=company.id if company is not None else None,
-        company_tags=dict(company.tags or {}) if company is not None else {},
-        body=body,
-        created_at=now,
-        correlation_id=structured_logging.correlation_id(),
-    )
-    insert_event(session, event)
-    if anyone_subscribes(session, event_type, event.company_tags):
+    company_tags = dict(company.tags or {}) if company is not None else {}
+    insert_event(session, {
+        "id": event_id,
+        "event_type": event_type,
+        "company_id": company.id if company is not None else None,
+        "company_tags": company_tags,
+        "body": body,
+        "created_at": now,
+        "dispatched_at": None,
+        "correlation_id": structured_logging.correlation_id(),
+    })
+    if anyone_subscribes(session, event_type, company_tags):
         signals.mark(session, EVENTS_TOPIC)
-    return event
 
 
 def matches(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -102,13 +102,15 @@ _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True, key_share=True, of=_M)
 
 
 # Every column of an event but its sequence number, which the database assigns.
-_INSERT_EVENT = DriverStatement.insert_of(Event, skip=("seq",))
+_EVENT_COLUMNS = tuple(c.name for c in _E.columns if c.name != "seq")
+_INSERT_EVENT = DriverStatement.insert(_E, _EVENT_COLUMNS)
 
 
-def insert_event(session: Session, event: Event) -> None:
-    """Write an outbox event now, in the session's transaction, by one compiled INSERT (no
-    unit-of-work flush: a push records one on its hot path). The event stays out of the session."""
-    _INSERT_EVENT.add(session, event)
+def insert_event(session: Session, values: Mapping[str, Any]) -> None:
+    """Write an outbox event (``values`` by column, every column but ``seq``) now, in the session's
+    transaction, by one compiled INSERT: no ORM instance, no unit-of-work flush (a push records one
+    on its hot path)."""
+    _INSERT_EVENT.execute(session, values)
 
 
 class WebhookRepository(Repository[WebhookConsumer]):
