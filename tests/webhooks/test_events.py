@@ -203,3 +203,35 @@ def test_a_commit_wakes_the_fan_out_only_when_a_consumer_subscribes(
     with database.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
     assert len(receiver.snapshot()) == 1
+
+
+def test_the_fan_out_logs_the_events_that_go_somewhere(
+    client: TestClient, receiver: Receiver, database: Database, worker: Worker
+) -> None:
+    """One job line per event that became messages (it ties the request to its deliveries); none
+    for an event no consumer takes, which is still marked dispatched."""
+    import io
+    import json
+    import logging
+
+    from bankfeeds.kit import logging as structured
+
+    stream = io.StringIO()
+    structured.configure("json", stream=stream)
+    try:
+        subscribe(client, receiver, ["company.created"], companyTags=["region:eu"])
+        client.post("/companies", json={"name": "Heard", "tags": {"region": "eu"}})
+        client.post("/companies", json={"name": "Unheard", "tags": {"region": "us"}})
+        worker.drain()
+    finally:
+        logger = logging.getLogger("bankfeeds")
+        for handler in list(logger.handlers):
+            if handler.get_name() == "bankfeeds-structured":
+                logger.removeHandler(handler)
+        logger.propagate = True
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    dispatched = [j for j in lines if j.get("job") == "dispatch_webhook_events" and "event_id" in j]
+    assert [(j["event_type"], j["messages"]) for j in dispatched] == [("company.created", 1)]
+    assert [r.event["payload"]["name"] for r in receiver.accepted()] == ["Heard"]
+    with database.unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0

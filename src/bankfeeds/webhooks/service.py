@@ -344,6 +344,10 @@ def dispatch_events(session: Session, clock: Clock, limit: int) -> int:
     repo.mark_dispatched([e.seq for e in events], now)
     per_event = Counter(r["event_id"] for r in rows)
     for e in events:
+        if not per_event[e.id]:
+            # No consumer takes it: nothing to trace from the request to a delivery (a push per card
+            # swipe would otherwise log a second line saying so).
+            continue
         log.info("webhook event dispatched", extra={
             "correlation_id": e.correlation_id, "kind": "job", "job": "dispatch_webhook_events",
             "event_id": str(e.id), "event_type": e.event_type,
