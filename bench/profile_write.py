@@ -50,7 +50,7 @@ WARMUP = 3
 _PARTS: tuple[tuple[str, Any, str], ...] = (
     ("rules (check_batch)", write_rules, "check_batch"),
     ("insert (insert_new)", bt_repository.BankTransactionRepository, "insert_new"),
-    ("chain start (query)", feed_health, "chain_start"),
+    ("chain start (the account's tip)", feed_health, "chain_start"),
     ("chain warnings", feed_health, "push_chain_warnings"),
     ("findings (set_findings)", push_operations, "set_findings"),
     ("accepted (succeed + event)", push_operations, "succeed"),

@@ -40,8 +40,9 @@ _PG_INSERT_NEW = DriverQuery(text(
 _ENCODE = msgspec.json.Encoder(decimal_format="string")
 
 _TABLE = cast(Table, BankTransaction.__table__)
-_SET_ACCOUNT_TIP = DriverStatement.update(
-    cast(Table, SourceAccount.__table__), ("balance", "newest_transaction_date", "modified_at"))
+_TIP_COLUMNS = ("balance", "newest_transaction_date", "modified_at", "tip_transaction_id", "tip_amount",
+                "tip_balance")
+_SET_ACCOUNT_TIP = DriverStatement.update(cast(Table, SourceAccount.__table__), _TIP_COLUMNS)
 
 
 # Every push reads its target: compiled once, run on the driver, every column of the three rows.
@@ -91,16 +92,17 @@ class BankTransactionRepository:
         return company, connection, account
 
     def set_account_tip(
-        self, account: SourceAccount, *, balance: Decimal | None, newest: datetime | None, modified_at: datetime
+        self, account: SourceAccount, last: Transaction, *, balance: Decimal | None, newest: datetime | None,
+        modified_at: datetime,
     ) -> None:
-        """The account's balance, newest transaction date and modification time after a write: one
-        compiled UPDATE now (not a flush at commit); the loaded row shows the new values."""
-        _SET_ACCOUNT_TIP.execute(self.session, {
-            "id": account.id, "balance": balance, "newest_transaction_date": newest, "modified_at": modified_at,
-        })
-        set_committed_value(account, "balance", balance)
-        set_committed_value(account, "newest_transaction_date", newest)
-        set_committed_value(account, "modified_at", modified_at)
+        """After a write that stored transactions, ``last`` the last of them: the account's balance,
+        newest transaction date, modification time and chain tip (``last``). One compiled UPDATE now
+        (not a flush at commit); the loaded row shows the new values."""
+        values = {"balance": balance, "newest_transaction_date": newest, "modified_at": modified_at,
+                  "tip_transaction_id": last.id, "tip_amount": last.amount, "tip_balance": last.balance}
+        _SET_ACCOUNT_TIP.execute(self.session, {"id": account.id, **values})
+        for key, value in values.items():
+            set_committed_value(account, key, value)
 
     def insert_new(
         self, account_pk: uuid.UUID, operation_key: uuid.UUID, modified_at: datetime,

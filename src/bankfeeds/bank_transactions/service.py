@@ -164,7 +164,7 @@ def _store(
     # if it is new rather than a repeat: decided by the insert, undone (savepoint) if so.
     suspects = write_rules.older_than_newest(txns, verdict.new, newest)
     # Feed health: where the balance chain stood before this push (see the warning below).
-    chain_start = feed_health.chain_start(session, account)
+    chain_start = feed_health.chain_start(account)
     savepoint = session.begin_nested() if suspects else None
     try:
         inserted = repo.insert_new(account.id, op.key, now, new)
@@ -194,7 +194,7 @@ def _store(
     if stored:
         last = stored[-1]
         repo.set_account_tip(
-            account,
+            account, last,
             balance=last.balance if last.balance is not None else account.balance,
             newest=last.date if last.date is not None and (newest is None or last.date > newest) else newest,
             modified_at=now,

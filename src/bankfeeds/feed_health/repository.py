@@ -19,10 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bankfeeds.kit.driver_sql import DriverQuery
 from bankfeeds.models import (
     BankTransaction,
     Company,
@@ -46,14 +45,6 @@ PENDING_MESSAGES = PENDING_MESSAGE_STATUSES
 class Backlog:
     count: int
     oldest: datetime | None
-
-
-# A push's chain start (``newest_link``), compiled once and run on the driver: it runs on every push.
-_NEWEST_LINK = DriverQuery(
-    select(BankTransaction.transaction_id, BankTransaction.amount, BankTransaction.balance)
-    .where(BankTransaction.source_account_id == bindparam("account"))
-    .order_by(BankTransaction.modified_at.desc(), BankTransaction.seq.desc()).limit(1)
-)
 
 
 class FeedHealthRepository:
@@ -129,10 +120,6 @@ class FeedHealthRepository:
         return list(self.session.execute(
             select(newest.c.transaction_id, newest.c.amount, newest.c.balance)
             .order_by(newest.c.modified_at, newest.c.seq)))
-
-    def newest_link(self, account: SourceAccount) -> tuple[Any, ...] | None:
-        """The account's newest stored transaction: (id, amount, balance), or None."""
-        return _NEWEST_LINK.first(self.session, {"account": account.id})
 
     # ------------------------------------------------------------------ across every feed (metrics, console)
 

@@ -200,13 +200,12 @@ def for_company_row(session: Session, clock: Clock, settings: Settings, company:
                      for c in connections])
 
 
-def chain_start(session: Session, account: SourceAccount) -> chain.Link | None:
-    """The account's newest stored transaction, which a push's first balance must follow."""
-    row = FeedHealthRepository(session).newest_link(account)
-    if row is None:
+def chain_start(account: SourceAccount) -> chain.Link | None:
+    """The account's newest stored transaction, which a push's first balance must follow: its
+    chain tip, kept on the account by every write that stores transactions (no query)."""
+    if account.tip_transaction_id is None or account.tip_amount is None:
         return None
-    transaction_id, amount, balance = row
-    return chain.Link(transaction_id, Decimal(amount), None if balance is None else Decimal(balance))
+    return chain.Link(account.tip_transaction_id, account.tip_amount, account.tip_balance)
 
 
 def push_chain_warnings(start: chain.Link | None, stored: list[tuple[str, Decimal, Decimal | None]]) -> list[

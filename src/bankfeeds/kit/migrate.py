@@ -34,7 +34,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from bankfeeds.kit.db import make_engine
@@ -44,6 +44,34 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"bankfeed", "big", signed=True)
 
 # The branch label of the demo surfaces' revisions (QuickBooks sandbox, Xero sandbox, demo bank).
 DEMO_BRANCH = "demo"
+
+
+def migration_engine(url: str) -> Engine:
+    """The engine migrations run on. SQLite: with foreign key enforcement off, as SQLite's own
+    procedure for schema changes has it: a batch operation that rebuilds a table (copy, drop the
+    old, rename) would otherwise delete, by ON DELETE CASCADE, every child row of the table it
+    drops (a source account's transactions). ``check_foreign_keys`` then checks every reference
+    before the migration commits."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        # After the engine's own pragmas (listeners run in the order they were added); outside any
+        # transaction, where the pragma takes effect.
+        @event.listens_for(engine, "connect")
+        def _no_enforcement(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+
+    return engine
+
+
+def check_foreign_keys(conn: Connection) -> None:
+    """SQLite, after a migration ran with enforcement off: every reference must still hold, or the
+    migration rolls back."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        shown = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:5])
+        raise RuntimeError(f"the migration left {len(broken)} broken foreign key reference(s): {shown}")
 
 
 def alembic_config(url: str) -> Config:
@@ -83,7 +111,7 @@ def upgrade(url: str, revision: str | None = None, *, demo: bool) -> Upgrade:
     hub's chain, it adopts them (with the demo's data) before the hub's revision that would drop them.
     """
     cfg = alembic_config(url)
-    engine = make_engine(url)
+    engine = migration_engine(url)
     try:
         with _file_lock(url), engine.begin() as conn:
             if conn.dialect.name == "postgresql":

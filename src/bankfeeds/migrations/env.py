@@ -6,8 +6,8 @@ from alembic import context
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
-from bankfeeds.kit.db import Base, make_engine
-from bankfeeds.kit.migrate import DEMO_BRANCH
+from bankfeeds.kit.db import Base
+from bankfeeds.kit.migrate import DEMO_BRANCH, check_foreign_keys, migration_engine
 from bankfeeds.models import DEMO_TABLES  # importing the models registers every table on the metadata
 
 config = context.config
@@ -57,7 +57,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = migration_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
@@ -75,6 +75,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     _demo_branch_applied = _demo_branch_in(context.get_context().get_current_heads())
     with context.begin_transaction():
         context.run_migrations()
+        check_foreign_keys(connection)
 
 
 if context.is_offline_mode():

@@ -72,3 +72,8 @@ class SourceAccount(Base):
     feed_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # Date of the newest transaction written to it: nothing older may follow (QuickBooks' rule).
     newest_transaction_date: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The newest transaction stored (the last one the latest write stored): where the balance chain
+    # stands, which the next push's first balance must follow (feed health). None before any.
+    tip_transaction_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tip_amount: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    tip_balance: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
