@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
-from bankfeeds.models import PushOperation, SourceAccount, StatementDelivery
+from bankfeeds.models import BankTransaction, PushOperation, SourceAccount, StatementDelivery
 from tests.bank_transactions.helpers import post, txn, write_url
 from tests.fixtures.factories import make_company, make_connection, make_linked_feed, make_source_account
 
@@ -107,6 +107,25 @@ def test_a_chain_break_between_two_pushes(client: TestClient, database: Database
     assert _chain_warnings(_push(client, company, connection, [txn(3)])) == []
     op = _push(client, company, connection, [txn(4, balance=Decimal("45.00"))])
     assert [w["itemId"] for w in _chain_warnings(op)] == ["t4"]
+
+
+def test_a_tip_an_earlier_release_left_behind_raises_no_false_warning(
+    client: TestClient, database: Database, clock: FrozenClock
+) -> None:
+    """During a rolling upgrade an earlier release's write stores transactions without moving the
+    account's chain tip: a push is checked against the transaction actually stored last."""
+    company, connection, (account,) = make_linked_feed(database, clock)
+    _push(client, company, connection, [txn(1), txn(2)])
+    with database.unit_of_work() as s:  # what the earlier release's write leaves: t3 stored, the tip at t2
+        s.add(BankTransaction(source_account_id=account.id, push_operation_key=uuid.uuid4(), transaction_id="t3",
+                              date=datetime(2026, 11, 23, 10, 3), amount=Decimal("10.00"), balance=Decimal("30"),
+                              transaction_type="Credit", modified_at=clock.now()))
+    with database.unit_of_work() as s:
+        row = s.get(SourceAccount, account.id)
+        assert row is not None and row.tip_transaction_id == "t2"
+    assert _chain_warnings(_push(client, company, connection, [txn(4)])) == []  # 30 + 10 = 40: it follows t3
+    op = _push(client, company, connection, [txn(5, balance=Decimal("45.00"))])
+    assert [w["itemId"] for w in _chain_warnings(op)] == ["t5"]
 
 
 def test_quickbooks_stopped_pulling(client: TestClient, database: Database, clock: FrozenClock) -> None:

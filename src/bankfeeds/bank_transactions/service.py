@@ -188,7 +188,8 @@ def _store(
     # Feed health: a push whose balances do not follow the account's chain (a gap, a duplicate at the
     # bank's side, two transactions swapped) is accepted with a warning, never refused.
     chain_warnings = feed_health.push_chain_warnings(
-        chain_start, [(t.id, t.amount, t.balance) for t in stored if t.id is not None and t.amount is not None])
+        session, account, chain_start,
+        [(t.id, t.amount, t.balance) for t in stored if t.id is not None and t.amount is not None], op.key)
     push_operations.set_findings(op, [], verdict.warnings + write_rules.already_written(txns, repeats) + chain_warnings)
     op.transaction_count = len(stored)
     if stored:

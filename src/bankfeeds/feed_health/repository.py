@@ -19,9 +19,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from bankfeeds.kit.driver_sql import DriverQuery
 from bankfeeds.models import (
     BankTransaction,
     Company,
@@ -45,6 +46,16 @@ PENDING_MESSAGES = PENDING_MESSAGE_STATUSES
 class Backlog:
     count: int
     oldest: datetime | None
+
+
+# Where the balance chain stood before a write: the account's newest transaction another write
+# stored (a backward walk of ix_bank_transactions_account_modified past the write's own rows).
+_NEWEST_BEFORE = DriverQuery(
+    select(BankTransaction.transaction_id, BankTransaction.amount, BankTransaction.balance)
+    .where(BankTransaction.source_account_id == bindparam("account"),
+           BankTransaction.push_operation_key != bindparam("operation"))
+    .order_by(BankTransaction.modified_at.desc(), BankTransaction.seq.desc()).limit(1)
+)
 
 
 class FeedHealthRepository:
@@ -120,6 +131,10 @@ class FeedHealthRepository:
         return list(self.session.execute(
             select(newest.c.transaction_id, newest.c.amount, newest.c.balance)
             .order_by(newest.c.modified_at, newest.c.seq)))
+
+    def newest_link_before(self, account: SourceAccount, operation_key: uuid.UUID) -> tuple[Any, ...] | None:
+        """The account's newest transaction not stored by ``operation_key``: (id, amount, balance), or None."""
+        return _NEWEST_BEFORE.first(self.session, {"account": account.id, "operation": operation_key})
 
     # ------------------------------------------------------------------ across every feed (metrics, console)
 

@@ -208,11 +208,24 @@ def chain_start(account: SourceAccount) -> chain.Link | None:
     return chain.Link(account.tip_transaction_id, account.tip_amount, account.tip_balance)
 
 
-def push_chain_warnings(start: chain.Link | None, stored: list[tuple[str, Decimal, Decimal | None]]) -> list[
-    ValidationItem
-]:
-    """A warning for the first break a push makes in the balance chain (never a failure)."""
+def push_chain_warnings(
+    session: Session, account: SourceAccount, start: chain.Link | None,
+    stored: list[tuple[str, Decimal, Decimal | None]], operation_key: uuid.UUID,
+) -> list[ValidationItem]:
+    """A warning for the first break a push (``operation_key``, its rows ``stored``) makes in the
+    balance chain (never a failure), ``start`` being the account's tip as the push found it.
+
+    Before it warns, it reads where the chain stood (the newest transaction another write stored):
+    the tip is kept by this release's writes, and one written meanwhile by an earlier release
+    (during a rolling upgrade) would not have moved it. Breaks are rare; the query runs only then.
+    """
     found = chain.first_break(stored, start)
     if found is None:
         return []
+    row = FeedHealthRepository(session).newest_link_before(account, operation_key)
+    stood = None if row is None else chain.Link(row[0], Decimal(row[1]), None if row[2] is None else Decimal(row[2]))
+    if stood != start:
+        found = chain.first_break(stored, stood)
+        if found is None:
+            return []
     return [ValidationItem(found.transaction_id, chain.describe(found), f"BalanceChain:{found.kind}")]

@@ -5,7 +5,9 @@ balance chain). It read that row with a query on every push; the account now car
 (``tip_transaction_id``, ``tip_amount``, ``tip_balance``), set by every write that stores
 transactions, in the UPDATE that already sets the account's balance and newest date. Accounts with
 transactions get theirs here, from the newest row by the order the query used (modified_at, then
-seq), through ``ix_bank_transactions_account_modified``.
+seq), through ``ix_bank_transactions_account_modified``. The previous release, still writing during
+a rolling upgrade, does not move the tip: a push that finds a break against it reads where the chain
+stood before it warns (``feed_health.push_chain_warnings``), so a stale tip never raises a false warning.
 
 Revision ID: d8a4f7b2c1e3
 Revises: c6f0a3d9e2b7
