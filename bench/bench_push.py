@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from tests.fixtures.serving import free_port, serving_process
@@ -154,22 +155,26 @@ def floor_target(stack: ExitStack, url: str, accounts: list[str]) -> Target:
 
 
 class Counter:
-    """Per-account sequence: ids and dates keep growing across phases (chronological pushes)."""
+    """Per-account sequence: ids and dates keep growing across phases (chronological pushes), and
+    each balance follows the one before by the amount, as a bank's running balance does (a push
+    that broke the balance chain would be answered with a warning, which is not the common case)."""
 
     def __init__(self) -> None:
         self.start = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=2)
         self.next: dict[str, int] = {}
+        self.balance: dict[str, Decimal] = {}
 
     def body(self, account: str) -> bytes:
         n = self.next.get(account, 0)
         self.next[account] = n + 1
-        amount = f"{(n % 900) + 1}.{n % 100:02d}"
+        amount = Decimal(f"{(n % 900) + 1}.{n % 100:02d}")
+        balance = self.balance[account] = self.balance.get(account, Decimal("1000.00")) + amount
         txn = {
             "id": f"{account}-{n:09d}",
             "date": (self.start + timedelta(milliseconds=n * 10)).isoformat(),
             "description": f"Card payment {n} at Merchant {n % 97} Ltd",
             "amount": f"__{amount}__",
-            "balance": f"__{1000 + n}.00__",
+            "balance": f"__{balance}__",
             "transactionType": "Credit",
         }
         text = json.dumps({"accountId": account, "transactions": [txn]})
