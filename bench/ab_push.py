@@ -24,14 +24,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
 from tests.fixtures.serving import free_port
 
 from bench.bench_push import Counter, Phase, Target, drive, running
-from bench.common import PG_ADMIN_URL
+from bench.common import fresh_database
 
 # Run by each checkout's own code: migrate, one Linked QuickBooks feed, an API key (JSON on stdout).
 _SETUP = """
@@ -52,25 +51,9 @@ print(json.dumps({"company": str(feed.company_id), "connection": str(feed.connec
 """
 
 
-def _database(kind: str, name: str, tmp: Path, stack: ExitStack) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / f'{name}.sqlite3'}"
-    import psycopg
-
-    database = f"bankfeeds_ab_{name}_{uuid.uuid4().hex[:8]}".replace("-", "_")
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-
-    def drop() -> None:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-    stack.callback(drop)
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
-
-
 def _target(kind: str, name: str, checkout: Path, accounts: list[str], tmp: Path, stack: ExitStack) -> Target:
-    url = _database(kind, name, tmp, stack)
+    url = stack.enter_context(fresh_database(kind, tmp, label=f"ab-{name}", required=True, migrated=False))
+    assert url is not None
     path = f"{checkout / 'src'}{os.pathsep}{checkout}"
     made = subprocess.run([sys.executable, "-c", _SETUP, url, ",".join(accounts)], cwd=checkout, text=True,
                           capture_output=True, env={**os.environ, "PYTHONPATH": path}, check=False)

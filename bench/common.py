@@ -20,14 +20,16 @@ PG_ADMIN_URL = os.environ.get("BANKFEEDS_BENCH_PG_URL", "postgresql://postgres@1
 
 @contextmanager
 def fresh_database(
-    kind: str, tmp: Path | None = None, *, label: str = "bench", required: bool = False
+    kind: str, tmp: Path | None = None, *, label: str = "bench", required: bool = False, migrated: bool = True
 ) -> Iterator[str | None]:
     """A database migrated in demo mode (benches use the sandboxes), removed afterwards: a SQLite file (under ``tmp`` if given) or a
-    throwaway PostgreSQL database. Yields None when PostgreSQL is unreachable, unless ``required``."""
+    throwaway PostgreSQL database. Yields None when PostgreSQL is unreachable, unless ``required``.
+    ``migrated=False``: left empty (for code of another checkout to migrate, ``bench/ab_push.py``)."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix=f"{label}-") as own:
             url = f"sqlite:///{Path(tmp or own) / f'{label}-{uuid.uuid4().hex[:8]}.sqlite3'}"
-            migrate.upgrade(url, demo=True)
+            if migrated:
+                migrate.upgrade(url, demo=True)
             yield url
         return
     import psycopg
@@ -44,7 +46,8 @@ def fresh_database(
         return
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        migrate.upgrade(url, demo=True)
+        if migrated:
+            migrate.upgrade(url, demo=True)
         yield url
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

@@ -65,10 +65,14 @@ def _platform_name(key: str) -> str:
         return key
 
 
+def _link(transaction_id: str, amount: Any, balance: Any) -> chain.Link:
+    """A stored transaction read back (amounts exact: Decimal on both databases) as a chain link."""
+    return chain.Link(transaction_id, Decimal(amount), None if balance is None else Decimal(balance))
+
+
 def balance_chain(session: Session, account: SourceAccount) -> BalanceChain:
     rows = FeedHealthRepository(session).chain_rows(account)
-    links = [chain.Link(r.transaction_id, Decimal(r.amount), None if r.balance is None else Decimal(r.balance))
-             for r in rows]
+    links = [_link(r.transaction_id, r.amount, r.balance) for r in rows]
     found = chain.first_break(links)
     brk = None
     if found is not None:
@@ -223,7 +227,7 @@ def push_chain_warnings(
     if found is None:
         return []
     row = FeedHealthRepository(session).newest_link_before(account, operation_key)
-    stood = None if row is None else chain.Link(row[0], Decimal(row[1]), None if row[2] is None else Decimal(row[2]))
+    stood = None if row is None else _link(*row)
     if stood != start:
         found = chain.first_break(stored, stood)
         if found is None:
