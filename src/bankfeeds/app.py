@@ -64,6 +64,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+            await database.dispose_async()  # its connections belong to this event loop
 
     app = FastAPI(
         title="bankfeeds",
@@ -82,7 +83,7 @@ def create_app(
     _install_error_handlers(app, surfaces)
     _mount_surfaces(app, surfaces)
     # The busiest operation's common case skips FastAPI's routing and dependency solving.
-    hot_routes.install(app, bank_transactions.HOT_ROUTES, threads=1 if database.dialect == "sqlite" else None)
+    hot_routes.install(app, bank_transactions.HOT_ROUTES)
     openapi.install(app)  # no FastAPI default 422s: validation errors are each surface's 400 or 404
     # Outermost last: guard -> HEAD as GET -> body limit -> input policy -> idempotency -> routes.
     app.add_middleware(IdempotencyMiddleware, database=database, settings=settings, clock=clock,

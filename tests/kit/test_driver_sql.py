@@ -10,10 +10,11 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, bindparam, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, loaded
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, batched, loaded
 from bankfeeds.models import Connection, Event, PushOperation, SourceAccount
 from tests.fixtures.factories import make_linked_feed
 
@@ -133,3 +134,83 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(database: Database, cl
     with database.unit_of_work() as session:
         stored = session.scalars(select(Event).where(Event.id == event.id)).one()
         assert stored.body == {"a": Decimal("0.1")}
+
+
+def _event(clock: Clock) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "event_type": "x", "company_id": None, "company_tags": {}, "body": {"a": Decimal("0.1")},
+            "created_at": clock.now(), "dispatched_at": None, "correlation_id": None}
+
+
+_INSERT_EVENT = DriverStatement.insert(cast(Table, Event.__table__), [c.name for c in Event.__table__.columns if c.name != "seq"])
+
+
+def _bare_count(session: Session, table: str, key: str, value: uuid.UUID, dialect: str) -> int:
+    """Rows the transaction holds, asked on the driver itself (nothing sent first)."""
+    driver: Any = session.connection().connection.driver_connection
+    marker = "?" if dialect == "sqlite" else "%s"
+    cursor = driver.cursor()
+    cursor.execute(f"SELECT count(*) FROM {table} WHERE {key} = {marker}", (value.hex if dialect == "sqlite" else value,))
+    (count,) = cursor.fetchone()
+    cursor.close()
+    return int(count)
+
+
+def test_batched_writes_go_together_and_store_what_each_stores(database: Database, clock: Clock) -> None:
+    """Inside ``batched`` (PostgreSQL) the writes wait for the block's end, or for a read, and then
+    store, in one statement, what each stores by itself."""
+    company, connection, (account,) = make_linked_feed(database, clock)
+    now = clock.now()
+    alone, together = _operation(company.id, connection.id, now), _operation(company.id, connection.id, now)
+    with database.unit_of_work() as session:
+        _INSERT.execute(session, {c: getattr(alone, c) for c in _COLUMNS})
+    event = _event(clock)
+    newest = datetime(2026, 11, 30, 23, 59, 59, 999999)
+    queued = database.dialect == "postgresql"
+    with database.unit_of_work() as session:
+        with batched(session):
+            _UPDATE.execute(session, {"id": account.id, "balance": Decimal("-7.0001"), "newest_transaction_date": newest})
+            _INSERT_EVENT.execute(session, event)
+            _INSERT.execute(session, {c: getattr(together, c) for c in _COLUMNS})
+            assert _bare_count(session, "push_operations", "key", together.key, database.dialect) == (0 if queued else 1)
+            # A read sends what is queued first.
+            assert _OPERATION_KEYS.all(session, {"k": together.key}) == [(together.key,)]
+            assert _bare_count(session, "events", "id", event["id"], database.dialect) == 1
+            last = uuid.uuid4()
+            _INSERT_EVENT.execute(session, {**event, "id": last})
+        assert _bare_count(session, "events", "id", last, database.dialect) == 1  # the block's end sent it
+    assert _raw(database, together.key) == _raw(database, alone.key)
+    with database.unit_of_work() as session:
+        read = session.get(SourceAccount, account.id)
+        assert read is not None and (read.balance, read.newest_transaction_date) == (Decimal("-7.0001"), newest)
+        stored = session.scalars(select(Event).where(Event.id == event["id"])).one()
+        assert stored.body == {"a": Decimal("0.1")}
+
+
+_OPERATION_KEYS = DriverQuery(select(PushOperation.key).where(PushOperation.key == bindparam("k")))
+
+
+def test_a_batch_left_by_an_exception_is_committed_or_rolled_back_with_its_transaction(
+    database: Database, clock: Clock,
+) -> None:
+    kept, dropped = _event(clock), _event(clock)
+    with database.unit_of_work() as session, pytest.raises(ValueError), batched(session):
+        _INSERT_EVENT.execute(session, kept)
+        raise ValueError("caught; the transaction goes on")
+    with pytest.raises(ValueError), database.unit_of_work() as session, batched(session):
+        _INSERT_EVENT.execute(session, dropped)
+        raise ValueError("rolled back")
+    with database.unit_of_work() as session:
+        found = set(session.scalars(select(Event.id).where(Event.id.in_([kept["id"], dropped["id"]]))))
+    assert found == {kept["id"]}
+
+
+def test_a_savepoint_cannot_begin_over_queued_writes(database: Database, clock: Clock) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite: batched writes run at once; nothing is queued")
+    with pytest.raises(RuntimeError, match="savepoint"), database.unit_of_work() as session, batched(session):
+        _INSERT_EVENT.execute(session, _event(clock))
+        session.begin_nested()
+    with database.unit_of_work() as session, batched(session):  # a savepoint before anything is queued is fine
+        with session.begin_nested():
+            session.execute(text("SELECT 1"))
+        _INSERT_EVENT.execute(session, _event(clock))

@@ -4,6 +4,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.api_keys.service import Caller
@@ -15,12 +17,17 @@ from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.hot_routes import HotRequest, HotRoute
 from bankfeeds.kit.http import JSONResponse, json_body, parse_model, wire
+from bankfeeds.models import PushOperation
 from bankfeeds.public_api import codat
 from bankfeeds.push_operations import service as push_operations
 
 router = APIRouter(tags=["Transactions"])
 
 ACCOUNT = "/companies/{companyId}/connections/{connectionId}"
+
+# The most transactions a push may hold to be written on the event loop (``Database.run_async``):
+# a few milliseconds of work at most; the loop serves no other request meanwhile.
+ON_THE_LOOP = 100
 
 
 @router.post(
@@ -47,11 +54,13 @@ def create_bank_transactions(
     return JSONResponse(wire(push_operations.to_wire(op)))
 
 
-def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
-    """``create_bank_transactions`` for the common case, in one thread hop (``kit/hot_routes.py``):
-    a well-formed body for an account that exists, with a valid API key. The same service call in
-    the same single transaction, authentication included; ``None`` (nothing written) for anything
-    else, which the endpoint above then answers in its own words."""
+async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
+    """``create_bank_transactions`` for the common case (``kit/hot_routes.py``): a well-formed body
+    for an account that exists, with a valid API key. The same service call in the same single
+    transaction, authentication included, on the event loop (``Database.run_async``: no thread)
+    unless it is long (``ON_THE_LOOP``);
+    ``None`` (nothing written) for anything else, which the endpoint above then answers in its
+    own words."""
     try:
         timeout = service.parse_timeout(request.query_param("timeoutInMinutes"))
         service.parse_allow_sync(request.query_param("allowSyncOnPushComplete"))
@@ -61,18 +70,35 @@ def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
     except (BankfeedsError, ValueError):
         return None
     state = request.app_state
-    try:
-        with state.database.unit_of_work() as session:
-            key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
+    key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
+
+    def write(session: Session) -> PushOperation:
+        try:
             if not isinstance(key, Caller):
                 api_keys.authenticate(session, request.header(b"authorization"), state.clock)
-            op = service.write(
+            return service.write(
                 session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
                 account_id=request.path_params["accountId"], body=body, timeout_in_minutes=timeout,
             )
-    except BankfeedsError:
+        except DBAPIError as err:
+            if err.connection_invalidated:
+                # The pooled connection had died (a database restart): every pooled connection is
+                # replaced, and the route answers on a fresh one.
+                raise _Declined from err
+            raise
+
+    database = state.database
+    # A small push on the event loop itself; a long one in a thread, not to hold up other requests.
+    run = database.run_async if len(body.transactions) <= ON_THE_LOOP else database.run_in_thread
+    try:
+        op = await run(write)
+    except (BankfeedsError, _Declined):
         return None  # rolled back: nothing was written (a domain error at commit is raised before it)
     return JSONResponse(wire(push_operations.to_wire(op)))
+
+
+class _Declined(Exception):
+    """The hot lane leaves the request to the route, nothing written."""
 
 
 HOT_ROUTES = (HotRoute("create-bank-transactions", create_bank_transactions_hot),)

@@ -58,6 +58,7 @@ from bankfeeds.config import Settings
 from bankfeeds.connections import service as connections
 from bankfeeds.errors import BadRequest, NotFound, ServiceUnavailable, ValidationItem
 from bankfeeds.feed_health import service as feed_health
+from bankfeeds.kit import driver_sql
 from bankfeeds.kit.clock import Clock
 from bankfeeds.models import Company, Connection, ConnectionStatus, PushOperation, SourceAccount, SourceAccountStatus
 from bankfeeds.observability import metrics
@@ -130,9 +131,12 @@ def write(
         company_id=company.id, connection_id=connection.id, source_account_id=account.account_id,
         timeout_in_minutes=timeout_in_minutes, transaction_count=len(body.transactions),
     )
-    _store(session, clock, settings, company, connection, account, op, body.transactions)
-    # The operation's row is written once, with its outcome (Success, Failed or Pending).
-    push_operations.save(session, op)
+    # The push's own rows (the account's new tip, the event, the operation) go together at the end
+    # (PostgreSQL: one statement).
+    with driver_sql.batched(session):
+        _store(session, clock, settings, company, connection, account, op, body.transactions)
+        # The operation's row is written once, with its outcome (Success, Failed or Pending).
+        push_operations.save(session, op)
     return op
 
 

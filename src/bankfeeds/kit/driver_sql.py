@@ -7,17 +7,26 @@ cursor, in its transaction. The values go through the columns' own bind processo
 SQLAlchemy applies), so what is stored is identical, and what is read through their result
 processors, so it reads as SQLAlchemy would read it; a driver error is raised as SQLAlchemy would
 raise it (``IntegrityError``, ``OperationalError`` ...), so the same handlers apply.
+
+On PostgreSQL each statement is a round trip costing ~60 µs of this process's CPU and the server's
+own work, so the writes that end a push (its operation, its event, the account's new balance) can
+be sent together: inside :func:`batched` a :class:`DriverStatement` is queued, and the queue goes
+as one statement when the block ends (each write but the last a data-modifying ``WITH`` query of
+the last: PostgreSQL runs them all, in one snapshot, with foreign keys checked at the end).
+Anything that reads in the transaction sends the queue first.
 """
 
 from __future__ import annotations
 
+import re
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, insert, inspect, update
+from sqlalchemy import Connection, Dialect, Insert, Select, Table, Update, bindparam, event, insert, inspect, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import TextualSelect
 
@@ -95,14 +104,140 @@ class DriverStatement:
         return found
 
     def execute(self, session: Session, values: Mapping[str, Any]) -> None:
-        """Run it in the session's transaction, with ``values`` by column name."""
+        """Run it in the session's transaction, with ``values`` by column name (inside
+        :func:`batched`: queued, sent with the batch)."""
+        batch: _Batch | None = session.info.get(_BATCH)
+        if batch is not None:
+            batch.add(session, self, values)
+            return
         connection = session.connection()
         compiled = self._for(connection.dialect)
-        if compiled.positional:
-            params: Any = tuple(process(values[column]) for _, column, process in compiled.params)
-        else:
-            params = {name: process(values[column]) for name, column, process in compiled.params}
-        _run(connection, compiled.sql, params).close()
+        _run(connection, compiled.sql, _params(compiled, values)).close()
+
+
+def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
+    if compiled.positional:
+        return tuple(process(values[column]) for _, column, process in compiled.params)
+    return {name: process(values[column]) for name, column, process in compiled.params}
+
+
+_BATCH = "bankfeeds.driver_sql.batch"
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+class _Batch:
+    """Writes queued in one transaction (and savepoint: a queued write must not cross one)."""
+
+    def __init__(self, savepoint: SessionTransaction | None) -> None:
+        self.savepoint = savepoint
+        self.writes: list[tuple[DriverStatement, Mapping[str, Any]]] = []
+
+    def add(self, session: Session, statement: DriverStatement, values: Mapping[str, Any]) -> None:
+        self._same_savepoint(session)
+        self.writes.append((statement, values))
+
+    def _same_savepoint(self, session: Session) -> None:
+        if session.get_nested_transaction() is not self.savepoint:
+            raise RuntimeError("a savepoint began or ended while driver writes were queued (driver_sql.batched)")
+
+    def send(self, session: Session) -> None:
+        """The queued writes, as one statement; the queue is then empty."""
+        if not self.writes:
+            return
+        self._same_savepoint(session)
+        writes, self.writes = self.writes, []
+        connection = session.connection()
+        dialect = connection.dialect
+        compiled = [statement._for(dialect) for statement, _ in writes]
+        if len(writes) == 1:
+            _run(connection, compiled[0].sql, _params(compiled[0], writes[0][1])).close()
+            return
+        sql = _combined(dialect, tuple(statement for statement, _ in writes), compiled)
+        params: dict[str, Any] = {}
+        for n, (one, (_, values)) in enumerate(zip(compiled, writes, strict=True)):
+            params.update({f"w{n}_{name}": value for name, value in _params(one, values).items()})
+        _run(connection, sql, params).close()
+
+
+# Per dialect: the SQL of each sequence of statements sent together.
+_COMBINED: weakref.WeakKeyDictionary[Dialect, dict[tuple[DriverStatement, ...], str]] = weakref.WeakKeyDictionary()
+
+
+def _combined(dialect: Dialect, statements: tuple[DriverStatement, ...], compiled: list[_Compiled]) -> str:
+    """PostgreSQL: the statements as one, each but the last a ``WITH`` query (bind names prefixed
+    by the statement's place)."""
+    known = _COMBINED.setdefault(dialect, {})
+    found = known.get(statements)
+    if found is None:
+        assert not any(one.positional for one in compiled)
+        texts = [_PLACEHOLDER.sub(rf"%(w{n}_\1)s", one.sql) for n, one in enumerate(compiled)]
+        found = known[statements] = (
+            "WITH " + ", ".join(f"w{n} AS ({text})" for n, text in enumerate(texts[:-1])) + " " + texts[-1])
+    return found
+
+
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Inside the block, :class:`DriverStatement` writes in ``session`` are queued and sent as one
+    statement when it ends (PostgreSQL; elsewhere, where a statement costs little, they run at
+    once). A :class:`DriverQuery`, an ORM execution or flush, or the commit sends the queue first,
+    so nothing reads around a queued write. A block left by an exception leaves its queue to the
+    commit (as if each write had run) or to the rollback, which drops it. No savepoint may begin
+    or end while a write is queued (``RuntimeError``): it would take the write in or out of it."""
+    if session.get_bind().dialect.name != "postgresql" or _BATCH in session.info:
+        yield
+        return
+    batch = session.info[_BATCH] = _Batch(session.get_nested_transaction())
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_BATCH, None)
+        if batch.writes:
+            session.info.setdefault(_LEFT, []).append(batch)
+        raise
+    session.info.pop(_BATCH, None)
+    batch.send(session)
+
+
+_LEFT = "bankfeeds.driver_sql.left"
+
+
+def _queued(session: Session) -> list[_Batch]:
+    info = session.info
+    if _BATCH not in info and _LEFT not in info:
+        return []
+    found: list[_Batch] = [*info.get(_LEFT, ()), *([info[_BATCH]] if _BATCH in info else [])]
+    return [batch for batch in found if batch.writes]
+
+
+@event.listens_for(Session, "before_commit")
+def send_queued(session: Session) -> None:
+    """Send what :func:`batched` queued in ``session`` so far (before anything reads)."""
+    for batch in _queued(session):
+        batch.send(session)
+
+
+@event.listens_for(Session, "before_flush")
+def _send_before_flush(session: Session, *_: Any) -> None:
+    send_queued(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _send_before_execute(state: Any) -> None:
+    send_queued(state.session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _no_savepoint_over_queued(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested and _queued(session):
+        raise RuntimeError("a savepoint began while driver writes were queued (driver_sql.batched)")
+
+
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_commit")
+def _drop(session: Session) -> None:
+    session.info.pop(_BATCH, None)
+    session.info.pop(_LEFT, None)
 
 
 class InstanceInsert:
@@ -119,7 +254,7 @@ class InstanceInsert:
 
 def _run(connection: Connection, sql: str, params: Any) -> Any:
     """``sql`` on the connection's driver connection, in its transaction: the open cursor."""
-    driver = connection.connection.driver_connection
+    driver = connection.connection.dbapi_connection  # (async drivers: SQLAlchemy's adapter, awaited in its greenlet)
     assert driver is not None
     cursor = driver.cursor()
     dbapi_error = connection.dialect.loaded_dbapi.Error
@@ -127,7 +262,14 @@ def _run(connection: Connection, sql: str, params: Any) -> Any:
         cursor.execute(sql, params)
     except dbapi_error as err:
         cursor.close()
-        raise DBAPIError.instance(sql, params, err, dbapi_error, dialect=connection.dialect) from err
+        lost = connection.dialect.is_disconnect(err, driver, cursor)
+        if lost:
+            # As SQLAlchemy treats a lost connection: this one is thrown away, and so is every
+            # connection the pool holds (a database restart ended them all).
+            connection.invalidate(err)
+            connection.engine.dispose(close=False)
+        raise DBAPIError.instance(sql, params, err, dbapi_error, dialect=connection.dialect,
+                                  connection_invalidated=lost) from err
     return cursor
 
 
@@ -191,6 +333,7 @@ class DriverQuery:
 
     def all(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows, run in the session's transaction with ``values`` by bind parameter name."""
+        send_queued(session)
         connection = session.connection()
         dialect = connection.dialect
         compiled = self._compiled.get(dialect)

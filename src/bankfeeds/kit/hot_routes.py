@@ -10,7 +10,8 @@ than the work itself. A hot route keeps everything a request owes the operator a
   metrics, the error guard, the security headers, the body limit, the input policy,
   Idempotency-Key), so those see it exactly as they see the route;
 * exceptions it lets out reach the app's exception handlers, as the route's would;
-* its work (authentication included) runs in one threadpool hop, in one transaction.
+* its work (authentication included) runs in one transaction, in one threadpool hop or, for a
+  handler that is a coroutine, on the event loop (its database work awaited: ``Database.run_async``).
 
 What it does not own is any answer but the common one. Its handler returns ``None`` for anything
 else (a malformed body, an unknown id, a refused key: any domain error), after rolling back what
@@ -24,8 +25,9 @@ answer (a retry of the whole request after a commit would write twice).
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -77,7 +79,7 @@ class HotRequest:
         return found
 
 
-Handler = Callable[[HotRequest], Response | None]
+Handler = Callable[[HotRequest], Response | None] | Callable[[HotRequest], Awaitable[Response | None]]
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,9 @@ class _Bound:
 class HotRoutes:
     """Wraps the router: a request for a hot route goes to its handler first (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, bound: Sequence[_Bound], threads: int | None) -> None:
+    def __init__(self, app: ASGIApp, bound: Sequence[_Bound]) -> None:
         self.app = app
         self.bound = tuple(bound)
-        # At most this many handlers at once (None: the app's threadpool's own limit).
-        self.limiter = anyio.CapacityLimiter(threads) if threads is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -127,7 +127,10 @@ class HotRoutes:
         scope["endpoint"] = hot.route.endpoint
         scope["path_params"] = params
         request = HotRequest(scope, params, body)
-        response = await anyio.to_thread.run_sync(hot.handler, request, limiter=self.limiter)
+        if inspect.iscoroutinefunction(hot.handler):
+            response = await hot.handler(request)
+        else:
+            response = await anyio.to_thread.run_sync(hot.handler, request)
         if response is None:
             # Not the common case: the route answers, with its own words.
             await self.app(scope, replaying(request.body, receive), send)
@@ -135,13 +138,9 @@ class HotRoutes:
         await response(scope, receive, send)
 
 
-def install(app: FastAPI, routes: Sequence[HotRoute], *, threads: int | None = None) -> None:
+def install(app: FastAPI, routes: Sequence[HotRoute]) -> None:
     """Put ``routes`` in front of ``app``'s router. Each must name a route of ``app`` that no earlier
-    route shadows (the router gives a request to the first route that matches it).
-
-    ``threads``: how many handlers may run at once; more requests wait their turn on the event
-    loop (SQLite: one, its writers take turns anyway; threads queueing for that turn only cost
-    the lock's hand-offs and the interpreter's switches)."""
+    route shadows (the router gives a request to the first route that matches it)."""
     # The app's routes as the router tries them, included routers' routes with their prefixes.
     contexts = list(iter_route_contexts(app.router.routes))
     bound: list[_Bound] = []
@@ -160,4 +159,4 @@ def install(app: FastAPI, routes: Sequence[HotRoute], *, threads: int | None = N
             if first.original_route is not route:
                 raise LookupError(f"hot route {hot.operation_id!r}: {method} {sample} goes to another route first")
         bound.append(_Bound(route, context.path_regex, context.param_convertors, methods, hot.handler))
-    app.router.middleware_stack = HotRoutes(app.router.middleware_stack, bound, threads)
+    app.router.middleware_stack = HotRoutes(app.router.middleware_stack, bound)
