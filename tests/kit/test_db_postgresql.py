@@ -88,6 +88,17 @@ def test_a_connection_that_died_idle_is_replaced_before_use(
     _terminate_connections(database.url)
     assert _backend(database) != first  # no error: the dead one was tested and thrown away
 
+    def backend(session: Session) -> int:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    async def async_engine() -> None:  # the async engine's pool alike
+        first = await database.run_async(backend)
+        _terminate_connections(database.url)
+        assert await database.run_async(backend) != first
+        await database.dispose_async()
+
+    asyncio.run(async_engine())
+
 
 def test_a_connection_in_steady_use_is_not_tested_and_a_dead_one_is_found_by_its_statement(
     database: Database, monkeypatch: pytest.MonkeyPatch
