@@ -9,7 +9,8 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,27 @@ def test_a_busy_database_at_begin_is_an_operational_error(tmp_path: Path) -> Non
     database.dispose()
 
 
+@contextmanager
+def _another_thread_writing(database: Database, x: int, seconds: float = 10) -> Iterator[threading.Event]:
+    """A thread of this process inside a write (of ``x``) until the event is set or ``seconds`` pass."""
+    started, finish = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with database.unit_of_work() as session:
+            session.execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
+            started.set()
+            finish.wait(seconds)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert started.wait(10)
+    try:
+        yield finish
+    finally:
+        finish.set()
+        thread.join(10)
+
+
 def _rows(database: Database) -> list[int]:
     with database.unit_of_work() as session:
         return [row[0] for row in session.execute(text("SELECT x FROM t ORDER BY x"))]
@@ -61,25 +83,14 @@ def test_a_unit_of_work_now_commits_on_a_connection_of_its_own_and_never_waits(t
     assert _rows(database) == [1, 2]
 
     # Another thread of this process is writing: WouldWait at once, with a way to wait for it.
-    started, finish = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with database.unit_of_work() as session:
-            session.execute(text("INSERT INTO t VALUES (3)"))
-            started.set()
-            finish.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    assert started.wait(10)
-    began = time.monotonic()
-    with pytest.raises(WouldWait) as raised, database.unit_of_work_now() as session:
-        session.execute(text("INSERT INTO t VALUES (4)"))
-    assert time.monotonic() - began < 1
-    assert raised.value.wait is not None and raised.value.wait(0.01) is False  # still writing
-    finish.set()
-    assert raised.value.wait(10) is True
-    thread.join(10)
+    with _another_thread_writing(database, 3) as finish:
+        began = time.monotonic()
+        with pytest.raises(WouldWait) as raised, database.unit_of_work_now() as session:
+            session.execute(text("INSERT INTO t VALUES (4)"))
+        assert time.monotonic() - began < 1
+        assert raised.value.wait is not None and raised.value.wait(0.01) is False  # still writing
+        finish.set()
+        assert raised.value.wait(10) is True
     assert _rows(database) == [1, 2, 3]
 
     # Another process holds the database: WouldWait at once (not after busy_timeout), nothing to wait for here.
@@ -126,19 +137,8 @@ def test_run_async_on_sqlite_works_on_the_event_loop_and_in_a_thread_only_while_
     assert asyncio.run(on_loop(1))  # the database is free: on the loop itself
 
     # Another thread of this process writes for a moment: the loop waits for it, then works itself.
-    started = threading.Event()
-
-    def writer() -> None:
-        with database.unit_of_work() as session:
-            session.execute(text("INSERT INTO t VALUES (2)"))
-            started.set()
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    assert started.wait(10)
-    assert asyncio.run(on_loop(3))
-    thread.join(10)
+    with _another_thread_writing(database, 2, seconds=0.005):
+        assert asyncio.run(on_loop(3))
 
     # Another process writes: a thread waits for it (busy_timeout), the loop goes on serving.
     other = sqlite3.connect(tmp_path / "async.db", isolation_level=None, check_same_thread=False)

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from bankfeeds.config import Settings
 from bankfeeds.errors import NotFound
 from bankfeeds.kit.clock import Clock
-from bankfeeds.kit.db import Database
+from bankfeeds.kit.db import Database, committing
 
 
 def get_database(request: Request) -> Database:
@@ -55,13 +55,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _commit_and_close(session: Session) -> None:
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with committing(session):  # committed (rolled back if the commit fails), then closed
+        pass
 
 
 def _rollback_and_close(session: Session) -> None:
