@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import delete, inspect, text, update
 from sqlalchemy.orm import Session
 
+from bankfeeds.api_keys import service as api_keys
+from bankfeeds.api_keys.repository import ApiKeyRepository
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
 from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+from tests.fixtures.app import basic
 from tests.fixtures.factories import make_linked_feed
 
 
@@ -36,6 +39,28 @@ def test_the_target_is_what_the_orm_loads(database: Database, clock: Clock) -> N
                                                         (SourceAccount, account.id))]
         assert values == [_columns(o) for o in by_orm]
         assert BankTransactionRepository(session).target(company.id, connection.id, "acc-2") is None
+
+
+def test_a_pushs_key_and_target_are_read_together(database: Database, clock: Clock) -> None:
+    """One query for the key and the target: a row only for an unrevoked key and an existing
+    target, the target as ``target(for_write=True)`` reads it, the key as ``by_hash`` does."""
+    company, connection, _ = make_linked_feed(database, clock)
+    with database.unit_of_work() as session:
+        key, raw = api_keys.create(session, clock, "bank")
+        revoked, revoked_raw = api_keys.create(session, clock, "old")
+        api_keys.revoke(session, clock, revoked.id)
+    digest, revoked_digest = api_keys.digest(basic(raw)), api_keys.digest(basic(revoked_raw))
+    with database.unit_of_work() as session:
+        repo = BankTransactionRepository(session)
+        found = repo.target_for_key(digest, company.id, connection.id, "acc-1")
+        assert found is not None
+        record, *target = found
+        assert record == ApiKeyRepository(session).by_hash(digest) and record.id == key.id
+        assert [_columns(o) for o in target] == [
+            _columns(o) for o in repo.target(company.id, connection.id, "acc-1", for_write=True) or ()]
+        assert repo.target_for_key(revoked_digest, company.id, connection.id, "acc-1") is None
+        assert repo.target_for_key("0" * 64, company.id, connection.id, "acc-1") is None
+        assert repo.target_for_key(digest, company.id, connection.id, "acc-2") is None
 
 
 def _waiting_for_a_lock(database: Database) -> bool:

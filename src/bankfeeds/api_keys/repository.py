@@ -23,10 +23,9 @@ class KeyRecord:
 
 
 # Every authenticated request runs it: compiled once, run on the driver (no ORM object per request).
-_BY_HASH = DriverQuery(
-    select(ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.last_used_at, ApiKey.revoked_at)
-    .where(ApiKey.key_hash == bindparam("key_hash"))
-)
+# A KeyRecord's columns, in its order.
+KEY_COLUMNS = (ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.last_used_at, ApiKey.revoked_at)
+_BY_HASH = DriverQuery(select(*KEY_COLUMNS).where(ApiKey.key_hash == bindparam("key_hash")))
 
 
 class ApiKeyRepository(Repository[ApiKey]):

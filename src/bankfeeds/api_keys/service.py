@@ -52,6 +52,12 @@ class Caller:
 
 def authenticate(session: Session, authorization: str | None, clock: Clock | None = None) -> Caller:
     """Codat's scheme: ``Authorization: Basic <base64(apiKey)>``. With a clock, records the use."""
+    key_hash = digest(authorization)
+    return accept(session, ApiKeyRepository(session).by_hash(key_hash), key_hash, clock)
+
+
+def digest(authorization: str | None) -> str:
+    """The SHA-256 (hex) of the API key an ``Authorization`` header carries (what is stored)."""
     if not authorization:
         raise Unauthorized("Unauthorized: the Authorization header is missing.")
     scheme, _, token = authorization.strip().partition(" ")
@@ -61,10 +67,14 @@ def authenticate(session: Session, authorization: str | None, clock: Clock | Non
         raw = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Unauthorized("Unauthorized: the API key is not valid base64.") from None
-    digest = sha256_hex(raw)
-    row = ApiKeyRepository(session).by_hash(digest)
+    return sha256_hex(raw)
+
+
+def accept(session: Session, row: KeyRecord | None, key_hash: str, clock: Clock | None = None) -> Caller:
+    """The caller whose key ``row`` is (read by ``key_hash``); ``Unauthorized`` if none or revoked.
+    With a clock, records the use."""
     # The lookup is by hash; the compare below is constant-time all the same.
-    if row is None or not same(row.key_hash, digest) or row.revoked_at is not None:
+    if row is None or not same(row.key_hash, key_hash) or row.revoked_at is not None:
         raise Unauthorized("Unauthorized: the API key is invalid or has been revoked.")
     if clock is not None:
         _record_use(session, row, clock)

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from bankfeeds.api_keys import service as api_keys
 from bankfeeds.api_keys.service import Caller
 from bankfeeds.bank_transactions import service
 from bankfeeds.bank_transactions.schemas import CreateBankTransactions, CreateBankTransactionsResponse, PushOption
@@ -72,13 +71,20 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
     state = request.app_state
     key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
 
+    account_id = request.path_params["accountId"]
+
     def write(session: Session) -> PushOperation:
         try:
+            target = None
             if not isinstance(key, Caller):
-                api_keys.authenticate(session, request.header(b"authorization"), state.clock)
+                # The key and the target in one query; either missing: the route says which.
+                target = service.resolve_for_key(
+                    session, state.clock, request.header(b"authorization"), company_id, connection_id, account_id)
+                if target is None:
+                    raise _Declined
             return service.write(
                 session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
-                account_id=request.path_params["accountId"], body=body, timeout_in_minutes=timeout,
+                account_id=account_id, body=body, timeout_in_minutes=timeout, target=target,
             )
         except DBAPIError as err:
             if err.connection_invalidated:

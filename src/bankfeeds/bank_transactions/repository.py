@@ -3,19 +3,20 @@ from __future__ import annotations
 import functools
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Dialect, Table, bindparam, inspect, select, text
+from sqlalchemy import Dialect, Select, Table, and_, bindparam, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bankfeeds.api_keys.repository import KEY_COLUMNS, KeyRecord
 from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, loaded
-from bankfeeds.models import BankTransaction, Company, Connection, SourceAccount
+from bankfeeds.models import ApiKey, BankTransaction, Company, Connection, SourceAccount
 from bankfeeds.platforms.write_rules import Transaction
 
 # PostgreSQL: the whole batch as one JSON array of rows (encoded by msgspec in C: psycopg's array
@@ -63,9 +64,20 @@ _TARGET = DriverQuery(_TARGET_SELECT)
 # them in, so the two cannot deadlock. Waiting for the account's lock, PostgreSQL re-reads the row
 # as the writer before it committed it (or finds it deleted: no row). SQLite renders neither
 # clause: the transaction began with BEGIN IMMEDIATE, so no other writer comes between.
-_TARGET_FOR_WRITE = DriverQuery(
-    _TARGET_SELECT.with_for_update(key_share=True, read=True, of=Company)
-    .suffix_with("FOR UPDATE OF source_accounts", dialect="postgresql")
+def _for_write(query: Select[*tuple[Any, ...]]) -> DriverQuery:
+    return DriverQuery(query.with_for_update(key_share=True, read=True, of=Company)
+                       .suffix_with("FOR UPDATE OF source_accounts", dialect="postgresql"))
+
+
+_TARGET_FOR_WRITE = _for_write(_TARGET_SELECT)
+
+
+# The same, joined with the caller's API key (by hash, not revoked: a key that is not reads no row
+# and takes no lock): a push's authentication and its target in one statement. The key's columns
+# come last (``KeyRecord``'s); the key row is read, never locked.
+_TARGET_FOR_KEY = _for_write(
+    _TARGET_SELECT.add_columns(*KEY_COLUMNS)
+    .join(ApiKey, and_(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)))
 )
 
 
@@ -85,11 +97,27 @@ class BankTransactionRepository:
         row = query.first(self.session, {"company": company_id, "connection": connection_id, "account": account_id})
         if row is None:
             return None
-        values = iter(row)
+        return self._loaded(iter(row), refresh=for_write)
+
+    def _loaded(self, values: Iterator[Any], *, refresh: bool) -> tuple[Company, Connection, SourceAccount]:
+        """The target's three rows from the front of ``values``, in the session as loaded."""
         company, connection, account = (
-            loaded(self.session, cls, {key: next(values) for key in keys}, refresh=for_write)
+            loaded(self.session, cls, {key: next(values) for key in keys}, refresh=refresh)
             for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True))
         return company, connection, account
+
+    def target_for_key(
+        self, key_hash: str, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str,
+    ) -> tuple[KeyRecord, Company, Connection, SourceAccount] | None:
+        """``target(for_write=True)`` and the unrevoked API key of ``key_hash``, in one query; None
+        if either is missing."""
+        row = _TARGET_FOR_KEY.first(self.session, {
+            "company": company_id, "connection": connection_id, "account": account_id, "key_hash": key_hash})
+        if row is None:
+            return None
+        values = iter(row)
+        company, connection, account = self._loaded(values, refresh=True)
+        return KeyRecord(*values), company, connection, account
 
     def set_account_tip(
         self, account: SourceAccount, last: Transaction, *, balance: Decimal | None, newest: datetime | None,

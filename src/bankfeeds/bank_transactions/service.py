@@ -42,6 +42,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bankfeeds.api_keys import service as api_keys
 from bankfeeds.bank_transactions.repository import BankTransactionRepository
 from bankfeeds.bank_transactions.schemas import (
     MAX_TRANSACTIONS,
@@ -107,6 +108,23 @@ def resolve(
     raise NotFound(f"Source account {account_id} not found on data connection {connection_id}")
 
 
+def resolve_for_key(
+    session: Session, clock: Clock, authorization: str | None, company_id: uuid.UUID, connection_id: uuid.UUID,
+    account_id: str,
+) -> tuple[Company, Connection, SourceAccount] | None:
+    """A push's authentication and its target (``resolve(for_write=True)``) in one query: the target
+    for a caller with a valid API key (its use recorded), or None if the key or the target is
+    missing (``api_keys.authenticate`` and ``resolve`` then say which); ``Unauthorized`` for a
+    malformed ``Authorization``."""
+    key_hash = api_keys.digest(authorization)
+    found = BankTransactionRepository(session).target_for_key(key_hash, company_id, connection_id, account_id)
+    if found is None:
+        return None
+    key, company, connection, account = found
+    api_keys.accept(session, key, key_hash, clock)
+    return company, connection, account
+
+
 def write(
     session: Session,
     clock: Clock,
@@ -117,15 +135,19 @@ def write(
     account_id: str,
     body: CreateBankTransactions,
     timeout_in_minutes: int | None,
+    target: tuple[Company, Connection, SourceAccount] | None = None,
 ) -> PushOperation:
-    """Validate and store a batch; returns its push operation (see the module docstring)."""
+    """Validate and store a batch; returns its push operation (see the module docstring).
+
+    ``target``: the path's company, connection and account, already read and locked for the write
+    (``resolve_for_key``); else read here."""
     if body.account_id != account_id:
         raise BadRequest(
             f"The body's accountId '{body.account_id}' does not match the accountId in the path "
             f"'{account_id}'; a request writes to one account.",
             errors=[ValidationItem("accountId", "must equal the accountId in the path", "AccountId")],
         )
-    company, connection, account = resolve(session, company_id, connection_id, account_id, for_write=True)
+    company, connection, account = target or resolve(session, company_id, connection_id, account_id, for_write=True)
     op = push_operations.start(
         session, clock,
         company_id=company.id, connection_id=connection.id, source_account_id=account.account_id,
