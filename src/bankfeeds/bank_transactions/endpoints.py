@@ -57,9 +57,8 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
     """``create_bank_transactions`` for the common case (``kit/hot_routes.py``): a well-formed body
     for an account that exists, with a valid API key. The same service call in the same single
     transaction, authentication included, on the event loop (``Database.run_async``: no thread)
-    unless it is long (``ON_THE_LOOP``);
-    ``None`` (nothing written) for anything else, which the endpoint above then answers in its
-    own words."""
+    unless the push is long (``ON_THE_LOOP``); ``None`` (nothing written) for anything else, which
+    the endpoint above then answers in its own words."""
     try:
         timeout = service.parse_timeout(request.query_param("timeoutInMinutes"))
         service.parse_allow_sync(request.query_param("allowSyncOnPushComplete"))
@@ -70,7 +69,6 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
         return None
     state = request.app_state
     key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
-
     account_id = request.path_params["accountId"]
 
     def write(session: Session) -> PushOperation:
