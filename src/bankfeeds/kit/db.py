@@ -156,9 +156,10 @@ def _sqlite_file(url: str) -> str | None:
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        file_backed = _sqlite_file(url) is not None
+        file = _sqlite_file(url)
+        if file is not None:
+            Path(file).parent.mkdir(parents=True, exist_ok=True)
+        file_backed = file is not None
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30, "factory": _TurnTakingConnection},
