@@ -1,6 +1,7 @@
 """`bankfeeds serve` bounds slow clients (issue 9, item 8): a flood of connections that never
 finish their headers (slowloris), more than the process has file descriptors for, is cut off
-after the header timeout, and other clients are served again within seconds.
+after the header timeout (those beyond its file descriptors at once), and other clients are served
+again within seconds.
 
 The server runs with a 256 open-file limit and a 1 s header timeout; 400 partial-header
 connections are opened at once. The test prints the measured outage (time from the flood to the
@@ -10,7 +11,6 @@ connections stay open.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import socket
@@ -69,15 +69,23 @@ def test_slow_header_flood_is_cut_off_and_others_are_served(process_db: str, tmp
                 break
             time.sleep(0.1)
         assert served_at is not None, "no client was served within 30 s of the flood"
-        # The server hung up on the slow clients (it did not just outlast them).
-        closed = 0
+        # The server hung up on every slow client (it did not just outlast them): after the header
+        # timeout (a clean close), or at once, those it had no file descriptor for (uvloop, out of
+        # them, accepts and drops what waits: a reset).
+        closed = reset = 0
         for s in slow:
             s.settimeout(10)
-            with contextlib.suppress(TimeoutError, OSError):
+            try:
                 closed += s.recv(1) == b""
+            except ConnectionResetError:
+                reset += 1
+            except (TimeoutError, OSError):
+                pass
         print(f"slowloris: {SLOW_CLIENTS} connections, fd limit {FD_LIMIT}: first answer "
-              f"{served_at - flood_at:.2f} s after the flood ({checks} checks); {closed} cut off by the server")
-        assert closed == SLOW_CLIENTS
+              f"{served_at - flood_at:.2f} s after the flood ({checks} checks); {closed} cut off by the server "
+              f"after the header timeout, {reset} reset at once")
+        assert closed + reset == SLOW_CLIENTS
+        assert closed >= FD_LIMIT // 2  # the timeout did its part: the connections it held were closed
         assert _healthy(url)
     finally:
         for s in slow:

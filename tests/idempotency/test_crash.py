@@ -34,7 +34,7 @@ from tests.fixtures.factories import make_linked_feed
 
 BANKFEEDS = str(Path(sys.executable).with_name("bankfeeds"))
 KILLS = int(os.environ.get("BANKFEEDS_CRASH_KILLS", "4"))
-BATCH = 100
+BATCH = 400  # long enough (in a thread, not on the event loop) for a kill to land while it is written
 
 
 class Server:
