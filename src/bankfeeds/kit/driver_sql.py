@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.util import await_only
 
 Processor = Callable[[Any], Any]
 Query = Select[*tuple[Any, ...]] | TextualSelect
@@ -254,15 +255,16 @@ class InstanceInsert:
 
 def _run(connection: Connection, sql: str, params: Any) -> Any:
     """``sql`` on the connection's driver connection, in its transaction: the open cursor."""
-    driver = connection.connection.dbapi_connection  # (async drivers: SQLAlchemy's adapter, awaited in its greenlet)
+    record = connection.connection
+    driver = record.dbapi_connection
     assert driver is not None
-    cursor = driver.cursor()
+    cursor = _Awaited.of(record, sql) if connection.dialect.is_async else driver.cursor()
     dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
         cursor.execute(sql, params)
     except dbapi_error as err:
         cursor.close()
-        lost = connection.dialect.is_disconnect(err, driver, cursor)
+        lost = connection.dialect.is_disconnect(err, driver, None)
         if lost:
             # As SQLAlchemy treats a lost connection: this one is thrown away, and so is every
             # connection the pool holds (a database restart ended them all).
@@ -271,6 +273,45 @@ def _run(connection: Connection, sql: str, params: Any) -> Any:
         raise DBAPIError.instance(sql, params, err, dbapi_error, dialect=connection.dialect,
                                   connection_invalidated=lost) from err
     return cursor
+
+
+_CURSORS = "bankfeeds.driver_sql.cursors"
+
+
+class _Awaited:
+    """An async driver's cursor (psycopg's) used from SQLAlchemy's greenlet, each call awaited
+    there, as SQLAlchemy's own adapter does, but kept: one per driver connection and statement,
+    so the driver prepares its adapters for the statement's values once (psycopg makes them anew
+    for each new cursor or statement). ``close`` leaves it open for the statement's next run."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    @classmethod
+    def of(cls, record: Any, sql: str) -> _Awaited:
+        raw = record.driver_connection
+        found: tuple[Any, dict[str, _Awaited]] | None = record.info.get(_CURSORS)
+        if found is None or found[0] is not raw:
+            found = record.info[_CURSORS] = (raw, {})
+        cursor = found[1].get(sql)
+        if cursor is None:
+            cursor = found[1][sql] = cls(raw.cursor())
+        return cursor
+
+    def execute(self, sql: str, params: Any) -> None:
+        await_only(self.cursor.execute(sql, params))
+
+    def fetchall(self) -> list[Any]:
+        return cast(list[Any], await_only(self.cursor.fetchall()))
+
+    @property
+    def description(self) -> Any:
+        return self.cursor.description
+
+    def close(self) -> None:
+        pass
 
 
 class _CompiledQuery(_Text):
