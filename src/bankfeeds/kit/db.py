@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,9 +36,10 @@ import anyio.to_thread
 import simplejson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from bankfeeds.kit import jsonutil
 
@@ -46,8 +48,12 @@ class Base(DeclarativeBase):
     pass
 
 
+# One decoder, made once (``simplejson.loads`` with options builds one at each call).
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+
+
 def _json_loads(raw: str) -> Any:
-    return simplejson.loads(raw, use_decimal=True)
+    return _DECODER.decode(raw)
 
 
 # JSON columns keep Decimals exact and store datetimes as ISO text.
@@ -283,7 +289,7 @@ class Database:
         self.pool_size = pool_size
         self._now_lock = threading.Lock()
         self._now_connection: Connection | None = None
-        self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine, async_sessionmaker[AsyncSession]] | None = None
+        self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine, sessionmaker[Session]] | None = None
 
     @property
     def dialect(self) -> str:
@@ -340,8 +346,9 @@ class Database:
         work to one and back, the two threads trading the interpreter lock at every statement, cost
         more than the work (a third of a push's CPU).
 
-        * PostgreSQL: in an ``AsyncSession`` (psycopg's async driver): ``work`` runs in its greenlet
-          on the loop, each statement awaited while the loop serves other requests.
+        * PostgreSQL: on psycopg's async driver, as SQLAlchemy's ``AsyncSession`` runs it: ``work``
+          (a plain ``Session`` of the async engine) runs in a greenlet on the loop, each statement
+          awaited while the loop serves other requests.
         * A SQLite file (its writers take turns anyway): on the loop itself in ``unit_of_work_now``.
           While another thread of this process writes, the loop waits for it, at most
           ``NOW_WAIT_SECONDS``, up to ``NOW_TRIES`` times (on purpose: that writer needs the
@@ -353,8 +360,9 @@ class Database:
         """
         if self.dialect == "postgresql":
             try:
-                async with self._async_sessions()() as session:
-                    return await session.run_sync(_committed, work)
+                # The whole unit (work, commit, close) in one greenlet: an AsyncSession would spawn
+                # one for the work and another to close.
+                return await greenlet_spawn(_committed, self._async_sessions()(), work)
             except BaseException as err:
                 if _lost_connection(err):
                     # The database restarted (or failed over): the other pool's connections are gone too.
@@ -379,7 +387,7 @@ class Database:
         with self.unit_of_work() as session:
             return work(session)
 
-    def _async_sessions(self) -> async_sessionmaker[AsyncSession]:
+    def _async_sessions(self) -> sessionmaker[Session]:
         """PostgreSQL: an async engine (its own pool) and its sessions, for this event loop (an
         engine's connections belong to the loop that made them)."""
         loop = asyncio.get_running_loop()
@@ -388,7 +396,8 @@ class Database:
             url = "postgresql+psycopg_async://" + self.url.split("://", 1)[1]
             engine = create_async_engine(url, pool_size=self.pool_size, max_overflow=ASYNC_OVERFLOW, **_JSON)
             _ping_after_idle(engine.sync_engine)
-            found = self._async = (loop, engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+            found = self._async = (loop, engine, sessionmaker(engine.sync_engine, expire_on_commit=False,
+                                                              autoflush=False))
         return found[2]
 
     async def dispose_async(self) -> None:
