@@ -58,8 +58,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# One encoder, made once (``simplejson.dumps`` with options builds one at each call).
+_ENCODER = simplejson.JSONEncoder(use_decimal=True, default=_default, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return simplejson.dumps(value, use_decimal=True, default=_default, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def format_datetime(value: datetime) -> str:
