@@ -13,8 +13,10 @@ The same client code drives both: ``BENCH_PUSH_CLIENTS`` threads (default 8), ea
 keep-alive HTTP/1.1 connection (stdlib ``http.client``, the cheapest client, so the client steals
 as little as possible of the 2 cores), each pushing create-bank-transactions bodies of one
 transaction (chronological dates) to its own account, one request at a time. Every app answer
-must be a 200 ``Success``. Phases alternate app, floor, app, floor (``BENCH_PUSH_SECONDS`` each,
-default 8, after a 1 s warm-up per server) so both see the same machine load. Prints pushes/s,
+must be a 200 ``Success``. Phases alternate app, floor, app, floor ... (``ROUNDS`` of each,
+``BENCH_PUSH_SECONDS`` each, default 5, after a 1 s warm-up per server) so both see the same
+machine load: this 2-core machine's speed drifts by a fifth from minute to minute, and short
+alternating phases spread the drift over both. Prints pushes/s,
 p50/p99 latency, the server's CPU per push (from /proc, the server process only) and the ratio.
 
 ``BENCH_PUSH_PYSPY=<file>``: record the app server with py-spy during its phases (``--format raw``,
@@ -53,7 +55,7 @@ from bench.common import each_database_kind, fresh_database
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 WARMUP_SECONDS = 1.0
-ROUNDS = 2
+ROUNDS = 4
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -260,7 +262,7 @@ def bench_kind(kind: str, clients: int, seconds: float, tmp: Path) -> tuple[Phas
 
 def main() -> None:
     clients = int(os.environ.get("BENCH_PUSH_CLIENTS", "8"))
-    seconds = float(os.environ.get("BENCH_PUSH_SECONDS", "8"))
+    seconds = float(os.environ.get("BENCH_PUSH_SECONDS", "5"))
     print(f"push benchmark: {clients} clients, one transaction per push, {ROUNDS} x {seconds:g} s per server "
           f"(alternating), worker in serve: {os.environ.get('BENCH_PUSH_WORKER', 'true')}", flush=True)
     table = []
