@@ -1,4 +1,5 @@
-"""kit.db on PostgreSQL: ``run_async`` works in an async session on the event loop (no thread); a
+"""kit.db on PostgreSQL: ``run_async`` works on the async driver on the event loop (no thread), its
+driver cursors kept per connection and statement; a
 pooled connection that died (a restart, a failover, an idle timeout) is replaced before use if it
 sat idle, and found by its first statement if it died in the moment since its last use; either
 way the next request gets a live connection. A push's hot lane, finding it so, leaves the request
@@ -15,15 +16,16 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Column, Integer, MetaData, Table, column, func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bankfeeds.api_keys import service as api_keys
 from bankfeeds.app import create_app
-from bankfeeds.kit import db
+from bankfeeds.kit import db, driver_sql
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement
 from bankfeeds.models import BankTransaction, PushOperation
 from tests.bank_transactions.helpers import post, txn, write_url
 from tests.fixtures.app import NOW, basic, make_settings
@@ -61,6 +63,50 @@ def test_run_async_works_in_an_async_session_on_the_event_loop(database: Databas
     asyncio.run(on_loop())
     with database.unit_of_work() as session:
         assert list(session.scalars(text("SELECT x FROM t"))) == [1]
+
+
+def test_run_async_keeps_one_driver_cursor_per_connection_and_statement(database: Database) -> None:
+    """``driver_sql`` on the async driver keeps psycopg's cursor of each statement per connection:
+    every run reads its own rows (not the previous run's), a failed statement leaves its cursor
+    usable, and a connection replaced after it died gets cursors of its own."""
+    with database.unit_of_work() as session:
+        session.execute(text("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+    read = DriverQuery(text("SELECT x, pg_backend_pid() AS pid FROM t WHERE x >= :least ORDER BY x")
+                       .columns(column("x", Integer), column("pid", Integer)))
+    add = DriverStatement.insert(Table("t", MetaData(), Column("x", Integer, primary_key=True)), ["x"])
+    kept: list[Any] = []
+
+    def rows(least: int) -> Callable[[Session], list[tuple[Any, ...]]]:
+        def work(session: Session) -> list[tuple[Any, ...]]:
+            found = read.all(session, {"least": least})
+            cursors = session.connection().info[driver_sql._CURSORS][1]
+            kept.append(next(c for sql, c in cursors.items() if sql.startswith("SELECT x")).cursor)
+            return found
+        return work
+
+    def insert(x: int) -> Callable[[Session], None]:
+        return lambda session: add.execute(session, {"x": x})
+
+    async def on_loop() -> None:
+        for x in (1, 2, 3):
+            await database.run_async(insert(x))
+        first = await database.run_async(rows(2))
+        second = await database.run_async(rows(1))
+        assert [x for x, _ in first] == [2, 3] and [x for x, _ in second] == [1, 2, 3]
+        assert first[0][1] == second[0][1] and kept[0] is kept[1]  # one connection, one cursor, kept
+        with pytest.raises(IntegrityError):
+            await database.run_async(insert(2))  # the same statement's cursor fails ...
+        await database.run_async(insert(4))  # ... and serves the next run
+        assert [x for x, _ in await database.run_async(rows(4))] == [4]
+        _terminate_connections(database.url)
+        with pytest.raises(OperationalError):
+            await database.run_async(rows(1))  # found dead by its statement: both pools replaced
+        after = await database.run_async(rows(1))
+        assert [x for x, _ in after] == [1, 2, 3, 4] and after[0][1] != first[0][1]
+        assert kept[-1] is not kept[0]  # the new connection's own cursor
+        await database.dispose_async()
+
+    asyncio.run(on_loop())
 
 
 def _backend(database: Database) -> int:
