@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from bankfeeds.kit.clock import FrozenClock
 from bankfeeds.kit.db import Database
+from bankfeeds.models import PushOperation
 from tests.bank_transactions.helpers import account_row, drop, error_ids, stored, stored_ids, txn, warning_ids, write
 from tests.fixtures.factories import make_company, make_connection, make_linked_feed, make_source_account
 from tests.fixtures.reads import events
@@ -62,6 +65,26 @@ def test_a_retried_batch_is_skipped_not_refused(client: TestClient, database: Da
     assert warning_ids(op, "Duplicate") == ["t1", "t2", "t3"]
     assert stored_ids(database) == ["t1", "t2", "t3", "t4"]
     assert account_row(database, account).balance == Decimal("40")
+
+
+def test_a_retried_push_is_written_once_with_one_operation_per_request(
+    client: TestClient, database: Database, clock: FrozenClock,
+) -> None:
+    """The common lane takes a push's ids as new (PostgreSQL: its insert goes with the push's other
+    writes); a retried push, whose ids the account has, is rolled back there and written by the
+    route: one operation and one event per request, the rows kept as the first push stored them."""
+    company, connection, _ = make_linked_feed(database, clock)
+    first = write(client, company, connection, [txn(1), txn(2)])
+    # The newest again (not older than the newest stored: no savepoint, the common lane's assumption).
+    again = write(client, company, connection, [txn(2)])
+    assert first["status"] == again["status"] == "Success"
+    assert warning_ids(again, "Duplicate") == ["t2"] and again["changes"] == []
+    with database.unit_of_work() as session:
+        keys = set(session.scalars(select(PushOperation.key)))
+    assert keys == {uuid.UUID(first["pushOperationKey"]), uuid.UUID(again["pushOperationKey"])}
+    assert {t.push_operation_key for t in stored(database)} == {uuid.UUID(first["pushOperationKey"])}
+    assert [e["payload"]["id"] for e in events(database, "bankTransactions.write.successful")] == [
+        first["pushOperationKey"], again["pushOperationKey"]]
 
 
 def test_duplicate_ids_are_stored_once(client: TestClient, database: Database, clock: FrozenClock) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
-from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, batched, loaded
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, NotAsExpected, batched, loaded, queue_checked
 from bankfeeds.models import Connection, Event, PushOperation, SourceAccount
 from tests.fixtures.factories import make_linked_feed
 
@@ -214,3 +214,46 @@ def test_a_savepoint_cannot_begin_over_queued_writes(database: Database, clock: 
         with session.begin_nested():
             session.execute(text("SELECT 1"))
         _INSERT_EVENT.execute(session, _event(clock))
+
+
+# A write whose RETURNING gives one row per row written: an event, unless its id is taken.
+_CHECKED_EVENT = DriverQuery(text(
+    "INSERT INTO events (id, event_type, company_tags, body, created_at) "
+    "VALUES (:id, 'checked', '{}', '{}', :created) ON CONFLICT DO NOTHING RETURNING id"
+).columns(Event.id))
+
+
+def _event_ids(database: Database, *ids: uuid.UUID) -> set[uuid.UUID]:
+    with database.unit_of_work() as session:
+        return set(session.scalars(select(Event.id).where(Event.id.in_(ids))))
+
+
+def test_a_checked_write_goes_with_the_batch_and_a_surprise_undoes_it(database: Database, clock: Clock) -> None:
+    """``queue_checked``: the write waits with the batch's others and goes in their statement; if it
+    returns another number of rows than expected, ``NotAsExpected`` is raised and the transaction,
+    rolled back, keeps none of the batch's writes."""
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite: batched writes run at once; nothing is queued")
+    first, other = uuid.uuid4(), _event(clock)
+    with database.unit_of_work() as session:
+        with batched(session):
+            assert queue_checked(session, _CHECKED_EVENT, {"id": first, "created": clock.now()}, 1)
+            _INSERT_EVENT.execute(session, other)
+            assert _bare_count(session, "events", "id", first, database.dialect) == 0  # queued
+        assert _bare_count(session, "events", "id", first, database.dialect) == 1  # sent together
+    assert _event_ids(database, first, other["id"]) == {first, other["id"]}
+    # The id is taken now: the checked insert returns no row, and nothing of the batch is kept.
+    again, late = _event(clock), uuid.uuid4()
+    with pytest.raises(NotAsExpected), database.unit_of_work() as session, batched(session):
+        queue_checked(session, _CHECKED_EVENT, {"id": first, "created": clock.now()}, 1)
+        queue_checked(session, _CHECKED_EVENT, {"id": late, "created": clock.now()}, 1)
+        _INSERT_EVENT.execute(session, again)
+    assert _event_ids(database, again["id"], late) == set()
+    # A read in the block sends the queue first, checked as well.
+    with pytest.raises(NotAsExpected), database.unit_of_work() as session, batched(session):
+        queue_checked(session, _CHECKED_EVENT, {"id": first, "created": clock.now()}, 1)
+        _OPERATION_KEYS.all(session, {"k": uuid.uuid4()})
+    # Outside a batch nothing is queued: the caller runs the query itself.
+    with database.unit_of_work() as session:
+        assert not queue_checked(session, _CHECKED_EVENT, {"id": late, "created": clock.now()}, 1)
+    assert _event_ids(database, late) == set()

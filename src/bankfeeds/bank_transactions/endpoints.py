@@ -13,6 +13,7 @@ from bankfeeds.bank_transactions.schemas import CreateBankTransactions, CreateBa
 from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.connections.deps import ConnectionIdDep
 from bankfeeds.errors import BankfeedsError
+from bankfeeds.kit import driver_sql
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.hot_routes import HotRequest, HotRoute
 from bankfeeds.kit.http import JSONResponse, json_body, parse_model, wire
@@ -82,8 +83,12 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
                     raise _Declined
             return service.write(
                 session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
-                account_id=account_id, body=body, timeout_in_minutes=timeout, target=target,
+                account_id=account_id, body=body, timeout_in_minutes=timeout, target=target, assume_new=True,
             )
+        except driver_sql.NotAsExpected as err:
+            # An id the account already had (a retried push): rolled back; the route writes it
+            # without assuming, and answers with the repeats' warnings.
+            raise _Declined from err
         except DBAPIError as err:
             if err.connection_invalidated:
                 # The pooled connection had died (a database restart): every pooled connection is

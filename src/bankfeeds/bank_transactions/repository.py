@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bankfeeds.api_keys.repository import KEY_COLUMNS, KeyRecord
-from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, loaded
+from bankfeeds.kit.driver_sql import DriverQuery, DriverStatement, loaded, queue_checked
 from bankfeeds.models import ApiKey, BankTransaction, Company, Connection, SourceAccount
 from bankfeeds.platforms.write_rules import Transaction
 
@@ -134,7 +134,7 @@ class BankTransactionRepository:
 
     def insert_new(
         self, account_pk: uuid.UUID, operation_key: uuid.UUID, modified_at: datetime,
-        txns: Sequence[Transaction],
+        txns: Sequence[Transaction], *, assume_new: bool = False,
     ) -> set[str]:
         """Insert the transactions whose id the account does not have yet; returns the ids inserted.
 
@@ -142,6 +142,11 @@ class BankTransactionRepository:
         unique constraint (ON CONFLICT DO NOTHING), so the insert is also the duplicate check.
         ``operation_key`` is this write's own (a new push operation's): on SQLite it tells the rows
         the write inserted from those already there.
+
+        ``assume_new`` (inside ``driver_sql.batched``, PostgreSQL): every id is taken as new and the
+        insert goes with the batch's other writes, in its statement (one round trip fewer); if one
+        was not, ``driver_sql.NotAsExpected`` is raised when the batch goes, and the transaction is
+        to be rolled back.
         """
         if not txns:
             return set()
@@ -152,6 +157,8 @@ class BankTransactionRepository:
                 for t in txns
             ]).decode()
             params = {"account": account_pk, "operation": operation_key, "modified": modified_at, "rows": rows}
+            if assume_new and queue_checked(self.session, _PG_INSERT_NEW, params, len(txns)):
+                return {t.id for t in txns if t.id is not None}
             return {row[0] for row in _PG_INSERT_NEW.all(self.session, params)}
         return _sqlite_insert_new(self.session, account_pk, operation_key, modified_at, txns)
 

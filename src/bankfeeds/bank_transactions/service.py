@@ -30,9 +30,11 @@ Concurrent writers to one account take turns on a row lock of the source account
 SQLite serialises writers with BEGIN IMMEDIATE), so the newest-date rule and the balance see every
 committed write. The duplicate check is the insert itself (INSERT ... ON CONFLICT DO NOTHING on the
 unique (account, transaction id) constraint, RETURNING what was new): one statement, and a stored
-id can never be stored twice. Locks are taken company (key share) first, then the account, the
-order a company delete takes them in, so a write racing a delete ends in 200 or 404, never a
-deadlock.
+id can never be stored twice. The hot lane (``endpoints.py``) assumes every id new, so on
+PostgreSQL the insert goes in the statement of the push's other writes; a push with a repeat
+(a retry) is rolled back there and written again by the route, which does not assume. Locks are
+taken company (key share) first, then the account, the order a company delete takes them in, so a
+write racing a delete ends in 200 or 404, never a deadlock.
 """
 
 from __future__ import annotations
@@ -136,11 +138,15 @@ def write(
     body: CreateBankTransactions,
     timeout_in_minutes: int | None,
     target: tuple[Company, Connection, SourceAccount] | None = None,
+    assume_new: bool = False,
 ) -> PushOperation:
     """Validate and store a batch; returns its push operation (see the module docstring).
 
     ``target``: the path's company, connection and account, already read and locked for the write
-    (``resolve_for_key``); else read here."""
+    (``resolve_for_key``); else read here. ``assume_new``: the batch's ids are taken as new to the
+    account (the common case) and the insert goes with the push's other writes (PostgreSQL: one
+    statement, one round trip fewer); if one was not, ``driver_sql.NotAsExpected`` is raised and
+    the transaction is to be rolled back (the caller then writes the push without assuming)."""
     if body.account_id != account_id:
         raise BadRequest(
             f"The body's accountId '{body.account_id}' does not match the accountId in the path "
@@ -156,7 +162,7 @@ def write(
     # The push's own rows (the account's new tip, the event, the operation) go together at the end
     # (PostgreSQL: one statement).
     with driver_sql.batched(session):
-        _store(session, clock, settings, company, connection, account, op, body.transactions)
+        _store(session, clock, settings, company, connection, account, op, body.transactions, assume_new)
         # The operation's row is written once, with its outcome (Success, Failed or Pending).
         push_operations.save(session, op)
     return op
@@ -164,7 +170,7 @@ def write(
 
 def _store(
     session: Session, clock: Clock, settings: Settings, company: Company, connection: Connection,
-    account: SourceAccount, op: PushOperation, txns: list[BankTransactionIn],
+    account: SourceAccount, op: PushOperation, txns: list[BankTransactionIn], assume_new: bool = False,
 ) -> None:
     """Check ``txns`` against the account and the platform's rules and store the new ones; the
     outcome goes on ``op`` (Failed with its findings, or accepted as the platform says)."""
@@ -193,7 +199,8 @@ def _store(
     chain_start = feed_health.chain_start(account)
     savepoint = session.begin_nested() if suspects else None
     try:
-        inserted = repo.insert_new(account.id, op.key, now, new)
+        # A late transaction is checked under a savepoint, against what the insert found new.
+        inserted = repo.insert_new(account.id, op.key, now, new, assume_new=assume_new and savepoint is None)
     except IntegrityError:
         # Only a foreign key can fail here (the unique constraint is ON CONFLICT DO NOTHING).
         raise ServiceUnavailable("The account changed while the transactions were written; retry.") from None

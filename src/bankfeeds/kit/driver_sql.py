@@ -13,7 +13,9 @@ own work, so the writes that end a push (its operation, its event, the account's
 be sent together: inside :func:`batched` a :class:`DriverStatement` is queued, and the queue goes
 as one statement when the block ends (each write but the last a data-modifying ``WITH`` query of
 the last: PostgreSQL runs them all, in one snapshot, with foreign keys checked at the end).
-Anything that reads in the transaction sends the queue first.
+Anything that reads in the transaction sends the queue first. A write whose outcome the caller
+assumes (an insert of rows taken as new) can go in the same statement (:func:`queue_checked`),
+the statement then reading how many rows it wrote, checked when it comes back.
 """
 
 from __future__ import annotations
@@ -132,48 +134,85 @@ class _Batch:
     def __init__(self, savepoint: SessionTransaction | None) -> None:
         self.savepoint = savepoint
         self.writes: list[tuple[DriverStatement, Mapping[str, Any]]] = []
+        # Writes with RETURNING whose row count is known beforehand: (query, values, rows).
+        self.checked: list[tuple[DriverQuery, Mapping[str, Any], int]] = []
 
     def add(self, session: Session, statement: DriverStatement, values: Mapping[str, Any]) -> None:
         self._same_savepoint(session)
         self.writes.append((statement, values))
+
+    def add_checked(self, session: Session, query: DriverQuery, values: Mapping[str, Any], rows: int) -> None:
+        self._same_savepoint(session)
+        self.checked.append((query, values, rows))
 
     def _same_savepoint(self, session: Session) -> None:
         if session.get_nested_transaction() is not self.savepoint:
             raise RuntimeError("a savepoint began or ended while driver writes were queued (driver_sql.batched)")
 
     def send(self, session: Session) -> None:
-        """The queued writes, as one statement; the queue is then empty."""
-        if not self.writes:
+        """The queued writes, as one statement; the queue is then empty. ``NotAsExpected`` if a
+        checked write returned another number of rows than it was queued with (its writes and the
+        others' went: the transaction is to be rolled back)."""
+        if not self.writes and not self.checked:
             return
         self._same_savepoint(session)
         writes, self.writes = self.writes, []
+        checked, self.checked = self.checked, []
         connection = session.connection()
         dialect = connection.dialect
         compiled = [statement._for(dialect) for statement, _ in writes]
-        if len(writes) == 1:
+        if len(writes) == 1 and not checked:
             _run(connection, compiled[0].sql, _params(compiled[0], writes[0][1])).close()
             return
-        sql = _combined(dialect, tuple(statement for statement, _ in writes), compiled)
+        queries = [query._for(dialect) for query, _, _ in checked]
+        sql = _combined(dialect, tuple(statement for statement, _ in writes), compiled,
+                        tuple(query for query, _, _ in checked), queries)
         params: dict[str, Any] = {}
+        for n, (query, (_, values, _)) in enumerate(zip(queries, checked, strict=True)):
+            params.update({f"c{n}_{name}": value for name, value in query.bound(values)})
         for n, (one, (_, values)) in enumerate(zip(compiled, writes, strict=True)):
             params.update({f"w{n}_{name}": value for name, value in _params(one, values).items()})
-        _run(connection, sql, params).close()
+        if not checked:
+            _run(connection, sql, params).close()
+            return
+        cursor, rows = _run(connection, sql, params, rows=True)
+        cursor.close()
+        for (_, _, expected), found in zip(checked, rows[0], strict=True):
+            if found != expected:
+                raise NotAsExpected(f"a checked write returned {found} rows, not {expected}")
+
+
+class NotAsExpected(Exception):
+    """A write queued with :func:`queue_checked` did not return the rows it was expected to."""
 
 
 # Per dialect: the SQL of each sequence of statements sent together.
-_COMBINED: weakref.WeakKeyDictionary[Dialect, dict[tuple[DriverStatement, ...], str]] = weakref.WeakKeyDictionary()
+_Sent = tuple[tuple["DriverStatement", ...], tuple["DriverQuery", ...]]
+_COMBINED: weakref.WeakKeyDictionary[Dialect, dict[_Sent, str]] = weakref.WeakKeyDictionary()
 
 
-def _combined(dialect: Dialect, statements: tuple[DriverStatement, ...], compiled: list[_Compiled]) -> str:
+def _combined(
+    dialect: Dialect, statements: tuple[DriverStatement, ...], compiled: list[_Compiled],
+    checks: tuple[DriverQuery, ...] = (), queries: Sequence[_CompiledQuery] = (),
+) -> str:
     """PostgreSQL: the statements as one, each but the last a ``WITH`` query (bind names prefixed
-    by the statement's place)."""
+    by the statement's place). With checked writes, every write is a ``WITH`` query and the
+    statement reads the number of rows each checked write returned."""
     known = _COMBINED.setdefault(dialect, {})
-    found = known.get(statements)
+    key = (statements, checks)
+    found = known.get(key)
     if found is None:
-        assert not any(one.positional for one in compiled)
+        assert not any(one.positional for one in [*compiled, *queries])
         texts = [_PLACEHOLDER.sub(rf"%(w{n}_\1)s", one.sql) for n, one in enumerate(compiled)]
-        found = known[statements] = (
-            "WITH " + ", ".join(f"w{n} AS ({text})" for n, text in enumerate(texts[:-1])) + " " + texts[-1])
+        if not checks:
+            found = "WITH " + ", ".join(f"w{n} AS ({text})" for n, text in enumerate(texts[:-1])) + " " + texts[-1]
+        else:
+            counted = [_PLACEHOLDER.sub(rf"%(c{n}_\1)s", one.sql) for n, one in enumerate(queries)]
+            found = (
+                "WITH " + ", ".join([*(f"c{n} AS ({text})" for n, text in enumerate(counted)),
+                                     *(f"w{n} AS ({text})" for n, text in enumerate(texts))])
+                + " SELECT " + ", ".join(f"(SELECT count(*) FROM c{n})" for n in range(len(counted))))
+        known[key] = found
     return found
 
 
@@ -200,6 +239,20 @@ def batched(session: Session) -> Iterator[None]:
     batch.send(session)
 
 
+def queue_checked(session: Session, query: DriverQuery, values: Mapping[str, Any], rows: int) -> bool:
+    """Inside :func:`batched` (PostgreSQL): queue ``query``, a write whose RETURNING gives a row per
+    row written, to go with the block's other writes, in the same statement; when it goes, it must
+    have returned ``rows`` rows, else ``NotAsExpected`` is raised (every queued write went: the
+    transaction is to be rolled back). For a caller that assumes an outcome (every row new) and
+    acts on it before the write goes, one round trip fewer. False (nothing queued) outside a
+    batch: the caller then runs the query."""
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is None:
+        return False
+    batch.add_checked(session, query, values, rows)
+    return True
+
+
 _LEFT = "bankfeeds.driver_sql.left"
 
 
@@ -208,7 +261,7 @@ def _queued(session: Session) -> list[_Batch]:
     if _BATCH not in info and _LEFT not in info:
         return []
     found: list[_Batch] = [*info.get(_LEFT, ()), *([info[_BATCH]] if _BATCH in info else [])]
-    return [batch for batch in found if batch.writes]
+    return [batch for batch in found if batch.writes or batch.checked]
 
 
 @event.listens_for(Session, "before_commit")
@@ -253,8 +306,9 @@ class InstanceInsert:
         self.statement.execute(session, {c: getattr(instance, a) for c, a in self.attributes})
 
 
-def _run(connection: Connection, sql: str, params: Any) -> Any:
-    """``sql`` on the connection's driver connection, in its transaction: the open cursor."""
+def _run(connection: Connection, sql: str, params: Any, *, rows: bool = False) -> Any:
+    """``sql`` on the connection's driver connection, in its transaction: the open cursor, and with
+    ``rows`` the rows it returned (``(cursor, rows)``)."""
     record = connection.connection
     driver = record.dbapi_connection
     assert driver is not None
@@ -262,6 +316,8 @@ def _run(connection: Connection, sql: str, params: Any) -> Any:
     dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
         cursor.execute(sql, params)
+        if rows:
+            return cursor, cursor.fetchall()
     except dbapi_error as err:
         cursor.close()
         lost = connection.dialect.is_disconnect(err, driver, None)
@@ -328,6 +384,10 @@ class _CompiledQuery(_Text):
         # Result processors depend on the driver's type codes (cursor.description): set on first use.
         self.results: list[Processor] | None = None
 
+    def bound(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """The bind parameters' values, in order, as the driver takes them."""
+        return [(name, process(values[name] if fixed is _GIVEN else fixed)) for name, process, fixed in self.params]
+
     def processors(self, cursor: Any, dialect: Dialect) -> list[Processor]:
         if self.results is None:
             # Read once: psycopg builds a cursor's description anew at each read (~0.1 ms for a wide row).
@@ -373,20 +433,22 @@ class DriverQuery:
         self.statement = statement
         self._compiled: weakref.WeakKeyDictionary[Dialect, _CompiledQuery] = weakref.WeakKeyDictionary()
 
+    def _for(self, dialect: Dialect) -> _CompiledQuery:
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            compiled = self._compiled[dialect] = _CompiledQuery(self.statement, dialect)
+        return compiled
+
     def all(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows, run in the session's transaction with ``values`` by bind parameter name."""
         send_queued(session)
         connection = session.connection()
         dialect = connection.dialect
-        compiled = self._compiled.get(dialect)
-        if compiled is None:
-            compiled = self._compiled[dialect] = _CompiledQuery(self.statement, dialect)
-        given = [(name, process(values[name] if fixed is _GIVEN else fixed))
-                 for name, process, fixed in compiled.params]
+        compiled = self._for(dialect)
+        given = compiled.bound(values)
         params: Any = tuple(value for _, value in given) if compiled.positional else dict(given)
-        cursor = _run(connection, compiled.sql, params)
+        cursor, raw = _run(connection, compiled.sql, params, rows=True)
         try:
-            raw = cursor.fetchall()
             processors = compiled.processors(cursor, dialect)
         finally:
             cursor.close()
