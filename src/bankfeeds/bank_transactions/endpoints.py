@@ -51,7 +51,7 @@ def create_bank_transactions(
         company_id=companyId, connection_id=connectionId, account_id=accountId, body=body,
         timeout_in_minutes=service.parse_timeout(timeout_in_minutes),
     )
-    return JSONResponse(wire(push_operations.to_wire(op)))
+    return JSONResponse(push_operations.as_wire(op))
 
 
 async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
@@ -103,7 +103,7 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
         op = await run(write)
     except (BankfeedsError, _Declined):
         return None  # rolled back: nothing was written (a domain error at commit is raised before it)
-    return JSONResponse(wire(push_operations.to_wire(op)))
+    return JSONResponse(push_operations.as_wire(op))
 
 
 class _Declined(Exception):

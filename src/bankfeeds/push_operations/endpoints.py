@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.kit.deps import SessionDep
-from bankfeeds.kit.http import JSONResponse, wire
+from bankfeeds.kit.http import JSONResponse
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
 from bankfeeds.public_api import MALFORMED_QUERY, codat
 from bankfeeds.push_operations import service
@@ -23,7 +23,7 @@ def list_create_operations(
 ) -> JSONResponse:
     company = service.company_by_id(session, companyId)
     rows, total = service.page(session, company, params)
-    results = [wire(service.to_wire(op)) for op in rows]
+    results = [service.as_wire(op) for op in rows]
     return JSONResponse(envelope(f"/companies/{companyId}/push", params, results, total))
 
 
@@ -33,4 +33,4 @@ def get_create_operation(
     companyId: CompanyIdDep, pushOperationKey: PushOperationKeyDep, session: SessionDep
 ) -> JSONResponse:
     company = service.company_by_id(session, companyId)
-    return JSONResponse(wire(service.to_wire(service.get(session, company, pushOperationKey))))
+    return JSONResponse(service.as_wire(service.get(session, company, pushOperationKey)))

@@ -15,7 +15,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from bankfeeds.companies import service as companies
@@ -27,13 +26,6 @@ from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
 from bankfeeds.models import Company, EventType, PushOperation, PushOperationStatus
 from bankfeeds.push_operations.repository import FIELDS, PushOperationRepository
-from bankfeeds.push_operations.schemas import (
-    PushOperationChange,
-    PushOperationOut,
-    PushOperationRef,
-    ValidationItemOut,
-    ValidationOut,
-)
 from bankfeeds.webhooks import events
 from bankfeeds.webhooks.events import WriteEventType
 from bankfeeds.webhooks.schemas import DataTypeWritePayload
@@ -45,51 +37,43 @@ STATUS_CODES = {
 BANK_TRANSACTIONS = "bankTransactions"
 
 
-_ITEMS = TypeAdapter(list[ValidationItemOut])
-
-
-def _items(raw: list[Any] | None) -> list[ValidationItemOut]:
-    """The stored validation items (``ValidationItem.to_wire`` dicts) as wire items, an absent key
-    read as null. The usual list (every key there) is validated in one call: a retried batch
-    carries 1000 warnings, and one constructor call each cost twice as much."""
+def _items(raw: list[Any] | None) -> list[dict[str, Any]]:
+    """The stored validation items (``ValidationItem.to_wire`` dicts) as wire items (``ValidationItemOut``),
+    an absent key read as null."""
     if not raw:
         return []
-    try:
-        return _ITEMS.validate_python(raw, by_alias=True, by_name=False)
-    except ValidationError:
-        pass
-    return [
-        ValidationItemOut(item_id=i.get("itemId"), message=i.get("message"), validator_name=i.get("validatorName"))
-        for i in raw
-    ]
+    return [{"itemId": i.get("itemId"), "message": i.get("message"), "validatorName": i.get("validatorName")}
+            for i in raw]
 
 
-def to_wire(op: PushOperation) -> PushOperationOut:
+def as_wire(op: PushOperation) -> dict[str, Any]:
+    """The operation as the wire carries it: ``PushOperationOut``'s fields by their wire names, in its
+    order (``wire(PushOperationOut(...))``; tests/push_operations/test_wire.py holds the two equal).
+    Built as a dict: every push answers with one, and pydantic's models and dump cost a tenth of a
+    small push's CPU."""
     validation = op.validation or {}
     changes = None
     if op.changes is not None:
         changes = [
-            PushOperationChange(
-                type=c["type"],
-                record_ref=PushOperationRef(id=c["recordRef"]["id"], data_type=c["recordRef"].get("dataType")),
-                attachment_id=c.get("attachmentId"),
-            )
+            {"type": c["type"], "recordRef": {"id": c["recordRef"]["id"], "dataType": c["recordRef"].get("dataType")},
+             "attachmentId": c.get("attachmentId")}
             for c in op.changes
         ]
-    return PushOperationOut(
-        changes=changes,
-        data_type=op.data_type,
-        company_id=str(op.company_id),
-        push_operation_key=str(op.key),
-        data_connection_key=str(op.connection_id),
-        requested_on_utc=op.requested_at,
-        completed_on_utc=op.completed_at,
-        timeout_in_minutes=op.timeout_in_minutes,
-        status=op.status,
-        error_message=op.error_message,
-        validation=ValidationOut(errors=_items(validation.get("errors")), warnings=_items(validation.get("warnings"))),
-        status_code=op.status_code,
-    )
+    return {
+        "changes": changes,
+        "dataType": op.data_type,
+        "companyId": str(op.company_id),
+        "pushOperationKey": str(op.key),
+        "dataConnectionKey": str(op.connection_id),
+        "requestedOnUtc": op.requested_at,
+        "completedOnUtc": op.completed_at,
+        "timeoutInMinutes": op.timeout_in_minutes,
+        "timeoutInSeconds": None,
+        "status": PushOperationStatus(op.status),
+        "errorMessage": op.error_message,
+        "validation": {"errors": _items(validation.get("errors")), "warnings": _items(validation.get("warnings"))},
+        "statusCode": op.status_code,
+    }
 
 
 def start(
