@@ -71,6 +71,10 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
     state = request.app_state
     key = request.state.get("api_key")  # authenticated already by the Idempotency-Key middleware
     account_id = request.path_params["accountId"]
+    # A small push (on the loop) takes its ids as new: its insert goes with its other writes, one
+    # round trip fewer, the most of its cost. A long one inserts first (as the route does): the
+    # combined statement of 1000 rows had a slow run in a hundred (bench write: p99 ~200 ms, not ~50).
+    small = len(body.transactions) <= ON_THE_LOOP
 
     def write(session: Session) -> PushOperation:
         try:
@@ -83,7 +87,7 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
                     raise _Declined
             return service.write(
                 session, state.clock, state.settings, company_id=company_id, connection_id=connection_id,
-                account_id=account_id, body=body, timeout_in_minutes=timeout, target=target, assume_new=True,
+                account_id=account_id, body=body, timeout_in_minutes=timeout, target=target, assume_new=small,
             )
         except driver_sql.NotAsExpected as err:
             # An id the account already had (a retried push): rolled back; the route writes it
@@ -98,7 +102,7 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
 
     database = state.database
     # A small push on the event loop itself; a long one in a thread, not to hold up other requests.
-    run = database.run_async if len(body.transactions) <= ON_THE_LOOP else database.run_in_thread
+    run = database.run_async if small else database.run_in_thread
     try:
         op = await run(write)
     except (BankfeedsError, _Declined):
