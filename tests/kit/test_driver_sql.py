@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Table, bindparam, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.db import Database
@@ -102,6 +103,26 @@ def test_a_loaded_instance_is_as_the_orm_loads_it(database: Database, clock: Clo
     with database.unit_of_work() as session:
         read = session.get(Connection, connection.id)
         assert read is not None and read.status == "Unlinked"
+
+
+def test_a_detached_loaded_instance_reads_its_columns_and_stays_out_of_the_session(
+    database: Database, clock: Clock,
+) -> None:
+    _, connection, _ = make_linked_feed(database, clock)
+    keys = [prop.key for prop in inspect(Connection).column_attrs]
+    query = DriverQuery(select(*(getattr(Connection, k) for k in keys)).where(Connection.id == bindparam("id")))
+    with database.unit_of_work() as session:
+        row = query.first(session, {"id": connection.id})
+        assert row is not None
+        values = dict(zip(keys, row, strict=True))
+        found = loaded(session, Connection, values, refresh=True, attach=False)
+        assert inspect(found).detached and found not in session
+        assert {k: getattr(found, k) for k in keys} == values
+        with pytest.raises(DetachedInstanceError):
+            _ = found.company  # a relationship is not read
+        # The session loads its own copy; one it holds is what loaded() gives.
+        held = session.get(Connection, connection.id)
+        assert held is not found and loaded(session, Connection, values, attach=False) is held
 
 
 def test_an_update_by_key_and_a_rolled_back_one(database: Database, clock: Clock) -> None:

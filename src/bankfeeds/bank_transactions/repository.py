@@ -99,10 +99,13 @@ class BankTransactionRepository:
             return None
         return self._loaded(iter(row), refresh=for_write)
 
-    def _loaded(self, values: Iterator[Any], *, refresh: bool) -> tuple[Company, Connection, SourceAccount]:
-        """The target's three rows from the front of ``values``, in the session as loaded."""
+    def _loaded(
+        self, values: Iterator[Any], *, refresh: bool, attach: bool = True,
+    ) -> tuple[Company, Connection, SourceAccount]:
+        """The target's three rows from the front of ``values``, in the session as loaded (or, not
+        ``attach``, detached: ``driver_sql.loaded``)."""
         company, connection, account = (
-            loaded(self.session, cls, {key: next(values) for key in keys}, refresh=refresh)
+            loaded(self.session, cls, {key: next(values) for key in keys}, refresh=refresh, attach=attach)
             for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True))
         return company, connection, account
 
@@ -110,13 +113,14 @@ class BankTransactionRepository:
         self, key_hash: str, company_id: uuid.UUID, connection_id: uuid.UUID, account_id: str,
     ) -> tuple[KeyRecord, Company, Connection, SourceAccount] | None:
         """``target(for_write=True)`` and the unrevoked API key of ``key_hash``, in one query; None
-        if either is missing."""
+        if either is missing. The three rows are detached (``driver_sql.loaded(attach=False)``): a
+        push reads their columns, never their relationships."""
         row = _TARGET_FOR_KEY.first(self.session, {
             "company": company_id, "connection": connection_id, "account": account_id, "key_hash": key_hash})
         if row is None:
             return None
         values = iter(row)
-        company, connection, account = self._loaded(values, refresh=True)
+        company, connection, account = self._loaded(values, refresh=True, attach=False)
         return KeyRecord(*values), company, connection, account
 
     def set_account_tip(

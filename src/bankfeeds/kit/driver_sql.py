@@ -396,11 +396,18 @@ class _CompiledQuery(_Text):
         return self.results
 
 
-def loaded(session: Session, cls: type[T], values: Mapping[str, Any], *, refresh: bool = False) -> T:
+def loaded(
+    session: Session, cls: type[T], values: Mapping[str, Any], *, refresh: bool = False, attach: bool = True,
+) -> T:
     """An instance of the mapped ``cls`` holding ``values`` (every column attribute, as read by a
     :class:`DriverQuery`), in ``session`` as if the ORM had loaded it: persistent, no pending change,
     relationships loaded on access. The session's own copy when it holds one already; with
-    ``refresh``, that copy takes ``values`` as loaded (a row read again under a lock)."""
+    ``refresh``, that copy takes ``values`` as loaded (a row read again under a lock).
+
+    ``attach=False``: left out of the session (detached, as after the session closed): its columns
+    read as given, a relationship not at all (``DetachedInstanceError``), for a caller that reads
+    only columns and wants none of the session's bookkeeping (adding an instance walks its mapper's
+    properties for cascades: a third of a push's reads of its target)."""
     mapper = inspect(cls)
     keys = _PRIMARY_KEYS.get(mapper)
     if keys is None:
@@ -417,7 +424,8 @@ def loaded(session: Session, cls: type[T], values: Mapping[str, Any], *, refresh
     instance = mapper.class_manager.new_instance()
     instance.__dict__.update(values)
     make_transient_to_detached(instance)
-    session.add(instance)
+    if attach:
+        session.add(instance)
     return cast(T, instance)
 
 
