@@ -15,6 +15,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from bankfeeds.companies import service as companies
@@ -35,6 +36,7 @@ STATUS_CODES = {
     PushOperationStatus.FAILED: 400, PushOperationStatus.TIMED_OUT: 504,
 }
 BANK_TRANSACTIONS = "bankTransactions"
+_NEW_OPERATION = sa_inspect(PushOperation).class_manager.new_instance
 
 
 def _items(raw: list[Any] | None) -> list[dict[str, Any]]:
@@ -89,7 +91,10 @@ def start(
     """A new Pending operation, not yet written: ``save`` writes its row once, with the outcome set by
     ``succeed`` or ``fail`` (or as it stands)."""
     now = clock.now()
-    op = PushOperation(
+    # Filled as a loaded row is (its dict), not attribute by attribute through the ORM's
+    # instrumentation: it is written by a compiled INSERT (``save``), never flushed.
+    op: PushOperation = _NEW_OPERATION()
+    op.__dict__.update(
         key=uuid.uuid4(),
         company_id=company_id,
         connection_id=connection_id,
@@ -98,8 +103,10 @@ def start(
         status=PushOperationStatus.PENDING,
         status_code=STATUS_CODES[PushOperationStatus.PENDING],
         requested_at=now,
+        completed_at=None,
         timeout_in_minutes=timeout_in_minutes,
         timeout_at=now + timedelta(minutes=timeout_in_minutes) if timeout_in_minutes is not None else None,
+        error_message=None,
         validation={"errors": [], "warnings": []},
         changes=None,
         transaction_count=transaction_count,
