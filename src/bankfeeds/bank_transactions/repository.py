@@ -105,7 +105,7 @@ class BankTransactionRepository:
         """The target's three rows from the front of ``values``, in the session as loaded (or, not
         ``attach``, detached: ``driver_sql.loaded``)."""
         company, connection, account = (
-            loaded(self.session, cls, {key: next(values) for key in keys}, refresh=refresh, attach=attach)
+            loaded(self.session, cls, dict(zip(keys, values, strict=False)), refresh=refresh, attach=attach)
             for cls, keys in zip(_TARGET_ENTITIES, _TARGET_ATTRS, strict=True))
         return company, connection, account
 

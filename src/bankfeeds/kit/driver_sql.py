@@ -382,18 +382,26 @@ class _CompiledQuery(_Text):
                                 _GIVEN if bind.required else bind.effective_value))
         self.types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
         # Result processors depend on the driver's type codes (cursor.description): set on first use.
-        self.results: list[Processor] | None = None
+        self.results: list[tuple[int, Processor]] | None = None
 
     def bound(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
         """The bind parameters' values, in order, as the driver takes them."""
         return [(name, process(values[name] if fixed is _GIVEN else fixed)) for name, process, fixed in self.params]
 
-    def processors(self, cursor: Any, dialect: Dialect) -> list[Processor]:
+    def processors(self, cursor: Any, dialect: Dialect) -> list[tuple[int, Processor]]:
+        """The result columns that have a processor, by place (the others' values are taken as read)."""
         if self.results is None:
             # Read once: psycopg builds a cursor's description anew at each read (~0.1 ms for a wide row).
             found = [t.result_processor(dialect, d[1]) for t, d in zip(self.types, cursor.description, strict=True)]
-            self.results = [p if p is not None else _same for p in found]
+            self.results = [(i, p) for i, p in enumerate(found) if p is not None]
         return self.results
+
+
+def _processed(row: Sequence[Any], processors: list[tuple[int, Processor]]) -> tuple[Any, ...]:
+    values = list(row)
+    for i, process in processors:
+        values[i] = process(values[i])
+    return tuple(values)
 
 
 def loaded(
@@ -460,7 +468,7 @@ class DriverQuery:
             processors = compiled.processors(cursor, dialect)
         finally:
             cursor.close()
-        return [tuple(process(value) for process, value in zip(processors, row, strict=True)) for row in raw]
+        return [_processed(row, processors) for row in raw] if processors else [tuple(row) for row in raw]
 
     def first(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = self.all(session, values)
