@@ -84,16 +84,24 @@ def test_a_query_reads_what_the_orm_reads(database: Database, clock: Clock) -> N
     assert [type(v) for v in row] == [type(v) for v in expected]
 
 
+_CONNECTION_KEYS = [prop.key for prop in inspect(Connection).column_attrs]
+_CONNECTION_ROW = DriverQuery(
+    select(*(getattr(Connection, k) for k in _CONNECTION_KEYS)).where(Connection.id == bindparam("id")))
+
+
+def _connection_row(session: Session, connection_id: uuid.UUID) -> dict[str, Any]:
+    """A connection's row as a DriverQuery reads it, by attribute name."""
+    row = _CONNECTION_ROW.first(session, {"id": connection_id})
+    assert row is not None
+    return dict(zip(_CONNECTION_KEYS, row, strict=True))
+
+
 def test_a_loaded_instance_is_as_the_orm_loads_it(database: Database, clock: Clock) -> None:
     """Persistent, with nothing to flush; a change to it is written at commit like any loaded row's;
     the session's own copy is returned when it holds one."""
     company, connection, _ = make_linked_feed(database, clock)
-    keys = [prop.key for prop in inspect(Connection).column_attrs]
-    query = DriverQuery(select(*(getattr(Connection, k) for k in keys)).where(Connection.id == bindparam("id")))
     with database.unit_of_work() as session:
-        row = query.first(session, {"id": connection.id})
-        assert row is not None
-        values = dict(zip(keys, row, strict=True))
+        values = _connection_row(session, connection.id)
         found = loaded(session, Connection, values)
         assert inspect(found).persistent and not session.dirty and not session.new
         assert found.company.name == company.name  # a relationship loads on access
@@ -109,15 +117,11 @@ def test_a_detached_loaded_instance_reads_its_columns_and_stays_out_of_the_sessi
     database: Database, clock: Clock,
 ) -> None:
     _, connection, _ = make_linked_feed(database, clock)
-    keys = [prop.key for prop in inspect(Connection).column_attrs]
-    query = DriverQuery(select(*(getattr(Connection, k) for k in keys)).where(Connection.id == bindparam("id")))
     with database.unit_of_work() as session:
-        row = query.first(session, {"id": connection.id})
-        assert row is not None
-        values = dict(zip(keys, row, strict=True))
+        values = _connection_row(session, connection.id)
         found = loaded(session, Connection, values, refresh=True, attach=False)
         assert inspect(found).detached and found not in session
-        assert {k: getattr(found, k) for k in keys} == values
+        assert {k: getattr(found, k) for k in values} == values
         with pytest.raises(DetachedInstanceError):
             _ = found.company  # a relationship is not read
         # The session loads its own copy; one it holds is what loaded() gives.
