@@ -404,6 +404,14 @@ def _processed(row: Sequence[Any], processors: list[tuple[int, Processor]]) -> t
     return tuple(values)
 
 
+def filled(cls: type[T], values: Mapping[str, Any]) -> T:
+    """A new instance of the mapped ``cls`` holding ``values``, filled as the ORM's loader fills a
+    row's instance: straight into its dict, no attribute events, no history (transient)."""
+    instance = inspect(cls).class_manager.new_instance()
+    instance.__dict__.update(values)
+    return cast(T, instance)
+
+
 def loaded(
     session: Session, cls: type[T], values: Mapping[str, Any], *, refresh: bool = False, attach: bool = True,
 ) -> T:
@@ -427,14 +435,11 @@ def loaded(
             for key, value in values.items():
                 set_committed_value(held, key, value)
         return cast(T, held)
-    # As the ORM's loader fills a row's instance: the values straight into its dict (no attribute
-    # events, no history), then committed as loaded.
-    instance = mapper.class_manager.new_instance()
-    instance.__dict__.update(values)
-    make_transient_to_detached(instance)
+    instance = filled(cls, values)
+    make_transient_to_detached(instance)  # committed as loaded
     if attach:
         session.add(instance)
-    return cast(T, instance)
+    return instance
 
 
 _PRIMARY_KEYS: dict[Any, tuple[str, ...]] = {}

@@ -15,13 +15,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from bankfeeds.companies import service as companies
 from bankfeeds.config import Settings
 from bankfeeds.errors import NotFound, ValidationItem
-from bankfeeds.kit import query
+from bankfeeds.kit import driver_sql, query
 from bankfeeds.kit.clock import Clock
 from bankfeeds.kit.jsonutil import format_datetime
 from bankfeeds.kit.pagination import PageParams
@@ -36,7 +35,6 @@ STATUS_CODES = {
     PushOperationStatus.FAILED: 400, PushOperationStatus.TIMED_OUT: 504,
 }
 BANK_TRANSACTIONS = "bankTransactions"
-_NEW_OPERATION = sa_inspect(PushOperation).class_manager.new_instance
 
 
 def _items(raw: list[Any] | None) -> list[dict[str, Any]]:
@@ -93,8 +91,7 @@ def start(
     now = clock.now()
     # Filled as a loaded row is (its dict), not attribute by attribute through the ORM's
     # instrumentation: it is written by a compiled INSERT (``save``), never flushed.
-    op: PushOperation = _NEW_OPERATION()
-    op.__dict__.update(
+    return driver_sql.filled(PushOperation, dict(
         key=uuid.uuid4(),
         company_id=company_id,
         connection_id=connection_id,
@@ -110,8 +107,7 @@ def start(
         validation={"errors": [], "warnings": []},
         changes=None,
         transaction_count=transaction_count,
-    )
-    return op
+    ))
 
 
 def save(session: Session, op: PushOperation) -> None:
