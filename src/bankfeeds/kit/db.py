@@ -393,8 +393,12 @@ class Database:
         loop = asyncio.get_running_loop()
         found = self._async
         if found is None or found[0] is not loop:
+            from bankfeeds.kit.pg_async import PgConnection  # psycopg: PostgreSQL only
+
             url = "postgresql+psycopg_async://" + self.url.split("://", 1)[1]
-            engine = create_async_engine(url, pool_size=self.pool_size, max_overflow=ASYNC_OVERFLOW, **_JSON)
+            # psycopg's connection with a cheaper wait on the loop (``kit/pg_async.py``).
+            engine = create_async_engine(url, pool_size=self.pool_size, max_overflow=ASYNC_OVERFLOW,
+                                         connect_args={"async_creator_fn": PgConnection.connect}, **_JSON)
             _ping_after_idle(engine.sync_engine)
             found = self._async = (loop, engine, sessionmaker(engine.sync_engine, expire_on_commit=False,
                                                               autoflush=False))
