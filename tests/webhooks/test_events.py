@@ -235,3 +235,35 @@ def test_the_fan_out_logs_the_events_that_go_somewhere(
     assert [r.event["payload"]["name"] for r in receiver.accepted()] == ["Heard"]
     with database.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))) == 0
+
+
+def test_with_no_consumer_the_fan_out_marks_events_in_batches_and_makes_no_message(
+    client: TestClient, receiver: Receiver, database: Database, clock: FrozenClock
+) -> None:
+    """Nobody subscribed at all: the fan-out marks the oldest events as fanned out in one
+    statement per batch (none read), oldest first, and makes no message; once a consumer exists,
+    the events after it reach it."""
+    from bankfeeds.models import WebhookMessage
+    from bankfeeds.webhooks import service
+
+    for n in range(5):
+        assert client.post("/companies", json={"name": f"Unheard {n}"}).status_code == 200
+
+    def pending() -> list[str]:
+        with database.unit_of_work() as s:
+            rows = s.execute(select(Event.body).where(Event.dispatched_at.is_(None)).order_by(Event.seq)).scalars()
+            return [body["payload"]["name"] for body in rows]
+
+    assert pending() == [f"Unheard {n}" for n in range(5)]
+    with database.unit_of_work() as s:
+        assert service.dispatch_events(s, clock, 3) == 3
+    assert pending() == ["Unheard 3", "Unheard 4"]  # the oldest three went first
+    with database.unit_of_work() as s:
+        assert service.dispatch_events(s, clock, 3) == 2
+        assert service.dispatch_events(s, clock, 3) == 0
+        assert s.scalar(select(func.count()).select_from(WebhookMessage)) == 0
+    subscribe(client, receiver, ["company.created"])
+    assert client.post("/companies", json={"name": "Heard"}).status_code == 200
+    with database.unit_of_work() as s:
+        assert service.dispatch_events(s, clock, 3) == 1
+        assert s.scalar(select(func.count()).select_from(WebhookMessage)) == 1

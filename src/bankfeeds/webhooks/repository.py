@@ -184,6 +184,15 @@ class WebhookRepository(Repository[WebhookConsumer]):
         self.session.execute(delete(Event).where(Event.seq.in_(ids)))
         return len(ids)
 
+    def mark_undispatched(self, limit: int, at: datetime) -> int:
+        """Mark the oldest ``limit`` events not yet fanned out as fanned out (with no message),
+        claimed as ``undispatched_events`` claims them; returns how many."""
+        oldest = select(_E.c.seq).where(_E.c.dispatched_at.is_(None)).order_by(_E.c.seq).limit(limit)
+        if self._skip_locked:
+            oldest = oldest.with_for_update(skip_locked=True)
+        done = self.session.execute(update(_E).where(_E.c.seq.in_(oldest.scalar_subquery())).values(dispatched_at=at))
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
     def mark_dispatched(self, seqs: Sequence[int], at: datetime) -> None:
         if seqs:
             self.session.execute(update(_E).where(_E.c.seq.in_(list(seqs))).values(dispatched_at=at))
