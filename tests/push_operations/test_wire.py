@@ -1,8 +1,10 @@
-"""A push operation on the wire (push_operations.service.as_wire): what the ``PushOperationOut``
-schema gives for it, field for field and byte for byte."""
+"""A push operation on the wire (push_operations.service.as_wire, rendered by ``dumps_plain``):
+what the ``PushOperationOut`` schema gives for it (rendered by ``dumps``), field for field and
+byte for byte."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -52,9 +54,12 @@ def test_the_wire_form_is_the_schemas(name: str) -> None:
     op = CASES[name]
     fast = as_wire(op)
     schema = wire(PushOperationOut.model_validate(fast))
-    assert fast == schema
     assert list(fast) == list(schema)  # same keys, same order
-    assert jsonutil.dumps(fast) == jsonutil.dumps(schema)
+    rendered = jsonutil.dumps(schema)
+    assert jsonutil.dumps(fast) == rendered
+    assert json.loads(jsonutil.dumps_plain(fast)) == json.loads(rendered)
+    if jsonutil.dumps_plain(fast).isascii():  # else the same JSON, its text written as itself, not escaped
+        assert jsonutil.dumps_plain(fast) == rendered.encode()
 
 
 def test_stored_items_become_wire_items_an_absent_key_null() -> None:
@@ -66,5 +71,12 @@ def test_stored_items_become_wire_items_an_absent_key_null() -> None:
     assert as_wire(CASES["old rows"])["validation"] == {"errors": [], "warnings": []}
     assert as_wire(CASES["old rows"])["changes"] == [
         {"type": "Created", "recordRef": {"id": "acc-1", "dataType": None}, "attachmentId": None}]
-    wired = jsonutil.dumps(as_wire(CASES["timed out, another zone"]))
-    assert '"completedOnUtc":"2026-11-24T15:05:00Z"' in wired and '"status":"TimedOut"' in wired
+    wired = jsonutil.dumps_plain(as_wire(CASES["timed out, another zone"]))
+    assert b'"completedOnUtc":"2026-11-24T15:05:00Z"' in wired and b'"status":"TimedOut"' in wired
+
+
+def test_plain_json_refuses_what_is_not_plain() -> None:
+    with pytest.raises(TypeError):
+        jsonutil.dumps_plain({"at": object()})
+    assert json.loads(jsonutil.dumps_plain({"failed": as_wire(CASES["failed"])["errorMessage"]})) == {
+        "failed": "Push failed: é \u4e2d"}

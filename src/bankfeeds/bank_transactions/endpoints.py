@@ -16,7 +16,7 @@ from bankfeeds.errors import BankfeedsError
 from bankfeeds.kit import driver_sql
 from bankfeeds.kit.deps import ClockDep, SessionDep, SettingsDep
 from bankfeeds.kit.hot_routes import HotRequest, HotRoute
-from bankfeeds.kit.http import JSONResponse, json_body, parse_model, wire
+from bankfeeds.kit.http import JSONResponse, PlainJSONResponse, json_body, parse_model, wire
 from bankfeeds.models import PushOperation
 from bankfeeds.public_api import codat
 from bankfeeds.push_operations import service as push_operations
@@ -44,17 +44,17 @@ def create_bank_transactions(
     settings: SettingsDep,
     timeout_in_minutes: Annotated[str | None, Query(alias="timeoutInMinutes")] = None,
     allow_sync_on_push_complete: Annotated[str | None, Query(alias="allowSyncOnPushComplete")] = None,
-) -> JSONResponse:
+) -> PlainJSONResponse:
     service.parse_allow_sync(allow_sync_on_push_complete)
     op = service.write(
         session, clock, settings,
         company_id=companyId, connection_id=connectionId, account_id=accountId, body=body,
         timeout_in_minutes=service.parse_timeout(timeout_in_minutes),
     )
-    return JSONResponse(push_operations.as_wire(op))
+    return PlainJSONResponse(push_operations.as_wire(op))
 
 
-async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | None:
+async def create_bank_transactions_hot(request: HotRequest) -> PlainJSONResponse | None:
     """``create_bank_transactions`` for the common case (``kit/hot_routes.py``): a well-formed body
     for an account that exists, with a valid API key. The same service call in the same single
     transaction, authentication included, on the event loop (``Database.run_async``: no thread)
@@ -107,7 +107,7 @@ async def create_bank_transactions_hot(request: HotRequest) -> JSONResponse | No
         op = await run(write)
     except (BankfeedsError, _Declined):
         return None  # rolled back: nothing was written (a domain error at commit is raised before it)
-    return JSONResponse(push_operations.as_wire(op))
+    return PlainJSONResponse(push_operations.as_wire(op))
 
 
 class _Declined(Exception):

@@ -29,6 +29,16 @@ class JSONResponse(Response):
         return jsonutil.dumps(content).encode("utf-8")
 
 
+class PlainJSONResponse(Response):
+    """A JSON response whose content is plain JSON (``jsonutil.dumps_plain``: no date-time objects),
+    rendered at C speed."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return jsonutil.dumps_plain(content)
+
+
 def wire(model: BaseModel, *, exclude_none: bool = False, exclude_unset: bool = False) -> dict[str, Any]:
     """A wire schema as a plain dict with camelCase keys, Decimals kept; ``exclude_unset`` leaves out
     the fields (at every level) that were not given, for keys the wire only carries when known."""

@@ -66,6 +66,22 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def _not_plain(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not plain JSON (dumps_plain)")
+
+
+# msgspec's encoder (C), made once: a tenth of simplejson's cost for a push's answer.
+_PLAIN = msgspec.json.Encoder(enc_hook=_not_plain, decimal_format="number")
+
+
+def dumps_plain(value: Any) -> bytes:
+    """``dumps`` for a value of JSON's own types (str, int, bool, None, Decimal, lists, dicts with
+    str keys), as UTF-8: the same JSON, at C speed. Date-times must be given as text
+    (``format_datetime``): msgspec would keep another zone's offset where ``dumps`` gives UTC.
+    Text outside ASCII is written as itself, not escaped (the same JSON)."""
+    return _PLAIN.encode(value)
+
+
 def format_datetime(value: datetime) -> str:
     """ISO 8601; aware instants in UTC with a trailing Z, local (naive) date-times as given."""
     if value.tzinfo is None:

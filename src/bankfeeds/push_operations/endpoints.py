@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from bankfeeds.companies.deps import CompanyIdDep
 from bankfeeds.kit.deps import SessionDep
-from bankfeeds.kit.http import JSONResponse
+from bankfeeds.kit.http import PlainJSONResponse
 from bankfeeds.kit.pagination import PageParams, envelope, page_params
 from bankfeeds.public_api import MALFORMED_QUERY, codat
 from bankfeeds.push_operations import service
@@ -20,17 +20,17 @@ router = APIRouter(tags=["Transactions"])
             responses=codat(200, PushOperations, 400, 404, notes={400: MALFORMED_QUERY}))
 def list_create_operations(
     companyId: CompanyIdDep, session: SessionDep, params: Annotated[PageParams, Depends(page_params)]
-) -> JSONResponse:
+) -> PlainJSONResponse:
     company = service.company_by_id(session, companyId)
     rows, total = service.page(session, company, params)
     results = [service.as_wire(op) for op in rows]
-    return JSONResponse(envelope(f"/companies/{companyId}/push", params, results, total))
+    return PlainJSONResponse(envelope(f"/companies/{companyId}/push", params, results, total))
 
 
 @router.get("/companies/{companyId}/push/{pushOperationKey}", operation_id="get-create-operation",
             responses=codat(200, PushOperationOut, 404))
 def get_create_operation(
     companyId: CompanyIdDep, pushOperationKey: PushOperationKeyDep, session: SessionDep
-) -> JSONResponse:
+) -> PlainJSONResponse:
     company = service.company_by_id(session, companyId)
-    return JSONResponse(service.as_wire(service.get(session, company, pushOperationKey)))
+    return PlainJSONResponse(service.as_wire(service.get(session, company, pushOperationKey)))

@@ -48,9 +48,10 @@ def _items(raw: list[Any] | None) -> list[dict[str, Any]]:
 
 def as_wire(op: PushOperation) -> dict[str, Any]:
     """The operation as the wire carries it: ``PushOperationOut``'s fields by their wire names, in its
-    order (``wire(PushOperationOut(...))``; tests/push_operations/test_wire.py holds the two equal).
-    Built as a dict: every push answers with one, and pydantic's models and dump cost a tenth of a
-    small push's CPU."""
+    order, its date-times as their text (``wire(PushOperationOut(...))`` rendered;
+    tests/push_operations/test_wire.py holds the two equal). Built as a dict of plain JSON
+    (``PlainJSONResponse``): every push answers with one, and pydantic's models and dump cost a
+    tenth of a small push's CPU."""
     validation = op.validation or {}
     changes = None
     if op.changes is not None:
@@ -65,8 +66,8 @@ def as_wire(op: PushOperation) -> dict[str, Any]:
         "companyId": str(op.company_id),
         "pushOperationKey": str(op.key),
         "dataConnectionKey": str(op.connection_id),
-        "requestedOnUtc": op.requested_at,
-        "completedOnUtc": op.completed_at,
+        "requestedOnUtc": format_datetime(op.requested_at),
+        "completedOnUtc": None if op.completed_at is None else format_datetime(op.completed_at),
         "timeoutInMinutes": op.timeout_in_minutes,
         "timeoutInSeconds": None,
         "status": PushOperationStatus(op.status),
