@@ -185,3 +185,33 @@ for demo in (False, True):
     assert production_modules == "False []"  # not even imported
     assert "sandbox_daily_pull" in demo_tasks and "time_out_pending" in demo_tasks
     assert "bankfeeds.sandbox.tasks" in demo_modules
+
+
+def test_a_lane_that_knows_its_batch_size_sleeps_after_a_batch_that_was_not_full(
+    database: Database, slow_poll: Settings, clock: FrozenClock
+) -> None:
+    """A trickle (one item per request) is not run a transaction per item: after a run that
+    handled less than a full batch the lane sleeps until woken; after a full one it runs again."""
+    queue = [1, 2, 3, 4, 5]
+    passes: list[int] = []
+
+    @task(name="sized", wakes_on=("sized",), batch_size=lambda ctx: 2)
+    def sized(ctx: TaskContext) -> int:
+        handled = min(2, len(queue))
+        del queue[:handled]
+        passes.append(handled)
+        return handled
+
+    worker = Worker(database, slow_poll, clock, tasks=[sized])
+    worker.start()
+    try:
+        wait_until(lambda: passes == [2, 2, 1])  # full, full, then less than full: asleep (60 s poll)
+        time.sleep(0.3)
+        assert passes == [2, 2, 1]
+        queue.append(6)
+        signals.wake_local(("sized",))
+        wait_until(lambda: passes == [2, 2, 1, 1])
+        time.sleep(0.3)
+        assert passes == [2, 2, 1, 1]
+    finally:
+        worker.stop()

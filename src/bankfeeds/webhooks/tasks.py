@@ -10,7 +10,10 @@ from bankfeeds.webhooks.events import EVENTS_TOPIC, MESSAGES_TOPIC
 from bankfeeds.worker.task import Lane, Task, TaskContext, task
 
 
-@task(name="dispatch_webhook_events", wakes_on=(EVENTS_TOPIC,))
+# A push per card swipe records an event each: the lane runs again at once only after a full batch
+# (else a transaction per push or two); a commit with an event someone subscribes to wakes it.
+@task(name="dispatch_webhook_events", wakes_on=(EVENTS_TOPIC,),
+      batch_size=lambda ctx: ctx.settings.webhooks_fanout_batch)
 def dispatch_events(ctx: TaskContext) -> int:
     with ctx.database.unit_of_work() as session:
         return service.dispatch_events(session, ctx.clock, ctx.settings.webhooks_fanout_batch)

@@ -82,12 +82,17 @@ class Task:
 
 
 def task(
-    *, name: str | None = None, wakes_on: Iterable[str] = (), poll_seconds: float | None = None
+    *, name: str | None = None, wakes_on: Iterable[str] = (), poll_seconds: float | None = None,
+    batch_size: Callable[[TaskContext], int] | None = None,
 ) -> Callable[[Batch], Task]:
     """Declare a batch function a worker task.
 
     ``name`` defaults to the function's; ``wakes_on`` names the ``worker.signals`` topics that wake
     its lane; ``poll_seconds`` is how long the lane sleeps when idle (default: the setting).
+    ``batch_size``: the most items one run handles; a run that handled fewer found all that was
+    due, and the lane sleeps until woken or polled rather than run again at once (without it, the
+    lane runs again while it finds anything: a task fed a trickle, one item per request, would
+    run a transaction per item).
     """
     topics = tuple(wakes_on)
 
@@ -95,7 +100,7 @@ def task(
         task_name = name or batch.__name__
 
         def open_lane(ctx: TaskContext) -> Lane:
-            return BatchLane(task_name, batch, ctx, poll_seconds)
+            return BatchLane(task_name, batch, ctx, poll_seconds, batch_size(ctx) if batch_size else None)
 
         return Task(task_name, open_lane, topics, poll_seconds)
 
@@ -103,10 +108,15 @@ def task(
 
 
 class BatchLane:
-    """A batch task in a loop: run it while it finds work, else sleep until woken or polled."""
+    """A batch task in a loop: run it again at once while it finds work (a full batch, if its size
+    is known), else sleep until woken or polled."""
 
-    def __init__(self, name: str, batch: Batch, ctx: TaskContext, poll_seconds: float | None = None) -> None:
+    def __init__(
+        self, name: str, batch: Batch, ctx: TaskContext, poll_seconds: float | None = None,
+        batch_size: int | None = None,
+    ) -> None:
         self.name = name
+        self.batch_size = batch_size
         self.batch = batch
         self.ctx = ctx
         self.poll_seconds = ctx.settings.worker_poll_seconds if poll_seconds is None else poll_seconds
@@ -132,7 +142,8 @@ class BatchLane:
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
         while not stop.is_set():
             wake.clear()
-            if self.run_once() == 0:
+            done = self.run_once()
+            if done == 0 or (self.batch_size is not None and done < self.batch_size):
                 wake.wait(self.poll_seconds)
 
     def close(self) -> None:
