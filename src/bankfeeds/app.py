@@ -343,9 +343,13 @@ class _HeadAsGet:
 
 
 def asgi_app() -> Any:
-    """Factory for `uvicorn --factory bankfeeds.app:asgi_app`: logs configured, then the app."""
+    """Factory for `uvicorn --factory bankfeeds.app:asgi_app` (a serving process's entry): logs
+    configured, the app built, then the start-up heap frozen (``kit/heap.py``)."""
+    from bankfeeds.kit import heap
     from bankfeeds.kit import logging as structured
 
     settings = get_settings()
     structured.configure(settings.log_format or ("text" if settings.environment == "development" else "json"))
-    return create_app(settings)
+    app = create_app(settings)
+    heap.settle()
+    return app

@@ -55,6 +55,8 @@ def test_slow_header_flood_is_cut_off_and_others_are_served(process_db: str, tmp
         while not _healthy(url):
             assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.1)
+        # The serving process froze its start-up heap (kit/heap.py: no 150 ms full collections).
+        assert "start-up heap frozen" in (tmp_path / "serve.log").read_text()
         flood_at = time.monotonic()
         for _ in range(SLOW_CLIENTS):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)

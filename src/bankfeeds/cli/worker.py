@@ -6,8 +6,8 @@ from types import FrameType
 import typer
 
 from bankfeeds.config import get_settings
+from bankfeeds.kit import heap, migrate
 from bankfeeds.kit import logging as structured
-from bankfeeds.kit import migrate
 from bankfeeds.kit.clock import SystemClock
 from bankfeeds.kit.db import Database
 from bankfeeds.worker.runner import Worker
@@ -37,4 +37,5 @@ def command(once: bool = typer.Option(False, help="Run until nothing is due, the
 
     signal.signal(signal.SIGTERM, _graceful)
     signal.signal(signal.SIGINT, _graceful)
+    heap.settle()
     worker.run_forever()
