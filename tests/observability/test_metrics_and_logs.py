@@ -77,6 +77,9 @@ def test_metrics_and_logs_after_a_journey(
     receiver.status = 200
     try:
         before = scrape(url)
+        # The process's own figures: memory, and the collector's passes by generation.
+        assert before[("process_resident_memory_bytes", ())] > 0
+        assert {dict(labels)["generation"] for name, labels in before if name == "python_gc_collections_total"} == {"0", "1", "2"}
         api = httpx.Client(base_url=url, headers={"Authorization": basic(api_key)})
         consumer = api.post("/webhooks", json={"url": receiver.url, "eventTypes": ["company.created", "bankTransactions.write.successful"]})
         assert consumer.status_code == 201, consumer.text
