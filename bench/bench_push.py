@@ -19,6 +19,9 @@ machine load: this 2-core machine's speed drifts by a fifth from minute to minut
 alternating phases spread the drift over both. Prints pushes/s,
 p50/p99/p99.9 latency, the server's CPU per push (from /proc, the server process only) and the ratio.
 
+``BENCH_PUSH_GC=1``: time every garbage collection of the app server (``bench/gcwatch``) and print,
+by generation, how many ran during its phases, their total and their longest pause.
+
 ``BENCH_PUSH_PYSPY=<file>``: record the app server with py-spy during its phases (``--format raw``,
 ``--gil``: only the thread running Python, i.e. CPU; collapsed stacks, summarised by ``python -m bench.profile_summary <file>``).
 Also ``BENCH_PUSH_DBS`` (default ``sqlite,postgresql``), ``BANKFEEDS_BENCH_PG_URL``.
@@ -57,6 +60,7 @@ TARGET_P99_MS = 50.0
 WARMUP_SECONDS = 1.0
 ROUNDS = 4
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+GC_WATCH = Path(__file__).parent / "gcwatch"
 
 
 @dataclass
@@ -118,7 +122,7 @@ class Target:
     check_success: bool
 
 
-def app_target(stack: ExitStack, url: str, accounts: list[str]) -> Target:
+def app_target(stack: ExitStack, url: str, accounts: list[str], gc_watch: Path | None = None) -> Target:
     db = Database(url)
     feed: Feed = make_feed(db, accounts)
     with db.unit_of_work() as s:
@@ -128,6 +132,9 @@ def app_target(stack: ExitStack, url: str, accounts: list[str]) -> Target:
     env = {"BANKFEEDS_DATABASE_URL": url, "BANKFEEDS_ENVIRONMENT": "development",
            "BANKFEEDS_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "BANKFEEDS_RUN_WORKER": os.environ.get("BENCH_PUSH_WORKER", "true")}
+    if gc_watch is not None:  # bench/gcwatch times the server's garbage collections
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GC_WATCH), os.environ.get("PYTHONPATH")]))
+        env["BENCH_GC_WATCH"] = str(gc_watch)
     proc = stack.enter_context(running(
         [sys.executable, "-m", "bankfeeds", "serve", "--host", "127.0.0.1", "--port", str(port)], env, port))
     headers = {"Authorization": "Basic " + base64.b64encode(raw_key.encode()).decode(),
@@ -244,20 +251,40 @@ def pyspy(pid: int, out: str | None, label: str) -> Iterator[None]:
 def bench_kind(kind: str, clients: int, seconds: float, tmp: Path) -> tuple[Phase, Phase]:
     accounts = [f"acct-{i}" for i in range(clients)]
     profile = os.environ.get("BENCH_PUSH_PYSPY")
+    gc_watch = tmp / "push-serve-gc.txt" if os.environ.get("BENCH_PUSH_GC") else None
     with ExitStack() as stack:
         app = app_target(stack, stack.enter_context(fresh_database(kind, tmp, label="push", required=True)),
-                         accounts)
+                         accounts, gc_watch)
         floor = floor_target(stack, stack.enter_context(fresh_database(kind, tmp, label="push", required=True)),
                              accounts)
         counters = {app.label: Counter(), floor.label: Counter()}
         for target in (app, floor):
             drive(target, counters[target.label], WARMUP_SECONDS, record=False)
         results = {app.label: Phase(), floor.label: Phase()}
+        app_phases: list[tuple[float, float]] = []
         for n in range(ROUNDS):
             for target in (app, floor):
                 with pyspy(target.proc.pid, profile if target is app else None, f"{kind}.{n}"):
+                    began = time.time()
                     results[target.label].add(drive(target, counters[target.label], seconds, record=True))
+                    if target is app:
+                        app_phases.append((began, time.time()))
+        if gc_watch is not None:
+            time.sleep(1.5)  # the server writes its collections down once a second
+            print(f"{kind:<11} {gc_summary(gc_watch, app_phases)}", flush=True)
         return results[app.label], results[floor.label]
+
+
+def gc_summary(path: Path, phases: list[tuple[float, float]]) -> str:
+    """The server's garbage collections during its measured phases, by generation (BENCH_PUSH_GC)."""
+    by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    for line in path.read_text().splitlines():
+        at, generation, seconds = line.split()
+        if any(began <= float(at) <= ended for began, ended in phases):
+            by_generation[int(generation)].append(float(seconds) * 1000)
+    parts = [f"gen {g}: {len(ms)} taking {sum(ms):.0f} ms (longest {max(ms, default=0):.1f} ms)"
+             for g, ms in by_generation.items()]
+    return "serve's garbage collections in its phases: " + "; ".join(parts)
 
 
 def main() -> None:
